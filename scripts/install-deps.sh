@@ -4,11 +4,11 @@
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev)
-peer_pkgs=(openssl osslsigncode gcab cabextract xxd time)
+peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;
-  --bench) extra_pkgs=(time) ;;
+  --bench) extra_pkgs=(time bc) ;;
 esac
 
 missing=()

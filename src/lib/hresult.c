@@ -45,7 +45,7 @@ static const struct hresult_entry hresult_entries[] = {
 	{HR_TRUST_E_CERT_SIGNATURE, "TRUST_E_CERT_SIGNATURE", "The signature of the certificate cannot be verified."},
 	{HR_TRUST_E_TIME_STAMP, "TRUST_E_TIME_STAMP", "The timestamp signature and/or certificate could not be verified or is malformed."},
 	{HR_TRUST_E_BASIC_CONSTRAINTS, "TRUST_E_BASIC_CONSTRAINTS", "A certificate's basic constraint extension has not been observed."},
-	{HR_WU_E_DM_INCORRECTFILEHASH, "WU_E_DM_INCORRECTFILEHASH", "A download manager operation could not be completed because the file metadata did not match the file digest."},
+	{HR_WU_E_DM_INCORRECTFILEHASH, "WU_E_DM_INCORRECTFILEHASH", "A download manager operation could not be completed because the file digest was not recognized."},
 };
 
 const struct hresult_entry *hresult_table(size_t *count)
