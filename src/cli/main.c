@@ -1,4 +1,103 @@
-int main(void)
+/* main.c - the patchpoint program: global options, then one command group per file. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef PATCHPOINT_VERSION
+#define PATCHPOINT_VERSION "0.1.0"
+#endif
+
+static const char main_manual[] =
+	"NAME\n"
+	"    patchpoint - the signing toolkit of a third-party software update point\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    patchpoint [--log FILE] <command> [<verb>] [options]\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Creates and checks the WSUS code-signing certificate, builds and Authenticode-signs\n"
+	"    update cabinets, and decides, as a Windows client would, whether a device trusts a\n"
+	"    signed cabinet (and which HRESULT it reports when it does not).\n"
+	"\n"
+	"COMMANDS\n"
+	"    cert new|show|check|export   the signing certificate (PFX, PEM, DER)\n"
+	"    cab create|list|extract      cabinets (none or MSZIP), optionally signed on creation\n"
+	"    sign                         Authenticode-sign an existing cabinet\n"
+	"    verify                       the trust decision for a signed cabinet on a machine\n"
+	"    certutil                     -addstore, -delstore, -store, -dump on machine stores\n"
+	"    policy set|get|clear         machine policy values (AcceptTrustedPublisherCerts)\n"
+	"\n"
+	"OPTIONS\n"
+	"    --log FILE    append a CMTrace-format record of what each command did to FILE\n"
+	"                  (also $PATCHPOINT_LOG)\n"
+	"    --version     print the version\n"
+	"    --help        this page; 'patchpoint <command> --help' for a command's manual\n"
+	"\n"
+	"ENVIRONMENT\n"
+	"    PATCHPOINT_MACHINE   machine directory used when --machine is not given\n"
+	"                         (default /var/lib/patchpoint/machine)\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 success, 1 a failed check or operation (one line on stderr), 2 a usage error.\n";
+
+struct group {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+static const struct group groups[] = {
+	{"cert", cli_cert},         {"cab", cli_cab},       {"sign", cli_sign},
+	{"verify", cli_verify},     {"certutil", cli_certutil}, {"policy", cli_policy},
+};
+
+int main(int argc, char **argv)
 {
-	return 0;
+	struct cli cli = {.program = "patchpoint", .log = NULL};
+	const char *log_path = getenv("PATCHPOINT_LOG");
+	int i = 1, rc = CLI_EXIT_USAGE;
+	size_t g;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
+			log_path = argv[i + 1];
+			i += 2;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("patchpoint %s\n", PATCHPOINT_VERSION);
+			return CLI_EXIT_OK;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			return cli_manual(main_manual);
+		} else {
+			return cli_usage("", "unknown option '%s'", argv[i]);
+		}
+	}
+	if (i >= argc) {
+		fputs(main_manual, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0)
+		return cli_manual(main_manual);
+
+	if (log_path != NULL && log_path[0] != '\0') {
+		struct pp_error err;
+
+		pp_error_clear(&err);
+		cli.log = cmtrace_open(log_path, "patchpoint", 0, &err);
+		if (cli.log == NULL)
+			return cli_fail(&cli, &err);
+	}
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+		if (strcmp(argv[i], groups[g].name) == 0) {
+			cli_log(&cli, CMTRACE_INFO, "patchpoint %s started", argv[i]);
+			rc = groups[g].run(&cli, argc - i, argv + i);
+			cli_log(&cli, rc == 0 ? CMTRACE_INFO : CMTRACE_ERROR,
+				"patchpoint %s finished with exit code %d", argv[i], rc);
+			goto out;
+		}
+	}
+	rc = cli_usage("", "unknown command '%s'", argv[i]);
+out:
+	cmtrace_close(cli.log);
+	return rc;
 }
