@@ -90,25 +90,6 @@ static void certutil_time(const ASN1_TIME *t, char *out, size_t size)
 		       tm.tm_year + 1900, hour, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
 }
 
-static void print_name(const char *label, const X509_NAME *name, bool indented)
-{
-	char buf[512];
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n;
-
-	buf[0] = '\0';
-	if (bio != NULL) {
-		X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253);
-		n = BIO_read(bio, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		BIO_free(bio);
-	}
-	if (indented)
-		printf("%s:\n    %s\n", label, buf);
-	else
-		printf("%s: %s\n", label, buf);
-}
-
 static void print_signature_lines(X509 *cert)
 {
 	if (pki_is_self_signed(cert)) {
@@ -122,34 +103,26 @@ static void print_signature_lines(X509 *cert)
 /* One certificate as -store prints it. */
 static void print_store_entry(int index, X509 *cert)
 {
-	char when[64], thumb[PKI_THUMBPRINT_LEN + 1];
+	struct pki_show show;
+	struct pp_error err;
+	char when[64];
 	size_t i;
 
+	pp_error_clear(&err);
+	if (pki_show_fields(cert, &show, &err) != 0)
+		return;
 	printf("================ Certificate %d ================\n", index);
-	{
-		const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
-		BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-		char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
-
-		if (hex != NULL) {
-			for (i = 0; hex[i] != '\0'; i++)
-				hex[i] = (char)tolower((unsigned char)hex[i]);
-			printf("Serial Number: %s%s\n", strlen(hex) % 2 ? "0" : "", hex);
-		}
-		OPENSSL_free(hex);
-		BN_free(bn);
-	}
-	print_name("Issuer", X509_get_issuer_name(cert), false);
+	printf("Serial Number: %s\n", show.serial);
+	printf("Issuer: %s\n", show.issuer);
 	certutil_time(X509_get0_notBefore(cert), when, sizeof(when));
 	printf(" NotBefore: %s\n", when);
 	certutil_time(X509_get0_notAfter(cert), when, sizeof(when));
 	printf(" NotAfter: %s\n", when);
-	print_name("Subject", X509_get_subject_name(cert), false);
+	printf("Subject: %s\n", show.subject);
 	print_signature_lines(cert);
-	pki_thumbprint(cert, thumb);
-	for (i = 0; thumb[i] != '\0'; i++)
-		thumb[i] = (char)tolower((unsigned char)thumb[i]);
-	printf("Cert Hash(sha1): %s\n", thumb);
+	for (i = 0; show.thumbprint[i] != '\0'; i++)
+		show.thumbprint[i] = (char)tolower((unsigned char)show.thumbprint[i]);
+	printf("Cert Hash(sha1): %s\n", show.thumbprint);
 	printf("No key provider information\n\n");
 }
 
@@ -343,12 +316,12 @@ static int certutil_dump(const char *file)
 		printf("Signature Algorithm:\n    Algorithm ObjectId: %s %s\n", oid,
 		       show.signature_algorithm);
 	}
-	print_name("Issuer", X509_get_issuer_name(cert), true);
+	printf("Issuer:\n    %s\n", show.issuer);
 	certutil_time(X509_get0_notBefore(cert), when, sizeof(when));
 	printf("\n NotBefore: %s\n", when);
 	certutil_time(X509_get0_notAfter(cert), when, sizeof(when));
 	printf(" NotAfter: %s\n\n", when);
-	print_name("Subject", X509_get_subject_name(cert), true);
+	printf("Subject:\n    %s\n", show.subject);
 	printf("\nPublic Key Algorithm:\n    %s\n", show.public_key);
 	n = X509_get_ext_count(cert);
 	printf("Certificate Extensions: %d\n", n);

@@ -3,6 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../certs.sh"
 cd "$TMP"
+printf 'not-the-password\n' > wrong.txt
 mkdir -p src/sub
 printf 'hello\n' > src/a.txt
 head -c 70000 /dev/urandom > src/sub/b.bin
@@ -42,7 +43,7 @@ like "signed in place" "$(pp cab list inplace.cab)" 'Signed: yes'
 ok "sign -o keeps the input" pp sign --pfx s.pfx --password-file pw.txt -o copy.cab none.cab
 like "input still unsigned" "$(pp cab list none.cab)" 'Signed: no'
 before=$(sha256sum none.cab)
-exits "sign with a wrong password fails" 1 pp sign --pfx s.pfx --password-file /dev/null none.cab
+exits "sign with a wrong password fails" 1 pp sign --pfx s.pfx --password-file wrong.txt none.cab
 is "failed sign leaves the cabinet as it was" "$(sha256sum none.cab)" "$before"
 exits "sign with a .cer (no key) fails" 1 pp sign --pfx s.cer none.cab
 is "keyless sign leaves the cabinet as it was" "$(sha256sum none.cab)" "$before"

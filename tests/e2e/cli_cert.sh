@@ -3,6 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../certs.sh"
 cd "$TMP"
+printf 'not-the-password\n' > wrong.txt
 printf 's3cret\n' > pw.txt
 
 ok "cert new" pp cert new --subject "CN=Contoso Updates, O=Contoso" --out-pfx a.pfx --out-cer a.cer --password-file pw.txt
@@ -30,8 +31,8 @@ out=$(pp cert new --out-pfx e.pfx 2>&1 >/dev/null)
 like "empty password warns" "$out" 'empty password'
 
 out=$(pp cert show a.pfx --password-file pw.txt --machine m)
-like "show Issuer" "$out" '^Issuer: +CN=Contoso Updates,O=Contoso'
-like "show Subject" "$out" 'Subject: +CN=Contoso Updates,O=Contoso'
+like "show Issuer" "$out" '^Issuer: +CN=Contoso Updates, O=Contoso'
+like "show Subject" "$out" 'Subject: +CN=Contoso Updates, O=Contoso'
 like "show Effective Date" "$out" 'Effective Date: +20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC'
 like "show Expiration Date" "$out" 'Expiration Date: +20[0-9]{2}-'
 like "show Cert Usage" "$out" 'Cert Usage: +Code Signing \(1\.3\.6\.1\.5\.5\.7\.3\.3\)'
@@ -48,7 +49,7 @@ like "show Trusted Publisher Yes after -addstore" "$out" 'Trusted Publisher: +Ye
 like "show Trusted Root Yes after -addstore" "$out" 'Trusted Root Authority: +Yes'
 like "show --json" "$(pp cert show a.pfx --password-file pw.txt --json --machine m)" "\"thumbprint\": \"$thumb\""
 
-out=$(pp cert show a.pfx --password-file /dev/null 2>&1); rc=$?
+out=$(pp cert show a.pfx --password-file wrong.txt 2>&1); rc=$?
 is "wrong password: exit 1" "$rc" "1"
 like "wrong password: names the problem" "$out" 'password'
 unlike "wrong password: no key material printed" "$out" 'PRIVATE KEY'

@@ -3,6 +3,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../certs.sh"
 cd "$TMP"
+printf 'not-the-password\n' > wrong.txt
 printf 'Pa55 word\n' > pw.txt
 pp cert new --subject "CN=Openssl Interop" --out-pfx ours.pfx --out-cer ours.cer --password-file pw.txt >/dev/null 2>&1
 ok "openssl pkcs12 opens our PFX (no -legacy)" openssl pkcs12 -in ours.pfx -passin "pass:Pa55 word" -nodes -noout
@@ -30,7 +31,7 @@ ok "PEM certificate + key signs" sh -c "gcab -c u.cab pw.txt && $PATCHPOINT sign
 openssl pkcs8 -topk8 -in peer.key -out enc.key -passout 'pass:Pa55 word' 2>/dev/null
 cat peer.pem enc.key > enc-bundle.pem
 ok "PEM with an encrypted key and a password file checks" pp cert check enc-bundle.pem --password-file pw.txt
-out=$(pp cert show peer.pfx --password-file /dev/null --machine m 2>&1); rc=$?
+out=$(pp cert show peer.pfx --password-file wrong.txt --machine m 2>&1); rc=$?
 is "wrong PFX password: exit 1" "$rc" "1"
 like "wrong PFX password: ERROR_INVALID_PASSWORD" "$out" 'ERROR_INVALID_PASSWORD'
 head -c 700 peer.pfx > trunc.pfx
