@@ -426,6 +426,9 @@ static int cert_check(struct cli *cli, int argc, char **argv)
 		printf("\"%s\" does not meet the WSUS signing requirements:\n", name);
 		for (i = 0; i < check.failed; i++)
 			printf("  - %s\n", check.reasons[i]);
+		if (cred->key == NULL)
+			printf("  (this file holds no private key; --public-only checks the "
+			       "certificate alone)\n");
 	}
 	if (check.failed != 0) {
 		fprintf(stderr, "patchpoint: %s: %d WSUS signing requirement%s not met\n",

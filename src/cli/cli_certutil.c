@@ -334,9 +334,9 @@ static int certutil_dump(const char *file)
 		printf("    %s: Flags = %d%s, Length = %x\n", oid, critical,
 		       critical ? "(Critical)" : "",
 		       (unsigned)ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
-		printf("    %s\n        ", extension_name(OBJ_obj2nid(obj)));
+		printf("    %s\n", extension_name(OBJ_obj2nid(obj)));
 		if (out == NULL || !X509V3_EXT_print(out, ext, 0, 8))
-			printf("(%d bytes)", ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
+			printf("        (%d bytes)", ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
 		(void)BIO_flush(out);
 		printf("\n\n");
 	}

@@ -1159,6 +1159,14 @@ static void test_bad_none_blocks(void **state)
 	set_le16(b + 0x28, (uint16_t)(le16(b + 0x28) - 1));
 	expect_open_fails(f, b, len, HR_ERROR_INVALID_DATA);
 	free(b);
+
+	/* A file that fits cCFData * 32768 but not the bytes the (short) last block holds: opens,
+	 * then fails to read, test and extract. */
+	b = small_cab(f, CAB_COMPRESS_NONE, "first", &len);
+	assert_string_equal((const char *)b + 0x42 + 16, "second");
+	set_le32(b + 0x42, 90000); /* 70000 + 90000 <= 5 * 32768, > 140000 */
+	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "ends after");
+	free(b);
 }
 
 static void test_lzx_not_supported(void **state)
