@@ -562,7 +562,8 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* Adds an RFC 3161 token from `openssl ts -reply` (TSA under our root) to the signature of cab,
  * over the signature's encryptedDigest (or over other bytes when wrong_imprint). */
-static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool wrong_imprint)
+static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool wrong_imprint,
+			   bool legacy)
 {
 	char *out = tu_path(f->dir, name), *p;
 	uint8_t *d, *blob = NULL, *tok;
@@ -599,22 +600,60 @@ static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool
 		tu_write_file(p, cnf, sizeof(cnf) - 1);
 	}
 	free(p);
-	assert_int_equal(tu_run("cd '%s' && (test -f tsaserial || echo 01 > tsaserial) && "
-				"openssl ts -query -data encdigest.bin -sha256 -cert -out ts.tsq "
-				">/dev/null 2>&1 && "
-				"openssl ts -reply -config tsa.cnf -queryfile ts.tsq -token_out "
-				"-out ts.tok >/dev/null 2>&1",
-				f->dir),
-			 0);
-	p = tu_path(f->dir, "ts.tok");
-	tok = tu_read_file(p, &tok_len);
-	assert_non_null(tok);
-	free(p);
-	obj = OBJ_txt2obj("1.3.6.1.4.1.311.3.3.1", 1);
-	assert_non_null(obj);
-	assert_non_null(
-	    X509at_add1_attr_by_OBJ(&si->unauth_attr, obj, V_ASN1_SEQUENCE, tok, (int)tok_len));
-	ASN1_OBJECT_free(obj);
+	if (legacy) {
+		/* A legacy Authenticode timestamp: a SignerInfo by the TSA over the encrypted
+		 * digest (contentType data, signingTime, messageDigest), as the first SignerInfo of
+		 * a PKCS#7 from `openssl smime -sign`; the TSA certificate joins the outer ones. */
+		PKCS7 *ts7;
+		PKCS7_SIGNER_INFO *cs;
+		const unsigned char *tq;
+
+		assert_int_equal(
+		    tu_run("cd '%s' && openssl smime -sign -binary -nodetach "
+			   "-in encdigest.bin -signer tsa.pem -inkey tsa.key -outform DER "
+			   "-out ts.p7 >/dev/null 2>&1",
+			   f->dir),
+		    0);
+		p = tu_path(f->dir, "ts.p7");
+		tok = tu_read_file(p, &tok_len);
+		assert_non_null(tok);
+		free(p);
+		tq = tok;
+		ts7 = d2i_PKCS7(NULL, &tq, (long)tok_len);
+		assert_non_null(ts7);
+		cs = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(ts7), 0);
+		assert_non_null(cs);
+		free(tok);
+		tok = NULL;
+		n = i2d_PKCS7_SIGNER_INFO(cs, &tok);
+		assert_true(n > 0);
+		tok_len = (size_t)n;
+		assert_non_null(X509at_add1_attr_by_NID(&si->unauth_attr,
+							NID_pkcs9_countersignature, V_ASN1_SEQUENCE,
+							tok, (int)tok_len));
+		assert_int_equal(PKCS7_add_certificate(p7, f->cert[C_TSA]), 1);
+		PKCS7_free(ts7);
+		OPENSSL_free(tok);
+		tok = NULL;
+	} else {
+		assert_int_equal(
+		    tu_run("cd '%s' && (test -f tsaserial || echo 01 > tsaserial) && "
+			   "openssl ts -query -data encdigest.bin -sha256 -cert -out "
+			   "ts.tsq >/dev/null 2>&1 && "
+			   "openssl ts -reply -config tsa.cnf -queryfile ts.tsq -token_out "
+			   "-out ts.tok >/dev/null 2>&1",
+			   f->dir),
+		    0);
+		p = tu_path(f->dir, "ts.tok");
+		tok = tu_read_file(p, &tok_len);
+		assert_non_null(tok);
+		free(p);
+		obj = OBJ_txt2obj("1.3.6.1.4.1.311.3.3.1", 1);
+		assert_non_null(obj);
+		assert_non_null(X509at_add1_attr_by_OBJ(&si->unauth_attr, obj, V_ASN1_SEQUENCE, tok,
+							(int)tok_len));
+		ASN1_OBJECT_free(obj);
+	}
 	n = i2d_PKCS7(p7, &blob);
 	assert_true(n > 0);
 	padded = ((uint32_t)n + 7u) & ~7u;
@@ -638,7 +677,7 @@ static void test_timestamp_carries_expired_signer(void **state)
 	struct authenticode_info info;
 	struct pp_error err;
 	char *m = machine_trusting(f, f->cert[C_LEAF]);
-	char *ts = timestamp_cab(f, f->chain_cab, "ts.cab", false);
+	char *ts = timestamp_cab(f, f->chain_cab, "ts.cab", false, false);
 	struct trust_request req = {.machine = m, .policy = TRUST_POLICY_WSUS};
 	time_t before = time(NULL);
 
@@ -668,13 +707,44 @@ static void test_timestamp_carries_expired_signer(void **state)
 	free(m);
 	free(ts);
 	/* A token over other bytes is present but not valid. */
-	ts = timestamp_cab(f, f->chain_cab, "ts-wrong.cab", true);
+	ts = timestamp_cab(f, f->chain_cab, "ts-wrong.cab", true, false);
 	assert_int_equal(authenticode_read_cab(ts, &info, &err), 0);
 	assert_true(info.signature_valid);
 	assert_true(info.has_timestamp);
 	assert_false(info.timestamp_valid);
 	authenticode_info_release(&info);
 	free(ts);
+}
+
+static void test_legacy_countersignature(void **state)
+{
+	struct fx *f = *state;
+	struct trust_result res;
+	struct authenticode_info info;
+	struct pp_error err;
+	char *m = machine_trusting(f, f->cert[C_LEAF]);
+	char *ts = timestamp_cab(f, f->chain_cab, "cs.cab", false, true);
+	struct trust_request req = {.machine = m, .policy = TRUST_POLICY_WSUS};
+
+	pp_error_clear(&err);
+	assert_int_equal(authenticode_read_cab(ts, &info, &err), 0);
+	assert_true(info.signature_valid);
+	assert_true(info.has_timestamp);
+	assert_true(info.timestamp_valid);
+	authenticode_info_release(&info);
+	req.now = time(NULL) + 2L * 365 * 86400;
+	assert_hr(trust_evaluate_cab(ts, &req, &res), HR_S_OK);
+	free(ts);
+	/* Over other bytes: present, not valid, so the expired signer fails. */
+	ts = timestamp_cab(f, f->chain_cab, "cs-wrong.cab", true, true);
+	assert_int_equal(authenticode_read_cab(ts, &info, &err), 0);
+	assert_true(info.has_timestamp);
+	assert_false(info.timestamp_valid);
+	authenticode_info_release(&info);
+	assert_hr(trust_evaluate_cab(ts, &req, &res), HR_CERT_E_EXPIRED);
+	assert_non_null(strstr(res.detail, "timestamp does not verify"));
+	free(ts);
+	free(m);
 }
 
 /* ---- the rest ---- */
@@ -731,6 +801,7 @@ int main(void)
 	    cmocka_unit_test(test_expired_without_timestamp),
 	    cmocka_unit_test(test_bad_certificate_signature),
 	    cmocka_unit_test(test_timestamp_carries_expired_signer),
+	    cmocka_unit_test(test_legacy_countersignature),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_parse_policy),
 	};

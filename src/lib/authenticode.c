@@ -1,0 +1,1641 @@
+/* authenticode.c - Authenticode signatures on cabinets (formats.md section 1).
+ *
+ * The cabinet digest is the jsign form of formats.md 1.4, computed over the signed layout:
+ *   MSCF [0x00,0x04) | [0x08,0x24) | abReserve[0,2) + structure 1 (when a reserve is present) |
+ *   everything from the end of abReserve (prev/next strings, CFFOLDERs with their reserves,
+ *   CFFILEs, CFDATAs) up to cbCabinet, which is where the PKCS#7 blob starts.
+ *
+ * Every cabinet is processed as a stream of its signed layout (header once, then the rest in
+ * 64 KB chunks): signing an unsigned cabinet inserts the 24-byte reserve on the fly, removing a
+ * signature takes it out again, and the digest only ever sees the layout bytes.
+ */
+#include "authenticode.h"
+
+#include "hresult.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/ts.h>
+
+#define CHUNK_SIZE (64u * 1024u)
+
+#define OID_SPC_INDIRECT_DATA "1.3.6.1.4.1.311.2.1.4"
+#define OID_SPC_CAB_DATA      "1.3.6.1.4.1.311.2.1.25"
+#define OID_SPC_STATEMENT     "1.3.6.1.4.1.311.2.1.11"
+#define OID_SPC_OPUS_INFO     "1.3.6.1.4.1.311.2.1.12"
+#define OID_SPC_RFC3161	      "1.3.6.1.4.1.311.3.3.1"
+
+/* SpcAttributeTypeAndOptionalValue for a cabinet, as osslsigncode writes it:
+ * SEQUENCE { OID 1.3.6.1.4.1.311.2.1.25, SpcLink file [2] { unicode [0] "<<<Obsolete>>>" } } */
+static const uint8_t spc_cab_data[] = {
+    0x30, 0x2c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x19, 0xa2, 0x1e,
+    0x80, 0x1c, 0x00, 0x3c, 0x00, 0x3c, 0x00, 0x3c, 0x00, 0x4f, 0x00, 0x62, 0x00, 0x73, 0x00, 0x6f,
+    0x00, 0x6c, 0x00, 0x65, 0x00, 0x74, 0x00, 0x65, 0x00, 0x3e, 0x00, 0x3e, 0x00, 0x3e,
+};
+
+/* SPC_STATEMENT_TYPE value: SEQUENCE { OID 1.3.6.1.4.1.311.2.1.21 (individual code signing) } */
+static const uint8_t spc_statement_individual[] = {
+    0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x15,
+};
+
+static uint16_t get_u16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+	       ((uint32_t)p[3] << 24);
+}
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* ---- small I/O helpers ---- */
+
+static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off, const char *what,
+		   struct pp_error *err)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pp_error_set_errno(err, errno, "cannot read %s", what);
+			return -1;
+		}
+		if (n == 0) {
+			pp_error_set(err, HR_ERROR_INVALID_DATA, "%s ends early (at byte %llu)",
+				     what, (unsigned long long)(off + done));
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int write_at(int fd, const uint8_t *buf, size_t len, uint64_t off, const char *what,
+		    struct pp_error *err)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pp_error_set_errno(err, n < 0 ? errno : EIO, "cannot write %s", what);
+			return -1;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Opens path for reading and reads its first bytes (up to CHUNK_SIZE, which always covers a
+ * CFHEADER up to the end of its strings) into buf. */
+static int open_cabinet(const char *path, int *fd_out, uint64_t *size, uint8_t *buf,
+			size_t *buf_len, struct pp_error *err)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pp_error_set_errno(err, errno, "cannot open %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		pp_error_set_errno(err, errno, "cannot stat %s", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		pp_error_set(err, HR_TRUST_E_SUBJECT_FORM_UNKNOWN, "%s is not a regular file",
+			     path);
+		goto fail;
+	}
+	*size = (uint64_t)st.st_size;
+	*buf_len = *size < CHUNK_SIZE ? (size_t)*size : CHUNK_SIZE;
+	if (read_at(fd, buf, *buf_len, 0, path, err) != 0)
+		goto fail;
+	*fd_out = fd;
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* ---- the digest ---- */
+
+struct authenticode_digest {
+	EVP_MD_CTX *ctx;
+	struct cab_digest_sink sink;
+	uint64_t pos; /* layout offset of the next byte data() receives */
+	uint64_t end; /* cbCabinet: hashing stops there */
+	bool started;
+	bool finished;
+};
+
+/* Offset where the verbatim part of the layout starts: just past abReserve. */
+static uint32_t layout_tail_start(const struct cab_header *h)
+{
+	if (h->flags & CAB_FLAG_RESERVE_PRESENT)
+		return 0x28u + h->cb_cf_header;
+	return CAB_FIXED_HEADER_SIZE;
+}
+
+static int digest_update(struct authenticode_digest *d, const uint8_t *p, size_t n,
+			 struct pp_error *err)
+{
+	if (n > 0 && EVP_DigestUpdate(d->ctx, p, n) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cabinet digest update failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int digest_sink_data(void *ctx, const uint8_t *bytes, size_t len, struct pp_error *err)
+{
+	struct authenticode_digest *d = ctx;
+	size_t n = 0;
+
+	if (!d->started) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: data before the header");
+		return -1;
+	}
+	if (d->pos < d->end)
+		n = d->end - d->pos < len ? (size_t)(d->end - d->pos) : len;
+	if (digest_update(d, bytes, n, err) != 0)
+		return -1;
+	d->pos += len;
+	return 0;
+}
+
+/* Hashes the header part of the layout; bytes holds at least [0, tail start). */
+static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
+			      const struct cab_header *h, struct pp_error *err)
+{
+	struct authenticode_digest *d = ctx;
+	uint32_t tail = layout_tail_start(h);
+
+	if (d->started) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: header given twice");
+		return -1;
+	}
+	if (len < tail) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: header of %zu bytes is incomplete",
+			     len);
+		return -1;
+	}
+	if (digest_update(d, bytes, 4, err) != 0 ||
+	    digest_update(d, bytes + 0x08, 0x24 - 0x08, err) != 0)
+		return -1;
+	if (h->cb_cf_header > 0) {
+		const uint8_t *res = bytes + h->reserve_offset;
+		uint32_t len1 = h->cb_cf_header >= 2 ? get_u16(res) : 0;
+
+		if (h->cb_cf_header < 4 || 4u + len1 > h->cb_cf_header) {
+			pp_error_set(err, HR_ERROR_INVALID_DATA,
+				     "cabinet reserve of %u bytes does not hold its structure 1 "
+				     "(%u bytes)",
+				     h->cb_cf_header, len1);
+			return -1;
+		}
+		if (digest_update(d, res, 2, err) != 0 || digest_update(d, res + 4, len1, err) != 0)
+			return -1;
+	}
+	d->started = true;
+	d->pos = tail;
+	d->end = h->cb_cabinet;
+	return digest_sink_data(d, bytes + tail, len - tail, err);
+}
+
+struct authenticode_digest *authenticode_digest_new(const EVP_MD *md, struct pp_error *err)
+{
+	struct authenticode_digest *d;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return NULL;
+	}
+	d->ctx = EVP_MD_CTX_new();
+	if (d->ctx == NULL || EVP_DigestInit_ex(d->ctx, md ? md : EVP_sha256(), NULL) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the cabinet digest");
+		authenticode_digest_free(d);
+		return NULL;
+	}
+	d->sink.ctx = d;
+	d->sink.header = digest_sink_header;
+	d->sink.data = digest_sink_data;
+	return d;
+}
+
+void authenticode_digest_free(struct authenticode_digest *d)
+{
+	if (d == NULL)
+		return;
+	EVP_MD_CTX_free(d->ctx);
+	free(d);
+}
+
+const struct cab_digest_sink *authenticode_digest_sink(struct authenticode_digest *d)
+{
+	return &d->sink;
+}
+
+int authenticode_digest_final(struct authenticode_digest *d, uint8_t *out, size_t *len,
+			      struct pp_error *err)
+{
+	unsigned int n = 0;
+
+	if (!d->started || d->finished) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: %s",
+			     d->finished ? "already finished" : "no cabinet was hashed");
+		return -1;
+	}
+	if (d->pos < d->end) {
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "cabinet digest: the cabinet ended at byte %llu before cbCabinet %llu",
+			     (unsigned long long)d->pos, (unsigned long long)d->end);
+		return -1;
+	}
+	if (EVP_DigestFinal_ex(d->ctx, out, &n) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot finish the cabinet digest");
+		return -1;
+	}
+	d->finished = true;
+	*len = n;
+	return 0;
+}
+
+/* ---- the signed layout as a stream ---- */
+
+enum layout_change {
+	LAYOUT_KEEP,	     /* already has the signature reserve (or another reserve) */
+	LAYOUT_ADD_RESERVE,  /* insert the 24-byte signature reserve at 0x24 */
+	LAYOUT_DROP_RESERVE, /* take the 24-byte signature reserve out again */
+};
+
+/* Streams the cabinet of fd (header h parsed from hdr) changed as told into out: out->header()
+ * once with the new header up to the end of its strings, then out->data() with the folder table
+ * (coffCabStart shifted) and everything up to cbCabinet. *new_h gets the new header. */
+static int layout_stream(int fd, const uint8_t *hdr, const struct cab_header *h,
+			 enum layout_change change, const struct cab_digest_sink *out,
+			 struct cab_header *new_h, struct pp_error *err)
+{
+	uint8_t *buf = NULL, *nh = NULL;
+	size_t nh_len = 0;
+	int64_t shift = 0;
+	uint64_t off;
+	size_t entry = 8u + h->cb_cf_folder;
+	int rc = -1;
+
+	nh = malloc(h->folders_offset + CAB_SIGNATURE_HEADER_GROWTH);
+	buf = malloc(CHUNK_SIZE);
+	if (nh == NULL || buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	switch (change) {
+	case LAYOUT_KEEP:
+		memcpy(nh, hdr, h->folders_offset);
+		nh_len = h->folders_offset;
+		if (h->signature_reserve)
+			put_u32(nh + h->reserve_offset + 8, 0); /* old length, rewritten later */
+		break;
+	case LAYOUT_ADD_RESERVE:
+		shift = CAB_SIGNATURE_HEADER_GROWTH;
+		memcpy(nh, hdr, CAB_FIXED_HEADER_SIZE);
+		/* 0x24 cbCFHeader=20, cbCFFolder=0, cbCFData=0; 0x28 u16 0, u16 16 (locator size);
+		 * 0x2C signature offset (= new cbCabinet); 0x30 length (patched later); 8 zeros */
+		memset(nh + 0x24, 0, CAB_SIGNATURE_HEADER_GROWTH);
+		put_u16(nh + 0x24, CAB_SIGNATURE_RESERVE_SIZE);
+		put_u16(nh + 0x2A, 16);
+		put_u32(nh + 0x2C, h->cb_cabinet + CAB_SIGNATURE_HEADER_GROWTH);
+		memcpy(nh + 0x3C, hdr + CAB_FIXED_HEADER_SIZE,
+		       h->folders_offset - CAB_FIXED_HEADER_SIZE);
+		nh_len = h->folders_offset + CAB_SIGNATURE_HEADER_GROWTH;
+		put_u16(nh + 0x1E, h->flags | CAB_FLAG_RESERVE_PRESENT);
+		break;
+	case LAYOUT_DROP_RESERVE:
+		shift = -(int64_t)CAB_SIGNATURE_HEADER_GROWTH;
+		memcpy(nh, hdr, CAB_FIXED_HEADER_SIZE);
+		memcpy(nh + CAB_FIXED_HEADER_SIZE, hdr + 0x3C, h->folders_offset - 0x3C);
+		nh_len = h->folders_offset - CAB_SIGNATURE_HEADER_GROWTH;
+		put_u16(nh + 0x1E, h->flags & ~CAB_FLAG_RESERVE_PRESENT);
+		break;
+	}
+	put_u32(nh + 0x08, (uint32_t)((int64_t)h->cb_cabinet + shift));
+	put_u32(nh + 0x10, (uint32_t)((int64_t)h->coff_files + shift));
+	if (cab_header_parse(nh, nh_len, (uint64_t)((int64_t)h->cb_cabinet + shift), new_h, err) !=
+	    0)
+		goto out;
+	if (out->header(out->ctx, nh, nh_len, new_h, err) != 0)
+		goto out;
+
+	/* The folder table, whole entries per chunk, coffCabStart shifted. */
+	off = h->folders_offset;
+	while (off < h->folders_end) {
+		size_t n = (size_t)(h->folders_end - off), i;
+		size_t max = (CHUNK_SIZE / entry) * entry;
+
+		if (n > max)
+			n = max;
+		if (read_at(fd, buf, n, off, "the cabinet folder table", err) != 0)
+			goto out;
+		for (i = 0; shift != 0 && i + 8 <= n; i += entry)
+			put_u32(buf + i, (uint32_t)((int64_t)get_u32(buf + i) + shift));
+		if (out->data(out->ctx, buf, n, err) != 0)
+			goto out;
+		off += n;
+	}
+	/* CFFILE and CFDATA, unchanged. */
+	while (off < h->cb_cabinet) {
+		size_t n =
+		    h->cb_cabinet - off < CHUNK_SIZE ? (size_t)(h->cb_cabinet - off) : CHUNK_SIZE;
+
+		if (read_at(fd, buf, n, off, "the cabinet", err) != 0)
+			goto out;
+		if (out->data(out->ctx, buf, n, err) != 0)
+			goto out;
+		off += n;
+	}
+	rc = 0;
+out:
+	free(nh);
+	free(buf);
+	return rc;
+}
+
+/* Parses the header of an open cabinet, mapping "not a cabinet at all" to
+ * TRUST_E_SUBJECT_FORM_UNKNOWN and every other problem to ERROR_INVALID_DATA. */
+static int parse_header(const char *path, const uint8_t *buf, size_t len, uint64_t size,
+			struct cab_header *h, struct pp_error *err)
+{
+	struct pp_error e;
+
+	if (len < 4 || memcmp(buf, "MSCF", 4) != 0) {
+		pp_error_set(err, HR_TRUST_E_SUBJECT_FORM_UNKNOWN,
+			     "%s is not a cabinet (it does not start with \"MSCF\")", path);
+		return -1;
+	}
+	pp_error_clear(&e);
+	if (cab_header_parse(buf, len, size, h, &e) != 0) {
+		pp_error_set(err, e.code, "%s: %s", path, e.message);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a signing or digest operation does with this cabinet's header. */
+static int layout_change_for(const char *path, const struct cab_header *h, bool signing,
+			     enum layout_change *change, struct pp_error *err)
+{
+	if (signing && (h->flags & CAB_FLAG_PREV_CABINET)) {
+		pp_error_set(err, HR_ERROR_NOT_SUPPORTED,
+			     "%s continues a previous cabinet (PREV_CABINET); only the first "
+			     "cabinet of a set or a single cabinet can be signed",
+			     path);
+		return -1;
+	}
+	if (!(h->flags & CAB_FLAG_RESERVE_PRESENT)) {
+		if ((uint64_t)h->cb_cabinet + CAB_SIGNATURE_HEADER_GROWTH > CAB_MAX_CABINET_SIZE) {
+			pp_error_set(err, HR_ERROR_FILE_TOO_LARGE,
+				     "%s is too large to take a signature reserve", path);
+			return -1;
+		}
+		*change = LAYOUT_ADD_RESERVE;
+		return 0;
+	}
+	if (signing && !h->signature_reserve) {
+		pp_error_set(err, HR_ERROR_NOT_SUPPORTED,
+			     "%s has a %u-byte header reserve (folder %u, data %u) that is not the "
+			     "Authenticode signature reserve; rebuild the cabinet without "
+			     "reserves to sign it",
+			     path, h->cb_cf_header, h->cb_cf_folder, h->cb_cf_data);
+		return -1;
+	}
+	if (h->signature_reserve && h->signature_length != 0 &&
+	    h->signature_offset != h->cb_cabinet) {
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "%s: the signature offset %u is not cbCabinet %u", path,
+			     h->signature_offset, h->cb_cabinet);
+		return -1;
+	}
+	*change = LAYOUT_KEEP;
+	return 0;
+}
+
+int authenticode_cab_digest_file(const char *path, const EVP_MD *md, uint8_t *out, size_t *len,
+				 struct pp_error *err)
+{
+	struct authenticode_digest *d = NULL;
+	struct cab_header h, nh;
+	enum layout_change change;
+	uint8_t *buf;
+	size_t buf_len = 0;
+	uint64_t size = 0;
+	int fd = -1, rc = -1;
+
+	buf = malloc(CHUNK_SIZE);
+	if (buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	if (open_cabinet(path, &fd, &size, buf, &buf_len, err) != 0)
+		goto out;
+	if (parse_header(path, buf, buf_len, size, &h, err) != 0 ||
+	    layout_change_for(path, &h, false, &change, err) != 0)
+		goto out;
+	d = authenticode_digest_new(md, err);
+	if (d == NULL)
+		goto out;
+	if (layout_stream(fd, buf, &h, change, &d->sink, &nh, err) != 0 ||
+	    authenticode_digest_final(d, out, len, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	authenticode_digest_free(d);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* ---- DER helpers ---- */
+
+/* A growing DER buffer; a failed allocation sticks in failed. */
+struct der {
+	uint8_t *p;
+	size_t len, cap;
+	bool failed;
+};
+
+static void der_add(struct der *d, const void *b, size_t n)
+{
+	if (d->failed)
+		return;
+	if (d->len + n > d->cap) {
+		size_t cap = d->cap ? d->cap : 256;
+		uint8_t *p;
+
+		while (cap < d->len + n)
+			cap *= 2;
+		p = realloc(d->p, cap);
+		if (p == NULL) {
+			d->failed = true;
+			return;
+		}
+		d->p = p;
+		d->cap = cap;
+	}
+	if (n > 0)
+		memcpy(d->p + d->len, b, n);
+	d->len += n;
+}
+
+/* Appends a tag (one byte: class | constructed | number < 31) and a DER length. */
+static void der_header(struct der *d, uint8_t tag, size_t len)
+{
+	uint8_t h[6];
+	size_t n = 0;
+
+	h[n++] = tag;
+	if (len < 0x80) {
+		h[n++] = (uint8_t)len;
+	} else if (len < 0x100) {
+		h[n++] = 0x81;
+		h[n++] = (uint8_t)len;
+	} else if (len < 0x10000) {
+		h[n++] = 0x82;
+		h[n++] = (uint8_t)(len >> 8);
+		h[n++] = (uint8_t)len;
+	} else {
+		h[n++] = 0x83;
+		h[n++] = (uint8_t)(len >> 16);
+		h[n++] = (uint8_t)(len >> 8);
+		h[n++] = (uint8_t)len;
+	}
+	der_add(d, h, n);
+}
+
+static void der_tlv(struct der *d, uint8_t tag, const void *content, size_t len)
+{
+	der_header(d, tag, len);
+	der_add(d, content, len);
+}
+
+/* SpcIndirectDataContent ::= SEQUENCE { data SpcAttributeTypeAndOptionalValue,
+ *                                       messageDigest DigestInfo } */
+static int build_indirect_data(const EVP_MD *md, const uint8_t *digest, size_t digest_len,
+			       struct der *out, struct pp_error *err)
+{
+	struct der di = {0}, body = {0};
+	uint8_t *alg = NULL;
+	int alg_len, rc = -1;
+	X509_ALGOR *a = X509_ALGOR_new();
+
+	if (a == NULL ||
+	    X509_ALGOR_set0(a, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL) != 1 ||
+	    (alg_len = i2d_X509_ALGOR(a, &alg)) <= 0) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot encode the digest algorithm");
+		goto out;
+	}
+	der_add(&di, alg, (size_t)alg_len);
+	der_tlv(&di, V_ASN1_OCTET_STRING, digest, digest_len);
+	der_add(&body, spc_cab_data, sizeof(spc_cab_data));
+	der_tlv(&body, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, di.p, di.len);
+	der_tlv(out, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body.p, body.len);
+	if (di.failed || body.failed || out->failed) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_ALGOR_free(a);
+	OPENSSL_free(alg);
+	free(di.p);
+	free(body.p);
+	return rc;
+}
+
+/* SpcSpOpusInfo ::= SEQUENCE { programName [0] EXPLICIT SpcString OPTIONAL,
+ *                              moreInfo [1] EXPLICIT SpcLink OPTIONAL }
+ * programName as unicode [0] IMPLICIT BMPString, moreInfo as url [0] IMPLICIT IA5String. */
+static int build_opus_info(const char *description, const char *url, struct der *out,
+			   struct pp_error *err)
+{
+	struct der body = {0}, inner = {0};
+	ASN1_STRING *bmp = NULL;
+	int rc = -1;
+
+	if (description != NULL) {
+		if (ASN1_mbstring_copy(&bmp, (const unsigned char *)description,
+				       (int)strlen(description), MBSTRING_UTF8,
+				       B_ASN1_BMPSTRING) < 0) {
+			pp_error_set_openssl(err, HR_E_INVALIDARG,
+					     "the description is not valid UTF-8");
+			goto out;
+		}
+		der_tlv(&inner, 0x80, ASN1_STRING_get0_data(bmp), (size_t)ASN1_STRING_length(bmp));
+		der_tlv(&body, 0xA0, inner.p, inner.len);
+		inner.len = 0;
+	}
+	if (url != NULL) {
+		size_t i;
+
+		for (i = 0; url[i] != '\0'; i++) {
+			if ((unsigned char)url[i] > 0x7e || (unsigned char)url[i] < 0x20) {
+				pp_error_set(err, HR_E_INVALIDARG,
+					     "the URL must be printable ASCII");
+				goto out;
+			}
+		}
+		der_tlv(&inner, 0x80, url, strlen(url));
+		der_tlv(&body, 0xA1, inner.p, inner.len);
+	}
+	der_tlv(out, V_ASN1_SEQUENCE | V_ASN1_CONSTRUCTED, body.p, body.len);
+	if (body.failed || inner.failed || out->failed) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	ASN1_STRING_free(bmp);
+	free(body.p);
+	free(inner.p);
+	return rc;
+}
+
+/* Offset and length of the content octets of the DER object at der (tag and length skipped). */
+static int der_value(const uint8_t *der, size_t len, size_t *off, size_t *value_len)
+{
+	const unsigned char *p = der;
+	long vlen;
+	int tag, xclass, ret;
+
+	if (len > LONG_MAX)
+		return -1;
+	ret = ASN1_get_object(&p, &vlen, &tag, &xclass, (long)len);
+	if (ret & 0x80 || ret != V_ASN1_CONSTRUCTED)
+		return -1;
+	*off = (size_t)(p - der);
+	if ((size_t)vlen > len - *off)
+		return -1;
+	*value_len = (size_t)vlen;
+	return 0;
+}
+
+static int add_attr(PKCS7_SIGNER_INFO *si, const char *oid, int type, const void *data, int len,
+		    struct pp_error *err)
+{
+	ASN1_OBJECT *obj = OBJ_txt2obj(oid, 1);
+	int rc = 0;
+
+	if (obj == NULL || X509at_add1_attr_by_OBJ(&si->auth_attr, obj, type, data, len) == NULL) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot add the signed attribute %s", oid);
+		rc = -1;
+	}
+	ASN1_OBJECT_free(obj);
+	return rc;
+}
+
+/* ---- making signatures ---- */
+
+static int sign_with_key(void *ctx, const EVP_MD *md, const uint8_t *hash, size_t hash_len,
+			 uint8_t *sig, size_t *sig_len, struct pp_error *err)
+{
+	EVP_PKEY *key = ctx;
+	EVP_PKEY_CTX *pctx;
+	int rc = -1;
+
+	pctx = EVP_PKEY_CTX_new(key, NULL);
+	if (pctx == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
+	    (EVP_PKEY_is_a(key, "RSA") &&
+	     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, md) != 1 ||
+	    EVP_PKEY_sign(pctx, sig, sig_len, hash, hash_len) != 1) {
+		pp_error_set_openssl(err, HR_NTE_BAD_KEY_STATE,
+				     "the private key could not sign the signature attributes");
+		goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_CTX_free(pctx);
+	return rc;
+}
+
+void authenticode_signer_init_key(struct authenticode_signer *signer, X509 *cert,
+				  STACK_OF(X509) * chain, EVP_PKEY *key)
+{
+	memset(signer, 0, sizeof(*signer));
+	signer->cert = cert;
+	signer->chain = chain;
+	signer->md = EVP_sha256();
+	signer->sign = sign_with_key;
+	signer->sign_ctx = key;
+}
+
+/* Makes the content of the PKCS#7: contentType 1.3.6.1.4.1.311.2.1.4 with the whole
+ * SpcIndirectDataContent DER as its [0] EXPLICIT value. */
+static PKCS7 *indirect_content(const struct der *idc, struct pp_error *err)
+{
+	PKCS7 *inner = PKCS7_new();
+	ASN1_STRING *seq = NULL;
+
+	if (inner == NULL)
+		goto fail;
+	inner->type = OBJ_txt2obj(OID_SPC_INDIRECT_DATA, 1);
+	inner->d.other = ASN1_TYPE_new();
+	seq = ASN1_STRING_type_new(V_ASN1_SEQUENCE);
+	if (inner->type == NULL || inner->d.other == NULL || seq == NULL ||
+	    ASN1_STRING_set(seq, idc->p, (int)idc->len) != 1)
+		goto fail;
+	ASN1_TYPE_set(inner->d.other, V_ASN1_SEQUENCE, seq);
+	return inner;
+fail:
+	pp_error_set_openssl(err, HR_E_OUTOFMEMORY, "cannot build the signed content");
+	ASN1_STRING_free(seq);
+	PKCS7_free(inner);
+	return NULL;
+}
+
+int authenticode_create_signature(const struct authenticode_signer *signer, const uint8_t *digest,
+				  size_t digest_len, uint8_t **der, size_t *der_len,
+				  struct pp_error *err)
+{
+	const EVP_MD *md = signer->md ? signer->md : EVP_sha256();
+	struct der idc = {0}, opus = {0};
+	PKCS7 *p7 = NULL, *inner = NULL;
+	PKCS7_SIGNER_INFO *si = NULL;
+	EVP_PKEY *pub;
+	ASN1_TIME *when = NULL;
+	ASN1_OBJECT *ctype = NULL;
+	uint8_t hash[EVP_MAX_MD_SIZE], *attrs = NULL, *sig = NULL, *out = NULL, *q;
+	unsigned int hash_len = 0;
+	size_t off, vlen, sig_len;
+	int attrs_len, n, i, rc = -1;
+
+	*der = NULL;
+	*der_len = 0;
+	if (signer->cert == NULL || signer->sign == NULL) {
+		pp_error_set(err, HR_E_INVALIDARG, "no signing certificate or signing function");
+		return -1;
+	}
+	if ((size_t)EVP_MD_get_size(md) != digest_len) {
+		pp_error_set(err, HR_E_INVALIDARG, "the cabinet digest has %zu bytes, %s needs %d",
+			     digest_len, EVP_MD_get0_name(md), EVP_MD_get_size(md));
+		return -1;
+	}
+	pub = X509_get0_pubkey(signer->cert);
+	if (pub == NULL) {
+		pp_error_set_openssl(err, HR_NTE_BAD_KEY_STATE,
+				     "the signing certificate has no usable public key");
+		return -1;
+	}
+	if (build_indirect_data(md, digest, digest_len, &idc, err) != 0 ||
+	    build_opus_info(signer->description, signer->url, &opus, err) != 0)
+		goto out;
+	if (der_value(idc.p, idc.len, &off, &vlen) != 0) {
+		pp_error_set(err, HR_E_FAIL, "internal error: bad SpcIndirectDataContent");
+		goto out;
+	}
+
+	p7 = PKCS7_new();
+	si = PKCS7_SIGNER_INFO_new();
+	if (p7 == NULL || si == NULL || PKCS7_set_type(p7, NID_pkcs7_signed) != 1 ||
+	    PKCS7_SIGNER_INFO_set(si, signer->cert, pub, md) != 1) {
+		pp_error_set_openssl(err, HR_NTE_BAD_ALGID,
+				     "cannot set up the signer (key type or digest not supported)");
+		goto out;
+	}
+
+	/* Signed attributes (formats.md 1.6). */
+	ctype = OBJ_txt2obj(OID_SPC_INDIRECT_DATA, 1);
+	if (ctype == NULL || PKCS7_add_attrib_content_type(si, ctype) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot add the contentType attribute");
+		goto out;
+	}
+	ctype = NULL; /* owned by si now */
+	when = ASN1_TIME_set(NULL, signer->signing_time ? signer->signing_time : time(NULL));
+	if (when == NULL || PKCS7_add0_attrib_signing_time(si, when) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot add the signingTime attribute");
+		goto out;
+	}
+	when = NULL;
+	if (add_attr(si, OID_SPC_STATEMENT, V_ASN1_SEQUENCE, spc_statement_individual,
+		     (int)sizeof(spc_statement_individual), err) != 0 ||
+	    add_attr(si, OID_SPC_OPUS_INFO, V_ASN1_SEQUENCE, opus.p, (int)opus.len, err) != 0)
+		goto out;
+	/* messageDigest covers the value octets of SpcIndirectDataContent, not its tag+length. */
+	if (EVP_Digest(idc.p + off, vlen, hash, &hash_len, md, NULL) != 1 ||
+	    PKCS7_add1_attrib_digest(si, hash, (int)hash_len) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot add the messageDigest attribute");
+		goto out;
+	}
+
+	/* The signature over the DER SET OF attributes, made by the callback. */
+	attrs_len = ASN1_item_i2d((const ASN1_VALUE *)si->auth_attr, &attrs,
+				  ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
+	if (attrs_len <= 0 ||
+	    EVP_Digest(attrs, (size_t)attrs_len, hash, &hash_len, md, NULL) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot encode the signed attributes");
+		goto out;
+	}
+	sig_len = (size_t)EVP_PKEY_get_size(pub);
+	if (sig_len < 512)
+		sig_len = 512;
+	sig = OPENSSL_malloc(sig_len);
+	if (sig == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	if (signer->sign(signer->sign_ctx, md, hash, hash_len, sig, &sig_len, err) != 0)
+		goto out;
+	ASN1_STRING_set0(si->enc_digest, sig, (int)sig_len);
+	sig = NULL;
+
+	if (PKCS7_add_signer(p7, si) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot add the signer");
+		goto out;
+	}
+	si = NULL; /* owned by p7 */
+	if (PKCS7_add_certificate(p7, signer->cert) != 1)
+		goto cert_fail;
+	for (i = 0; signer->chain != NULL && i < sk_X509_num(signer->chain); i++) {
+		X509 *c = sk_X509_value(signer->chain, i);
+
+		if (X509_cmp(c, signer->cert) != 0 && PKCS7_add_certificate(p7, c) != 1)
+			goto cert_fail;
+	}
+	inner = indirect_content(&idc, err);
+	if (inner == NULL)
+		goto out;
+	if (PKCS7_set_content(p7, inner) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot set the signed content");
+		goto out;
+	}
+	inner = NULL;
+
+	n = i2d_PKCS7(p7, NULL);
+	if (n <= 0 || (out = malloc((size_t)n)) == NULL) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot encode the signature");
+		goto out;
+	}
+	q = out;
+	if (i2d_PKCS7(p7, &q) != n) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot encode the signature");
+		goto out;
+	}
+	*der = out;
+	*der_len = (size_t)n;
+	out = NULL;
+	rc = 0;
+	goto out;
+cert_fail:
+	pp_error_set_openssl(err, HR_E_FAIL, "cannot add the certificates to the signature");
+out:
+	free(out);
+	OPENSSL_free(sig);
+	OPENSSL_free(attrs);
+	ASN1_TIME_free(when);
+	ASN1_OBJECT_free(ctype);
+	PKCS7_SIGNER_INFO_free(si);
+	PKCS7_free(inner);
+	PKCS7_free(p7);
+	free(idc.p);
+	free(opus.p);
+	return rc;
+}
+
+/* ---- writing signed cabinets ---- */
+
+/* A temporary file next to path: "<dir>/.<name>.XXXXXX", mode 0600 until chmod. */
+static int temp_open(const char *path, char **tmp, struct pp_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	if (slash != NULL) {
+		if (asprintf(tmp, "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1) < 0)
+			*tmp = NULL;
+	} else if (asprintf(tmp, ".%s.XXXXXX", path) < 0) {
+		*tmp = NULL;
+	}
+	if (*tmp == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	fd = mkostemp(*tmp, O_CLOEXEC);
+	if (fd < 0) {
+		pp_error_set_errno(err, errno, "cannot create a temporary file next to %s", path);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+/* Appends the DER blob (zero-padded to 8) at sig_off, patches the locator at 0x2C/0x30, and
+ * renames tmp over path. */
+static int finish_signed(int fd, const char *tmp, const char *path, uint32_t sig_off,
+			 const uint8_t *der, size_t der_len, mode_t mode, struct pp_error *err)
+{
+	static const uint8_t zeros[8];
+	uint8_t loc[8];
+	size_t padded = (der_len + 7u) & ~(size_t)7u;
+
+	if (padded > AUTHENTICODE_MAX_SIGNATURE ||
+	    (uint64_t)sig_off + padded > CAB_MAX_CABINET_SIZE) {
+		pp_error_set(err, HR_ERROR_FILE_TOO_LARGE,
+			     "the signature of %zu bytes is too large", der_len);
+		return -1;
+	}
+	put_u32(loc, sig_off);
+	put_u32(loc + 4, (uint32_t)padded);
+	if (write_at(fd, der, der_len, sig_off, tmp, err) != 0 ||
+	    write_at(fd, zeros, padded - der_len, (uint64_t)sig_off + der_len, tmp, err) != 0 ||
+	    write_at(fd, loc, sizeof(loc), 0x2C, tmp, err) != 0)
+		return -1;
+	if (ftruncate(fd, (off_t)sig_off + (off_t)padded) != 0 || fchmod(fd, mode) != 0 ||
+	    fsync(fd) != 0) {
+		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		pp_error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the layout to the output file and hashes it at the same time. */
+struct tee_sink {
+	int fd;
+	uint64_t pos;
+	const char *path;
+	struct authenticode_digest *d;
+	struct cab_digest_sink sink;
+};
+
+static int tee_data(void *ctx, const uint8_t *bytes, size_t len, struct pp_error *err)
+{
+	struct tee_sink *t = ctx;
+
+	if (write_at(t->fd, bytes, len, t->pos, t->path, err) != 0)
+		return -1;
+	t->pos += len;
+	return t->d == NULL ? 0 : digest_sink_data(t->d, bytes, len, err);
+}
+
+static int tee_header(void *ctx, const uint8_t *bytes, size_t len, const struct cab_header *h,
+		      struct pp_error *err)
+{
+	struct tee_sink *t = ctx;
+
+	if (write_at(t->fd, bytes, len, 0, t->path, err) != 0)
+		return -1;
+	t->pos = len;
+	return t->d == NULL ? 0 : digest_sink_header(t->d, bytes, len, h, err);
+}
+
+static mode_t file_mode(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0)
+		return st.st_mode & 0777;
+	return 0644;
+}
+
+int authenticode_sign_cab(const char *in_path, const char *out_path,
+			  const struct authenticode_signer *signer, struct pp_error *err)
+{
+	struct authenticode_digest *d = NULL;
+	struct tee_sink tee;
+	struct cab_header h, nh;
+	enum layout_change change;
+	uint8_t *buf = NULL, digest[AUTHENTICODE_DIGEST_MAX], *der = NULL;
+	size_t buf_len = 0, digest_len = 0, der_len = 0;
+	uint64_t size = 0;
+	char *tmp = NULL;
+	int in = -1, out = -1, rc = -1;
+
+	if (out_path == NULL)
+		out_path = in_path;
+	buf = malloc(CHUNK_SIZE);
+	if (buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	if (open_cabinet(in_path, &in, &size, buf, &buf_len, err) != 0)
+		goto out;
+	if (parse_header(in_path, buf, buf_len, size, &h, err) != 0 ||
+	    layout_change_for(in_path, &h, true, &change, err) != 0)
+		goto out;
+	d = authenticode_digest_new(signer->md, err);
+	if (d == NULL)
+		goto out;
+	out = temp_open(out_path, &tmp, err);
+	if (out < 0)
+		goto out;
+	memset(&tee, 0, sizeof(tee));
+	tee.fd = out;
+	tee.path = tmp;
+	tee.d = d;
+	tee.sink.ctx = &tee;
+	tee.sink.header = tee_header;
+	tee.sink.data = tee_data;
+	if (layout_stream(in, buf, &h, change, &tee.sink, &nh, err) != 0 ||
+	    authenticode_digest_final(d, digest, &digest_len, err) != 0 ||
+	    authenticode_create_signature(signer, digest, digest_len, &der, &der_len, err) != 0 ||
+	    finish_signed(out, tmp, out_path, nh.cb_cabinet, der, der_len, file_mode(in), err) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	if (in >= 0)
+		close(in);
+	free(tmp);
+	free(der);
+	free(buf);
+	authenticode_digest_free(d);
+	return rc;
+}
+
+int authenticode_create_signed_cab(const char *out_path, const char *const *files,
+				   const char *const *names, size_t count,
+				   enum cab_compression compression,
+				   const struct authenticode_signer *signer,
+				   cab_progress_fn progress, void *progress_ctx,
+				   struct pp_error *err)
+{
+	struct authenticode_digest *d = NULL;
+	struct cab_writer *w = NULL;
+	struct cab_writer_options opts;
+	uint8_t digest[AUTHENTICODE_DIGEST_MAX], *der = NULL;
+	size_t digest_len = 0, der_len = 0, i;
+	uint32_t cb = 0;
+	mode_t mask;
+	char *tmp = NULL;
+	int fd = -1, rc = -1;
+
+	d = authenticode_digest_new(signer->md, err);
+	if (d == NULL)
+		goto out;
+	fd = temp_open(out_path, &tmp, err);
+	if (fd < 0)
+		goto out;
+	memset(&opts, 0, sizeof(opts));
+	opts.compression = compression;
+	opts.signature_reserve = true;
+	opts.sink = authenticode_digest_sink(d);
+	opts.progress = progress;
+	opts.progress_ctx = progress_ctx;
+	w = cab_writer_new(fd, &opts, err);
+	if (w == NULL)
+		goto out;
+	for (i = 0; i < count; i++) {
+		if (cab_writer_add_file(w, files[i], names[i], err) != 0)
+			goto out;
+	}
+	if (cab_writer_finish(w, &cb, err) != 0 ||
+	    authenticode_digest_final(d, digest, &digest_len, err) != 0 ||
+	    authenticode_create_signature(signer, digest, digest_len, &der, &der_len, err) != 0)
+		goto out;
+	mask = umask(0);
+	umask(mask);
+	if (finish_signed(fd, tmp, out_path, cb, der, der_len, 0666 & ~mask, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	cab_writer_free(w);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(der);
+	authenticode_digest_free(d);
+	return rc;
+}
+
+int authenticode_remove_signature(const char *in_path, const char *out_path, struct pp_error *err)
+{
+	struct tee_sink tee;
+	struct cab_header h, nh;
+	uint8_t *buf = NULL;
+	size_t buf_len = 0;
+	uint64_t size = 0;
+	char *tmp = NULL;
+	int in = -1, out = -1, rc = -1;
+
+	if (out_path == NULL)
+		out_path = in_path;
+	buf = malloc(CHUNK_SIZE);
+	if (buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	if (open_cabinet(in_path, &in, &size, buf, &buf_len, err) != 0 ||
+	    parse_header(in_path, buf, buf_len, size, &h, err) != 0)
+		goto out;
+	if (!h.signature_reserve) {
+		pp_error_set(err, HR_TRUST_E_NOSIGNATURE, "%s has no signature to remove", in_path);
+		goto out;
+	}
+	if (h.cb_cf_folder != 0 || h.cb_cf_data != 0 || h.cb_cabinet < 0x3C + 8u * h.c_folders) {
+		pp_error_set(err, HR_ERROR_NOT_SUPPORTED,
+			     "%s has folder or data reserves; its signature reserve cannot be "
+			     "taken out",
+			     in_path);
+		goto out;
+	}
+	if (h.signature_length != 0 && h.signature_offset != h.cb_cabinet) {
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "%s: the signature offset %u is not cbCabinet %u", in_path,
+			     h.signature_offset, h.cb_cabinet);
+		goto out;
+	}
+	out = temp_open(out_path, &tmp, err);
+	if (out < 0)
+		goto out;
+	memset(&tee, 0, sizeof(tee));
+	tee.fd = out;
+	tee.path = tmp;
+	tee.sink.ctx = &tee;
+	tee.sink.header = tee_header;
+	tee.sink.data = tee_data;
+	if (layout_stream(in, buf, &h, LAYOUT_DROP_RESERVE, &tee.sink, &nh, err) != 0)
+		goto out;
+	if (ftruncate(out, (off_t)tee.pos) != 0 || fchmod(out, file_mode(in)) != 0 ||
+	    fsync(out) != 0) {
+		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
+		goto out;
+	}
+	if (rename(tmp, out_path) != 0) {
+		pp_error_set_errno(err, errno, "cannot rename %s to %s", tmp, out_path);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (out >= 0)
+		close(out);
+	if (rc != 0 && tmp != NULL)
+		unlink(tmp);
+	if (in >= 0)
+		close(in);
+	free(tmp);
+	free(buf);
+	return rc;
+}
+
+/* ---- reading signatures ---- */
+
+static bool obj_is(const ASN1_OBJECT *obj, const char *oid)
+{
+	ASN1_OBJECT *want = OBJ_txt2obj(oid, 1);
+	bool same = want != NULL && obj != NULL && OBJ_cmp(obj, want) == 0;
+
+	ASN1_OBJECT_free(want);
+	return same;
+}
+
+static bool asn1_time_to_time_t(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = timegm(&tm);
+	return true;
+}
+
+/* Only the digests Authenticode uses for cabinets. */
+static const EVP_MD *digest_by_object(const ASN1_OBJECT *obj)
+{
+	switch (OBJ_obj2nid(obj)) {
+	case NID_sha1:
+		return EVP_sha1();
+	case NID_sha256:
+		return EVP_sha256();
+	case NID_sha384:
+		return EVP_sha384();
+	case NID_sha512:
+		return EVP_sha512();
+	default:
+		return NULL;
+	}
+}
+
+/* The SpcIndirectDataContent DER held by the SignedData's content, or NULL. */
+static const ASN1_STRING *indirect_data_der(PKCS7 *p7)
+{
+	PKCS7 *c = p7->d.sign->contents;
+
+	if (c == NULL || !obj_is(c->type, OID_SPC_INDIRECT_DATA) || c->d.other == NULL ||
+	    c->d.other->type != V_ASN1_SEQUENCE)
+		return NULL;
+	return c->d.other->value.sequence;
+}
+
+/* Decodes SpcIndirectDataContent: data (a SEQUENCE starting with an OID) and DigestInfo. */
+static int parse_indirect_data(const ASN1_STRING *seq, struct authenticode_info *info,
+			       struct pp_error *err)
+{
+	const uint8_t *der = ASN1_STRING_get0_data(seq), *p;
+	size_t len = (size_t)ASN1_STRING_length(seq), off, vlen, doff, dlen;
+	X509_SIG *di = NULL;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OCTET_STRING *dig = NULL;
+	const ASN1_OBJECT *alg_obj = NULL;
+	const unsigned char *q;
+	int rc = -1;
+
+	if (der_value(der, len, &off, &vlen) != 0 || der[0] != 0x30 || off + vlen != len)
+		goto bad;
+	p = der + off;
+	/* data: SEQUENCE { OID type, value ANY OPTIONAL } */
+	if (der_value(p, vlen, &doff, &dlen) != 0 || p[0] != 0x30 || dlen < 2 ||
+	    p[doff] != V_ASN1_OBJECT)
+		goto bad;
+	p += doff + dlen;
+	q = p;
+	di = d2i_X509_SIG(NULL, &q, (long)(der + len - p));
+	if (di == NULL || q != der + len)
+		goto bad;
+	X509_SIG_get0(di, &alg, &dig);
+	X509_ALGOR_get0(&alg_obj, NULL, NULL, alg);
+	info->md = digest_by_object(alg_obj);
+	if (info->md == NULL) {
+		char name[80];
+
+		OBJ_obj2txt(name, sizeof(name), alg_obj, 0);
+		pp_error_set(err, HR_NTE_BAD_ALGID,
+			     "the signature uses the digest %s; only SHA-1, SHA-256, SHA-384 and "
+			     "SHA-512 are supported",
+			     name);
+		goto out;
+	}
+	if (ASN1_STRING_length(dig) != EVP_MD_get_size(info->md))
+		goto bad;
+	info->digest_len = (size_t)ASN1_STRING_length(dig);
+	memcpy(info->signed_digest, ASN1_STRING_get0_data(dig), info->digest_len);
+	rc = 0;
+	goto out;
+bad:
+	pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+		     "the signature's SpcIndirectDataContent is malformed");
+out:
+	X509_SIG_free(di);
+	return rc;
+}
+
+static void info_reset(struct authenticode_info *info)
+{
+	memset(info, 0, sizeof(*info));
+}
+
+void authenticode_info_release(struct authenticode_info *info)
+{
+	if (info == NULL)
+		return;
+	PKCS7_free(info->p7);
+	sk_X509_pop_free(info->certs, X509_free);
+	sk_X509_pop_free(info->timestamp_certs, X509_free);
+	info_reset(info);
+}
+
+int authenticode_parse_signature(const uint8_t *der, size_t len, struct authenticode_info *info,
+				 struct pp_error *err)
+{
+	const unsigned char *p = der;
+	PKCS7_SIGNER_INFO *si;
+	STACK_OF(PKCS7_SIGNER_INFO) * sis;
+	const ASN1_STRING *idc;
+	ASN1_TYPE *t;
+
+	info_reset(info);
+	if (len == 0 || len > AUTHENTICODE_MAX_SIGNATURE) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "signature blob of %zu bytes (at most %u are accepted)", len,
+			     AUTHENTICODE_MAX_SIGNATURE);
+		return -1;
+	}
+	info->p7 = d2i_PKCS7(NULL, &p, (long)len);
+	if (info->p7 == NULL) {
+		pp_error_set_openssl(err, HR_CRYPT_E_ASN1_BADTAG,
+				     "the signature is not a DER PKCS#7 object");
+		goto fail;
+	}
+	if (!PKCS7_type_is_signed(info->p7) || info->p7->d.sign == NULL) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "the signature is not a PKCS#7 SignedData");
+		goto fail;
+	}
+	idc = indirect_data_der(info->p7);
+	if (idc == NULL) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "the signed content is not SpcIndirectDataContent (%s)",
+			     OID_SPC_INDIRECT_DATA);
+		goto fail;
+	}
+	if (parse_indirect_data(idc, info, err) != 0)
+		goto fail;
+	sis = PKCS7_get_signer_info(info->p7);
+	if (sis == NULL || sk_PKCS7_SIGNER_INFO_num(sis) != 1) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "the signature has %d signers; Authenticode needs exactly one",
+			     sis ? sk_PKCS7_SIGNER_INFO_num(sis) : 0);
+		goto fail;
+	}
+	si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
+	if (info->p7->d.sign->cert != NULL) {
+		info->certs = X509_chain_up_ref(info->p7->d.sign->cert);
+		if (info->certs == NULL) {
+			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+			goto fail;
+		}
+	}
+	if (si->issuer_and_serial != NULL && info->certs != NULL)
+		info->signer = X509_find_by_issuer_and_serial(
+		    info->certs, si->issuer_and_serial->issuer, si->issuer_and_serial->serial);
+	if (info->signer == NULL) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "the signer's certificate is not included in the signature");
+		goto fail;
+	}
+	t = PKCS7_get_signed_attribute(si, NID_pkcs9_signingTime);
+	if (t != NULL && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME))
+		info->has_signing_time = asn1_time_to_time_t(t->value.utctime, &info->signing_time);
+	return 0;
+fail:
+	authenticode_info_release(info);
+	return -1;
+}
+
+/* Checks a SignerInfo: its contentType attribute is ctype (when given), its messageDigest is
+ * H(content) and its signature over the DER attributes verifies with cert's key. */
+static bool signer_info_verifies(PKCS7_SIGNER_INFO *si, X509 *cert, const char *ctype,
+				 const uint8_t *content, size_t content_len)
+{
+	const EVP_MD *md;
+	ASN1_OCTET_STRING *md_attr;
+	ASN1_TYPE *t;
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	uint8_t hash[EVP_MAX_MD_SIZE], *attrs = NULL;
+	unsigned int hash_len = 0;
+	int attrs_len;
+	bool ok = false;
+
+	md = digest_by_object(si->digest_alg ? si->digest_alg->algorithm : NULL);
+	if (md == NULL || pub == NULL || si->auth_attr == NULL || si->enc_digest == NULL)
+		goto out;
+	if (ctype != NULL) {
+		t = PKCS7_get_signed_attribute(si, NID_pkcs9_contentType);
+		if (t == NULL || t->type != V_ASN1_OBJECT || !obj_is(t->value.object, ctype))
+			goto out;
+	}
+	md_attr = PKCS7_digest_from_attributes(si->auth_attr);
+	if (md_attr == NULL || EVP_Digest(content, content_len, hash, &hash_len, md, NULL) != 1 ||
+	    (unsigned int)ASN1_STRING_length(md_attr) != hash_len ||
+	    memcmp(ASN1_STRING_get0_data(md_attr), hash, hash_len) != 0)
+		goto out;
+	/* The signature covers the attributes re-encoded as a SET in the order received. */
+	attrs_len = ASN1_item_i2d((const ASN1_VALUE *)si->auth_attr, &attrs,
+				  ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
+	ctx = EVP_MD_CTX_new();
+	if (attrs_len <= 0 || ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, md, NULL, pub) != 1 ||
+	    EVP_DigestVerify(ctx, ASN1_STRING_get0_data(si->enc_digest),
+			     (size_t)ASN1_STRING_length(si->enc_digest), attrs,
+			     (size_t)attrs_len) != 1)
+		goto out;
+	ok = true;
+out:
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_free(attrs);
+	ERR_clear_error();
+	return ok;
+}
+
+static X509 *find_cert(STACK_OF(X509) * certs, PKCS7_ISSUER_AND_SERIAL *ias)
+{
+	if (certs == NULL || ias == NULL)
+		return NULL;
+	return X509_find_by_issuer_and_serial(certs, ias->issuer, ias->serial);
+}
+
+/* A legacy Authenticode timestamp: a counter-signature SignerInfo over our encryptedDigest,
+ * signed by a TSA certificate carried among the outer certificates. */
+static void check_countersignature(struct authenticode_info *info, PKCS7_SIGNER_INFO *si,
+				   ASN1_TYPE *attr)
+{
+	const unsigned char *p;
+	PKCS7_SIGNER_INFO *cs = NULL;
+	ASN1_TYPE *t;
+	X509 *tsa;
+
+	info->has_timestamp = true;
+	if (attr->type != V_ASN1_SEQUENCE)
+		return;
+	p = ASN1_STRING_get0_data(attr->value.sequence);
+	cs = d2i_PKCS7_SIGNER_INFO(NULL, &p, ASN1_STRING_length(attr->value.sequence));
+	if (cs == NULL)
+		goto out;
+	tsa = find_cert(info->certs, cs->issuer_and_serial);
+	t = PKCS7_get_signed_attribute(cs, NID_pkcs9_signingTime);
+	if (tsa == NULL || t == NULL ||
+	    (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME) ||
+	    !asn1_time_to_time_t(t->value.utctime, &info->timestamp_time))
+		goto out;
+	if (!signer_info_verifies(cs, tsa, NULL, ASN1_STRING_get0_data(si->enc_digest),
+				  (size_t)ASN1_STRING_length(si->enc_digest)))
+		goto out;
+	info->timestamp_certs = X509_chain_up_ref(info->certs);
+	info->timestamp_valid = info->timestamp_certs != NULL;
+out:
+	PKCS7_SIGNER_INFO_free(cs);
+	ERR_clear_error();
+}
+
+/* An RFC 3161 timestamp: a TimeStampToken whose messageImprint is H(our encryptedDigest). The
+ * token's own signature is checked here; its certificate chain is trust.c's business. */
+static void check_rfc3161(struct authenticode_info *info, PKCS7_SIGNER_INFO *si, ASN1_TYPE *attr)
+{
+	const unsigned char *p;
+	PKCS7 *token = NULL;
+	TS_TST_INFO *tst = NULL;
+	TS_MSG_IMPRINT *imprint;
+	const EVP_MD *md;
+	ASN1_OCTET_STRING *want;
+	uint8_t hash[EVP_MAX_MD_SIZE];
+	unsigned int hash_len = 0;
+
+	info->has_timestamp = true;
+	if (attr->type != V_ASN1_SEQUENCE)
+		return;
+	p = ASN1_STRING_get0_data(attr->value.sequence);
+	token = d2i_PKCS7(NULL, &p, ASN1_STRING_length(attr->value.sequence));
+	if (token == NULL || !PKCS7_type_is_signed(token))
+		goto out;
+	/* The outer certificates help find a TSA certificate the token does not carry. */
+	if (PKCS7_verify(token, info->certs, NULL, NULL, NULL, PKCS7_NOVERIFY | PKCS7_NOCHAIN) != 1)
+		goto out;
+	tst = PKCS7_to_TS_TST_INFO(token);
+	if (tst == NULL)
+		goto out;
+	imprint = TS_TST_INFO_get_msg_imprint(tst);
+	md = digest_by_object(TS_MSG_IMPRINT_get_algo(imprint)->algorithm);
+	want = TS_MSG_IMPRINT_get_msg(imprint);
+	if (md == NULL ||
+	    EVP_Digest(ASN1_STRING_get0_data(si->enc_digest),
+		       (size_t)ASN1_STRING_length(si->enc_digest), hash, &hash_len, md,
+		       NULL) != 1 ||
+	    (unsigned int)ASN1_STRING_length(want) != hash_len ||
+	    memcmp(ASN1_STRING_get0_data(want), hash, hash_len) != 0)
+		goto out;
+	if (!asn1_time_to_time_t(TS_TST_INFO_get_time(tst), &info->timestamp_time))
+		goto out;
+	info->timestamp_certs = X509_chain_up_ref(
+	    sk_X509_num(token->d.sign->cert) > 0 ? token->d.sign->cert : info->certs);
+	info->timestamp_valid = info->timestamp_certs != NULL;
+out:
+	TS_TST_INFO_free(tst);
+	PKCS7_free(token);
+	ERR_clear_error();
+}
+
+static void check_timestamps(struct authenticode_info *info, PKCS7_SIGNER_INFO *si)
+{
+	ASN1_OBJECT *rfc3161 = OBJ_txt2obj(OID_SPC_RFC3161, 1);
+	int i;
+
+	for (i = 0; i < sk_X509_ATTRIBUTE_num(si->unauth_attr) && !info->timestamp_valid; i++) {
+		X509_ATTRIBUTE *a = sk_X509_ATTRIBUTE_value(si->unauth_attr, i);
+		ASN1_OBJECT *obj = X509_ATTRIBUTE_get0_object(a);
+		ASN1_TYPE *v = X509_ATTRIBUTE_get0_type(a, 0);
+
+		if (v == NULL)
+			continue;
+		if (OBJ_obj2nid(obj) == NID_pkcs9_countersignature)
+			check_countersignature(info, si, v);
+		else if (rfc3161 != NULL && OBJ_cmp(obj, rfc3161) == 0)
+			check_rfc3161(info, si, v);
+	}
+	ASN1_OBJECT_free(rfc3161);
+}
+
+/* Checks messageDigest and the signer's signature, then any timestamp. */
+static void verify_signature(struct authenticode_info *info)
+{
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(info->p7), 0);
+	const ASN1_STRING *idc = indirect_data_der(info->p7);
+	size_t off, vlen;
+
+	if (si == NULL || idc == NULL ||
+	    der_value(ASN1_STRING_get0_data(idc), (size_t)ASN1_STRING_length(idc), &off, &vlen) !=
+		0)
+		return;
+	info->signature_valid = signer_info_verifies(si, info->signer, OID_SPC_INDIRECT_DATA,
+						     ASN1_STRING_get0_data(idc) + off, vlen);
+	check_timestamps(info, si);
+}
+
+/* The signature blob: one DER object, then only zero padding. */
+static int read_blob(int fd, const char *path, const struct cab_header *h, uint64_t size,
+		     struct authenticode_info *info, struct pp_error *err)
+{
+	uint8_t *blob = NULL;
+	const unsigned char *p;
+	long obj_len;
+	int tag, xclass, ret, rc = -1;
+	size_t used, i;
+
+	if (h->signature_offset != h->cb_cabinet) {
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "%s: the signature offset %u is not cbCabinet %u", path,
+			     h->signature_offset, h->cb_cabinet);
+		return -1;
+	}
+	if (h->signature_length > AUTHENTICODE_MAX_SIGNATURE) {
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "%s: the signature locator gives %u bytes; at most %u are accepted",
+			     path, h->signature_length, AUTHENTICODE_MAX_SIGNATURE);
+		return -1;
+	}
+	if ((uint64_t)h->signature_offset + h->signature_length != size) {
+		pp_error_set(
+		    err, HR_ERROR_INVALID_DATA, "%s: %llu bytes follow the signature", path,
+		    (unsigned long long)(size - h->signature_offset - h->signature_length));
+		return -1;
+	}
+	blob = malloc(h->signature_length);
+	if (blob == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	if (read_at(fd, blob, h->signature_length, h->signature_offset, path, err) != 0)
+		goto out;
+	p = blob;
+	ret = ASN1_get_object(&p, &obj_len, &tag, &xclass, (long)h->signature_length);
+	ERR_clear_error();
+	if (ret & 0x80) {
+		pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+			     "%s: the signature blob is not a DER object", path);
+		goto out;
+	}
+	used = (size_t)(p - blob) + (size_t)obj_len;
+	for (i = used; i < h->signature_length; i++) {
+		if (blob[i] != 0) {
+			pp_error_set(err, HR_CRYPT_E_ASN1_BADTAG,
+				     "%s: non-zero bytes follow the signature's DER object", path);
+			goto out;
+		}
+	}
+	if (authenticode_parse_signature(blob, used, info, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(blob);
+	return rc;
+}
+
+int authenticode_read_cab(const char *path, struct authenticode_info *info, struct pp_error *err)
+{
+	struct authenticode_digest *d = NULL;
+	EVP_MD_CTX *sha1 = NULL, *sha256 = NULL;
+	struct cab_header h;
+	uint8_t *buf = NULL;
+	size_t buf_len = 0;
+	uint64_t size = 0, off;
+	int fd = -1, rc = -1;
+
+	info_reset(info);
+	buf = malloc(CHUNK_SIZE);
+	if (buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	if (open_cabinet(path, &fd, &size, buf, &buf_len, err) != 0 ||
+	    parse_header(path, buf, buf_len, size, &h, err) != 0)
+		goto out;
+	if (!h.signature_reserve || h.signature_length == 0) {
+		pp_error_set(err, HR_TRUST_E_NOSIGNATURE, "%s is not signed", path);
+		goto out;
+	}
+	if (read_blob(fd, path, &h, size, info, err) != 0)
+		goto out;
+
+	/* One pass: the Authenticode digest up to cbCabinet, SHA-1/SHA-256 of everything. */
+	d = authenticode_digest_new(info->md, err);
+	sha1 = EVP_MD_CTX_new();
+	sha256 = EVP_MD_CTX_new();
+	if (d == NULL || sha1 == NULL || sha256 == NULL ||
+	    EVP_DigestInit_ex(sha1, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestInit_ex(sha256, EVP_sha256(), NULL) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the file digests");
+		goto out;
+	}
+	for (off = 0; off < size; off += buf_len) {
+		buf_len = size - off < CHUNK_SIZE ? (size_t)(size - off) : CHUNK_SIZE;
+		if (off > 0 && read_at(fd, buf, buf_len, off, path, err) != 0)
+			goto out;
+		if (EVP_DigestUpdate(sha1, buf, buf_len) != 1 ||
+		    EVP_DigestUpdate(sha256, buf, buf_len) != 1) {
+			pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", path);
+			goto out;
+		}
+		if ((off == 0 ? digest_sink_header(d, buf, buf_len, &h, err)
+			      : digest_sink_data(d, buf, buf_len, err)) != 0)
+			goto out;
+	}
+	if (authenticode_digest_final(d, info->file_digest, &info->digest_len, err) != 0 ||
+	    EVP_DigestFinal_ex(sha1, info->sha1, NULL) != 1 ||
+	    EVP_DigestFinal_ex(sha256, info->sha256, NULL) != 1)
+		goto out;
+	info->file_size = size;
+	info->digest_matches =
+	    memcmp(info->file_digest, info->signed_digest, info->digest_len) == 0;
+	verify_signature(info);
+	rc = 0;
+out:
+	if (rc != 0)
+		authenticode_info_release(info);
+	EVP_MD_CTX_free(sha1);
+	EVP_MD_CTX_free(sha256);
+	authenticode_digest_free(d);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
