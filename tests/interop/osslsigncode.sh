@@ -39,6 +39,6 @@ is "patchpoint verify accepts a SHA-1 signature" "$(pp verify --machine dev thei
 pp sign --pfx pub.pfx --password-file pw.txt -o resigned.cab theirs.cab >/dev/null
 ok "osslsigncode verifies our re-signature of its cabinet" osslsigncode verify -CAfile pub.pem -in resigned.cab
 ok "patchpoint extracts osslsigncode's signed cabinet" pp cab extract theirs.cab -d ex
-ok "... byte-identically" cmp ex/setup.bin src/setup.bin
+ok "... byte-identically" cmp ex/src/setup.bin src/setup.bin
 
 done_testing

@@ -161,8 +161,8 @@ static void test_generate_exact_extensions(void **state)
 			 NID_commonName);
 	assert_int_equal(X509_NAME_cmp(name, X509_get_issuer_name(x)), 0);
 	assert_int_equal(pki_show_fields(x, &show, &err), 0);
-	assert_string_equal(show.subject, "CN=Contoso Updates,O=Contoso");
-	assert_string_equal(show.issuer, "CN=Contoso Updates,O=Contoso");
+	assert_string_equal(show.subject, "CN=Contoso Updates, O=Contoso");
+	assert_string_equal(show.issuer, "CN=Contoso Updates, O=Contoso");
 	assert_string_equal(show.effective, "2026-01-01 00:00:00 UTC");
 	assert_string_equal(show.expiration, "2026-01-31 00:00:00 UTC");
 	pki_simple_name(x, subject, sizeof(subject));
@@ -228,7 +228,7 @@ static void test_generate_defaults_and_slash_subject(void **state)
 	assert_int_equal(days, PKI_DEFAULT_DAYS_PUBLISHER);
 	assert_int_equal(pki_show_fields(c->cert, &show, &err), 0);
 	/* OpenSSL style lists DER order; shown most specific first. */
-	assert_string_equal(show.subject, "O=Fabrikam,CN=Slash Style");
+	assert_string_equal(show.subject, "O=Fabrikam, CN=Slash Style");
 	pki_credential_free(c);
 
 	/* NULL subject is the publisher default. */
