@@ -22,8 +22,13 @@ openssl pkcs12 -in k.pfx -passin pass:bench -nocerts -nodes -out k.key 2>/dev/nu
 head -c $((size_mb * 1024 * 1024)) /dev/urandom > input.bin
 "$pp" certutil --machine m -addstore Root k.cer >/dev/null
 
-# measure CMD...: prints "seconds maxrss_kb" of one run.
-measure() { /usr/bin/time -f '%e %M' -o t.txt "$@" >/dev/null 2>&1; cat t.txt; }
+# measure CMD...: prints "seconds maxrss_kb" of one run. Wall time from bash's microsecond
+# clock (GNU time rounds to 10 ms); peak RSS from GNU time.
+measure() {
+  local start=$EPOCHREALTIME
+  /usr/bin/time -f '%M' -o t.txt "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
+  echo "$(echo "$EPOCHREALTIME - $start" | bc -l) $(cat t.txt)"
+}
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 max() { sort -n | tail -n1; }
 
@@ -49,8 +54,8 @@ bench_pair() { # label compress gcab_flag
   rco=$(cut -d' ' -f2 ours.t | max); rcp=$(cut -d' ' -f2 peer.t | max)
   rvo=$(cut -d' ' -f2 vours.t | max); rvp=$(cut -d' ' -f2 vpeer.t | max)
   printf '%-28s %9s %9s %7s %11s %11s\n' "$label" "ours s" "peer s" "ratio" "ours RSS" "peer RSS"
-  printf '%-28s %9.2f %9.2f %7.2f %8d KB %8d KB\n' "create+sign" "$co" "$cp" "$(echo "$co / $cp" | bc -l)" "$rco" "$rcp"
-  printf '%-28s %9.2f %9.2f %7.2f %8d KB %8d KB\n' "verify" "$vo" "$vp" "$(echo "$vo / $vp" | bc -l)" "$rvo" "$rvp"
+  printf '%-28s %9.3f %9.3f %7.2f %8d KB %8d KB\n' "create+sign" "$co" "$cp" "$(echo "$co / $cp" | bc -l)" "$rco" "$rcp"
+  printf '%-28s %9.3f %9.3f %7.2f %8d KB %8d KB\n' "verify" "$vo" "$vp" "$(echo "$vo / $vp" | bc -l)" "$rvo" "$rvp"
   echo
 }
 

@@ -11,7 +11,7 @@ mkdir -p "$out"
 cd "$out"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ patchpoint %s\n' "$*"; "$pp" "$@"; }
+run() { printf '$ patchpoint'; printf ' %q' "$@"; printf '\n'; "$pp" "$@"; }
 
 step "1. Create the WSUS signing certificate (publisher mode, RSA 2048, SHA-256, Code Signing)"
 umask 077
@@ -53,7 +53,7 @@ set -e
 step "7. The same cabinet verifies with osslsigncode, the reference peer"
 if command -v osslsigncode >/dev/null; then
   openssl x509 -inform DER -in WSUSSigningCertificate.cer -out ca.pem
-  osslsigncode verify -CAfile ca.pem -in contoso-agent-4.2.cab 2>&1 | grep -E 'Signature verification|Calculated|Message digest' || true
+  osslsigncode verify -CAfile ca.pem -in contoso-agent-4.2.cab 2>&1 | grep -E 'Current message digest|Calculated message digest|Signature verification' || true
 fi
 
 printf '\nFiles are in %s/. Try: %s cert show %s/signing.pfx --password-file %s/pfx-password.txt\n' \

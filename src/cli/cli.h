@@ -23,7 +23,7 @@
 #define CLI_PASSWORD_MAX 1024
 
 struct cli {
-	const char *program;     /* "patchpoint" */
+	const char *program;	 /* "patchpoint" */
 	struct cmtrace_log *log; /* --log FILE; NULL when not logging */
 };
 
@@ -68,6 +68,13 @@ bool cli_wants_help(int argc, char **argv);
 /* Reads the first line of a password file (no trailing newline) into buf. A NULL path gives the
  * empty password. Refuses files over CLI_PASSWORD_MAX bytes. */
 int cli_read_password(const char *path, char *buf, size_t size, struct pp_error *err);
+
+struct pki_credential;
+
+/* Loads a PFX/PEM/DER credential with the password from password_file (NULL = empty password).
+ * With need_key, a file without a private key is refused (CRYPT_E_NO_KEY_PROPERTY). */
+struct pki_credential *cli_load_credential(const char *path, const char *password_file,
+					   bool need_key, struct pp_error *err);
 
 /* Parses a decimal integer option in [min, max]; returns 0 or -1. */
 int cli_parse_int(const char *text, long min, long max, long *out);

@@ -19,54 +19,54 @@
 #include <openssl/crypto.h>
 
 static const char cab_create_manual[] =
-	"NAME\n"
-	"    patchpoint cab create - build a cabinet, optionally Authenticode-signed\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint cab create [--compress none|mszip] [--sign-pfx FILE\n"
-	"                          [--password-file FILE]] [--force] -o OUT.cab FILE|DIR...\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Stores each FILE under its base name and every file below each DIR under its path\n"
-	"    relative to DIR, unchanged, in one folder. With --sign-pfx the cabinet is signed as\n"
-	"    it is written: the Authenticode digest (SHA-256) is computed in the same pass, so\n"
-	"    every input file is read exactly once. The cabinet is written to a temporary file\n"
-	"    and renamed into place, so a failure leaves nothing behind.\n"
-	"\n"
-	"OPTIONS\n"
-	"    -o, --out FILE        the cabinet to write (required)\n"
-	"    --compress METHOD     none or mszip (default mszip, as makecab)\n"
-	"    --sign-pfx FILE       sign with the certificate and key in this PFX (or PEM)\n"
-	"    --password-file FILE  PFX password (first line of FILE)\n"
-	"    --force               replace an existing output file\n"
-	"\n"
-	"LIMITS\n"
-	"    65535 files, 255-byte names, 2 GB per file and per cabinet (MS-CAB).\n";
+    "NAME\n"
+    "    patchpoint cab create - build a cabinet, optionally Authenticode-signed\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint cab create [--compress none|mszip] [--sign-pfx FILE\n"
+    "                          [--password-file FILE]] [--force] -o OUT.cab FILE|DIR...\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Stores each FILE under its base name and every file below each DIR under its path\n"
+    "    relative to DIR, unchanged, in one folder. With --sign-pfx the cabinet is signed as\n"
+    "    it is written: the Authenticode digest (SHA-256) is computed in the same pass, so\n"
+    "    every input file is read exactly once. The cabinet is written to a temporary file\n"
+    "    and renamed into place, so a failure leaves nothing behind.\n"
+    "\n"
+    "OPTIONS\n"
+    "    -o, --out FILE        the cabinet to write (required)\n"
+    "    --compress METHOD     none or mszip (default mszip, as makecab)\n"
+    "    --sign-pfx FILE       sign with the certificate and key in this PFX (or PEM)\n"
+    "    --password-file FILE  PFX password (first line of FILE)\n"
+    "    --force               replace an existing output file\n"
+    "\n"
+    "LIMITS\n"
+    "    65535 files, 255-byte names, 2 GB per file and per cabinet (MS-CAB).\n";
 
 static const char cab_list_manual[] =
-	"NAME\n"
-	"    patchpoint cab list - list the files of a cabinet\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint cab list FILE.cab [--json]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Prints size, date and name of every file, the compression of each folder and\n"
-	"    whether the cabinet carries an Authenticode signature (use 'patchpoint verify' to\n"
-	"    check it).\n";
+    "NAME\n"
+    "    patchpoint cab list - list the files of a cabinet\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint cab list FILE.cab [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Prints size, date and name of every file, the compression of each folder and\n"
+    "    whether the cabinet carries an Authenticode signature (use 'patchpoint verify' to\n"
+    "    check it).\n";
 
 static const char cab_extract_manual[] =
-	"NAME\n"
-	"    patchpoint cab extract - extract every file of a cabinet\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint cab extract FILE.cab -d DIR\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Decompresses and checks every data block, then moves the files into DIR (created\n"
-	"    when missing). Names that are absolute, carry a drive letter or '..', or would\n"
-	"    leave DIR are refused before anything is written; a damaged cabinet leaves DIR as\n"
-	"    it was.\n";
+    "NAME\n"
+    "    patchpoint cab extract - extract every file of a cabinet\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint cab extract FILE.cab -d DIR\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Decompresses and checks every data block, then moves the files into DIR (created\n"
+    "    when missing). Names that are absolute, carry a drive letter or '..', or would\n"
+    "    leave DIR are refused before anything is written; a damaged cabinet leaves DIR as\n"
+    "    it was.\n";
 
 enum { OPT_COMPRESS = 256, OPT_SIGN_PFX, OPT_PASSWORD_FILE, OPT_FORCE, OPT_JSON };
 
@@ -256,9 +256,8 @@ static int write_unsigned(const char *out, const struct cab_inputs *in,
 			  enum cab_compression compression, struct cli_progress *progress,
 			  struct pp_error *err)
 {
-	struct cab_writer_options opts = {.compression = compression,
-					  .progress = cli_progress_update,
-					  .progress_ctx = progress};
+	struct cab_writer_options opts = {
+	    .compression = compression, .progress = cli_progress_update, .progress_ctx = progress};
 	struct cab_writer *w = NULL;
 	char tmp[4096];
 	int fd = -1, rc = -1;
@@ -303,12 +302,12 @@ out:
 static int cab_create(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"out", required_argument, NULL, 'o'},
-		{"compress", required_argument, NULL, OPT_COMPRESS},
-		{"sign-pfx", required_argument, NULL, OPT_SIGN_PFX},
-		{"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
-		{"force", no_argument, NULL, OPT_FORCE},
-		{NULL, 0, NULL, 0},
+	    {"out", required_argument, NULL, 'o'},
+	    {"compress", required_argument, NULL, OPT_COMPRESS},
+	    {"sign-pfx", required_argument, NULL, OPT_SIGN_PFX},
+	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
+	    {"force", no_argument, NULL, OPT_FORCE},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *out = NULL, *sign_pfx = NULL, *password_file = NULL;
 	enum cab_compression compression = CAB_COMPRESS_MSZIP;
@@ -316,13 +315,11 @@ static int cab_create(struct cli *cli, int argc, char **argv)
 	struct pki_credential *cred = NULL;
 	struct cli_progress progress;
 	struct pp_error err;
-	char password[CLI_PASSWORD_MAX + 1];
 	bool force = false;
 	struct stat st;
 	int c, rc = CLI_EXIT_FAIL;
 
 	pp_error_clear(&err);
-	password[0] = '\0';
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
 		switch (c) {
@@ -365,21 +362,13 @@ static int cab_create(struct cli *cli, int argc, char **argv)
 	if (sign_pfx != NULL) {
 		struct authenticode_signer signer;
 
-		if (cli_read_password(password_file, password, sizeof(password), &err) != 0)
-			goto fail;
-		cred = pki_credential_load(sign_pfx, password, &err);
+		cred = cli_load_credential(sign_pfx, password_file, true, &err);
 		if (cred == NULL)
 			goto fail;
-		if (cred->key == NULL) {
-			pp_error_set(&err, HR_CRYPT_E_NO_KEY_PROPERTY,
-				     "%s holds no private key to sign with", sign_pfx);
-			goto fail;
-		}
 		authenticode_signer_init_key(&signer, cred->cert, cred->chain, cred->key);
-		if (authenticode_create_signed_cab(out, (const char *const *)in.files,
-						   (const char *const *)in.names, in.count,
-						   compression, &signer, cli_progress_update,
-						   &progress, &err) != 0)
+		if (authenticode_create_signed_cab(
+			out, (const char *const *)in.files, (const char *const *)in.names, in.count,
+			compression, &signer, cli_progress_update, &progress, &err) != 0)
 			goto fail;
 	} else if (write_unsigned(out, &in, compression, &progress, &err) != 0) {
 		goto fail;
@@ -408,7 +397,6 @@ fail:
 	cli_progress_end(&progress);
 	rc = cli_fail(cli, &err);
 out:
-	OPENSSL_cleanse(password, sizeof(password));
 	pki_credential_free(cred);
 	inputs_free(&in);
 	return rc;
@@ -441,8 +429,8 @@ static void dos_datetime(uint16_t date, uint16_t time, char *out, size_t size)
 static int cab_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"json", no_argument, NULL, OPT_JSON},
-		{NULL, 0, NULL, 0},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cab_reader *r = NULL;
 	const struct cab_header *h;
@@ -471,20 +459,18 @@ static int cab_list(struct cli *cli, int argc, char **argv)
 		for (i = 0; i < cab_reader_folder_count(r); i++) {
 			const struct cab_folder *f = cab_reader_folder(r, i);
 
-			json_array_append_new(folders,
-					      json_pack("{s:s, s:i}", "compression",
-							compression_name(f->type_compress),
-							"blocks", (int)f->c_cfdata));
+			json_array_append_new(folders, json_pack("{s:s, s:i}", "compression",
+								 compression_name(f->type_compress),
+								 "blocks", (int)f->c_cfdata));
 		}
 		for (i = 0; i < cab_reader_file_count(r); i++) {
 			const struct cab_file *f = cab_reader_file(r, i);
 
 			dos_datetime(f->date, f->time, when, sizeof(when));
-			json_array_append_new(files, json_pack("{s:s, s:I, s:s, s:i, s:i}", "name",
-							       f->name, "size", (json_int_t)f->size,
-							       "modified", when, "folder",
-							       (int)f->folder, "attributes",
-							       (int)f->attribs));
+			json_array_append_new(
+			    files, json_pack("{s:s, s:I, s:s, s:i, s:i}", "name", f->name, "size",
+					     (json_int_t)f->size, "modified", when, "folder",
+					     (int)f->folder, "attributes", (int)f->attribs));
 		}
 		cli_print_json(json_pack("{s:s, s:I, s:b, s:o, s:o}", "cabinet", argv[optind],
 					 "size", (json_int_t)h->cb_cabinet, "signed",
@@ -496,8 +482,9 @@ static int cab_list(struct cli *cli, int argc, char **argv)
 			printf("Folder %zu: %s, %u data blocks\n", i,
 			       compression_name(cab_reader_folder(r, i)->type_compress),
 			       cab_reader_folder(r, i)->c_cfdata);
-		printf("Signed: %s\n\n",
-		       h->signature_reserve && h->signature_length > 0 ? "yes (Authenticode)" : "no");
+		printf("Signed: %s\n\n", h->signature_reserve && h->signature_length > 0
+					     ? "yes (Authenticode)"
+					     : "no");
 		printf(" File size | Date       Time     | Name\n");
 		printf("-----------+---------------------+-------------\n");
 		for (i = 0; i < cab_reader_file_count(r); i++) {
@@ -515,8 +502,8 @@ static int cab_list(struct cli *cli, int argc, char **argv)
 static int cab_extract(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"directory", required_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
+	    {"directory", required_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL;
 	struct cab_reader *r = NULL;
@@ -556,9 +543,9 @@ static int cab_extract(struct cli *cli, int argc, char **argv)
 int cli_cab(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_verb verbs[] = {
-		{"create", "build a cabinet, optionally signed", cab_create_manual, cab_create},
-		{"list", "list the files of a cabinet", cab_list_manual, cab_list},
-		{"extract", "extract a cabinet into a directory", cab_extract_manual, cab_extract},
+	    {"create", "build a cabinet, optionally signed", cab_create_manual, cab_create},
+	    {"list", "list the files of a cabinet", cab_list_manual, cab_list},
+	    {"extract", "extract a cabinet into a directory", cab_extract_manual, cab_extract},
 	};
 
 	return cli_dispatch(cli, "cab", verbs, sizeof(verbs) / sizeof(verbs[0]), argc - 1,

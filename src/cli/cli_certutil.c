@@ -17,40 +17,40 @@
 #include <openssl/x509v3.h>
 
 const char cli_certutil_manual[] =
-	"NAME\n"
-	"    patchpoint certutil - certutil.exe verbs on a machine's certificate stores\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint certutil [--machine DIR] [-f] [-GroupPolicy] -addstore STORE FILE\n"
-	"    patchpoint certutil [--machine DIR] [-GroupPolicy] -delstore STORE CERTID\n"
-	"    patchpoint certutil [--machine DIR] [-GroupPolicy] -store [STORE [CERTID]]\n"
-	"    patchpoint certutil -dump FILE\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    STORE is My, Root, CA, TrustedPublisher or Disallowed (any case). FILE is a\n"
-	"    certificate in DER or PEM/Base64, as certutil.exe accepts. CERTID is a SHA-1\n"
-	"    thumbprint (spaces and colons allowed), a serial number, an index or a subject CN.\n"
-	"    The stores are the machine's local physical stores; -GroupPolicy works on the group\n"
-	"    policy stores instead. -store without a STORE lists every store. Trust decisions\n"
-	"    use the union of both (the logical store), as Windows does.\n"
-	"\n"
-	"OPTIONS\n"
-	"    --machine DIR   machine directory (default $PATCHPOINT_MACHINE or\n"
-	"                    /var/lib/patchpoint/machine)\n"
-	"    -f              -addstore: rewrite a certificate that is already in the store\n"
-	"    -GroupPolicy    use the group policy stores\n"
-	"\n"
-	"DIFFERENCES FROM certutil.exe\n"
-	"    -delstore with a CERTID that matches nothing fails with CRYPT_E_NOT_FOUND (exit 1)\n"
-	"    instead of reporting success; -user and -enterprise stores do not exist here.\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 completed successfully, 1 the command FAILED, 2 usage error.\n"
-	"\n"
-	"EXAMPLES\n"
-	"    patchpoint certutil -addstore Root WSUSSigningCertificate.cer\n"
-	"    patchpoint certutil -addstore TrustedPublisher WSUSSigningCertificate.cer\n"
-	"    patchpoint certutil -store TrustedPublisher \"patchpoint Publisher\"\n";
+    "NAME\n"
+    "    patchpoint certutil - certutil.exe verbs on a machine's certificate stores\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint certutil [--machine DIR] [-f] [-GroupPolicy] -addstore STORE FILE\n"
+    "    patchpoint certutil [--machine DIR] [-GroupPolicy] -delstore STORE CERTID\n"
+    "    patchpoint certutil [--machine DIR] [-GroupPolicy] -store [STORE [CERTID]]\n"
+    "    patchpoint certutil -dump FILE\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    STORE is My, Root, CA, TrustedPublisher or Disallowed (any case). FILE is a\n"
+    "    certificate in DER or PEM/Base64, as certutil.exe accepts. CERTID is a SHA-1\n"
+    "    thumbprint (spaces and colons allowed), a serial number, an index or a subject CN.\n"
+    "    The stores are the machine's local physical stores; -GroupPolicy works on the group\n"
+    "    policy stores instead. -store without a STORE lists every store. Trust decisions\n"
+    "    use the union of both (the logical store), as Windows does.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --machine DIR   machine directory (default $PATCHPOINT_MACHINE or\n"
+    "                    /var/lib/patchpoint/machine)\n"
+    "    -f              -addstore: rewrite a certificate that is already in the store\n"
+    "    -GroupPolicy    use the group policy stores\n"
+    "\n"
+    "DIFFERENCES FROM certutil.exe\n"
+    "    -delstore with a CERTID that matches nothing fails with CRYPT_E_NOT_FOUND (exit 1)\n"
+    "    instead of reporting success; -user and -enterprise stores do not exist here.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 completed successfully, 1 the command FAILED, 2 usage error.\n"
+    "\n"
+    "EXAMPLES\n"
+    "    patchpoint certutil -addstore Root WSUSSigningCertificate.cer\n"
+    "    patchpoint certutil -addstore TrustedPublisher WSUSSigningCertificate.cer\n"
+    "    patchpoint certutil -store TrustedPublisher \"patchpoint Publisher\"\n";
 
 /* Prints certutil's failure lines and returns 1. */
 static int certutil_failed(const char *verb, const struct pp_error *err)
@@ -215,7 +215,7 @@ out:
 static int certutil_store_one(const char *machine, enum certstore_layer layer, enum certstore_id id,
 			      const char *certid, struct pp_error *err)
 {
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 	int i;
 
 	if (certid != NULL)
@@ -336,7 +336,8 @@ static int certutil_dump(const char *file)
 		       (unsigned)ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
 		printf("    %s\n", extension_name(OBJ_obj2nid(obj)));
 		if (out == NULL || !X509V3_EXT_print(out, ext, 0, 8))
-			printf("        (%d bytes)", ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
+			printf("        (%d bytes)",
+			       ASN1_STRING_length(X509_EXTENSION_get_data(ext)));
 		(void)BIO_flush(out);
 		printf("\n\n");
 	}

@@ -3,6 +3,7 @@
 
 #include "certstore.h"
 #include "hresult.h"
+#include "pki.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -129,6 +130,24 @@ out:
 	if (rc != 0)
 		OPENSSL_cleanse(buf, size);
 	return rc;
+}
+
+struct pki_credential *cli_load_credential(const char *path, const char *password_file,
+					   bool need_key, struct pp_error *err)
+{
+	char password[CLI_PASSWORD_MAX + 1];
+	struct pki_credential *cred = NULL;
+
+	if (cli_read_password(password_file, password, sizeof(password), err) == 0)
+		cred = pki_credential_load(path, password, err);
+	OPENSSL_cleanse(password, sizeof(password));
+	if (cred != NULL && need_key && cred->key == NULL) {
+		pp_error_set(err, HR_CRYPT_E_NO_KEY_PROPERTY,
+			     "%s holds no private key to sign with", path);
+		pki_credential_free(cred);
+		cred = NULL;
+	}
+	return cred;
 }
 
 int cli_parse_int(const char *text, long min, long max, long *out)

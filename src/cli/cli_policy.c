@@ -11,37 +11,37 @@
 #include <string.h>
 
 static const char policy_manual[] =
-	"NAME\n"
-	"    patchpoint policy - machine policy values\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint policy set [--machine DIR] [--source TEXT] NAME VALUE\n"
-	"    patchpoint policy get [--machine DIR] [--json] NAME\n"
-	"    patchpoint policy clear [--machine DIR] NAME\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    NAME is AcceptTrustedPublisherCerts, the REG_DWORD under\n"
-	"    HKLM\\Software\\Policies\\Microsoft\\Windows\\WindowsUpdate that the policy \"Allow\n"
-	"    signed updates from an intranet Microsoft update service location\" sets. With 1,\n"
-	"    a device accepts update content signed by a certificate in its Trusted Publishers\n"
-	"    store; otherwise such content fails with 0x800B0109. Each value remembers who set\n"
-	"    it (--source, default \"local\"), so that 'get' can say why it has its value.\n"
-	"\n"
-	"OPTIONS\n"
-	"    --machine DIR   machine directory (default $PATCHPOINT_MACHINE or\n"
-	"                    /var/lib/patchpoint/machine)\n"
-	"    --source TEXT   who sets the value (default \"local\")\n"
-	"    --json          print the value as JSON\n";
+    "NAME\n"
+    "    patchpoint policy - machine policy values\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint policy set [--machine DIR] [--source TEXT] NAME VALUE\n"
+    "    patchpoint policy get [--machine DIR] [--json] NAME\n"
+    "    patchpoint policy clear [--machine DIR] NAME\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    NAME is AcceptTrustedPublisherCerts, the REG_DWORD under\n"
+    "    HKLM\\Software\\Policies\\Microsoft\\Windows\\WindowsUpdate that the policy \"Allow\n"
+    "    signed updates from an intranet Microsoft update service location\" sets. With 1,\n"
+    "    a device accepts update content signed by a certificate in its Trusted Publishers\n"
+    "    store; otherwise such content fails with 0x800B0109. Each value remembers who set\n"
+    "    it (--source, default \"local\"), so that 'get' can say why it has its value.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --machine DIR   machine directory (default $PATCHPOINT_MACHINE or\n"
+    "                    /var/lib/patchpoint/machine)\n"
+    "    --source TEXT   who sets the value (default \"local\")\n"
+    "    --json          print the value as JSON\n";
 
 enum { OPT_MACHINE = 256, OPT_SOURCE, OPT_JSON };
 
 static int policy_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"machine", required_argument, NULL, OPT_MACHINE},
-		{"source", required_argument, NULL, OPT_SOURCE},
-		{"json", no_argument, NULL, OPT_JSON},
-		{NULL, 0, NULL, 0},
+	    {"machine", required_argument, NULL, OPT_MACHINE},
+	    {"source", required_argument, NULL, OPT_SOURCE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *verb = argv[0], *machine = NULL, *source = "local", *name, *key;
 	struct machinepolicy_value value;
@@ -116,9 +116,9 @@ static int policy_run(struct cli *cli, int argc, char **argv)
 int cli_policy(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_verb verbs[] = {
-		{"set", "set a policy value", policy_manual, policy_run},
-		{"get", "show a policy value and who set it", policy_manual, policy_run},
-		{"clear", "remove a policy value", policy_manual, policy_run},
+	    {"set", "set a policy value", policy_manual, policy_run},
+	    {"get", "show a policy value and who set it", policy_manual, policy_run},
+	    {"clear", "remove a policy value", policy_manual, policy_run},
 	};
 
 	return cli_dispatch(cli, "policy", verbs, sizeof(verbs) / sizeof(verbs[0]), argc - 1,

@@ -10,37 +10,37 @@
 #endif
 
 static const char main_manual[] =
-	"NAME\n"
-	"    patchpoint - the signing toolkit of a third-party software update point\n"
-	"\n"
-	"SYNOPSIS\n"
-	"    patchpoint [--log FILE] <command> [<verb>] [options]\n"
-	"\n"
-	"DESCRIPTION\n"
-	"    Creates and checks the WSUS code-signing certificate, builds and Authenticode-signs\n"
-	"    update cabinets, and decides, as a Windows client would, whether a device trusts a\n"
-	"    signed cabinet (and which HRESULT it reports when it does not).\n"
-	"\n"
-	"COMMANDS\n"
-	"    cert new|show|check|export   the signing certificate (PFX, PEM, DER)\n"
-	"    cab create|list|extract      cabinets (none or MSZIP), optionally signed on creation\n"
-	"    sign                         Authenticode-sign an existing cabinet\n"
-	"    verify                       the trust decision for a signed cabinet on a machine\n"
-	"    certutil                     -addstore, -delstore, -store, -dump on machine stores\n"
-	"    policy set|get|clear         machine policy values (AcceptTrustedPublisherCerts)\n"
-	"\n"
-	"OPTIONS\n"
-	"    --log FILE    append a CMTrace-format record of what each command did to FILE\n"
-	"                  (also $PATCHPOINT_LOG)\n"
-	"    --version     print the version\n"
-	"    --help        this page; 'patchpoint <command> --help' for a command's manual\n"
-	"\n"
-	"ENVIRONMENT\n"
-	"    PATCHPOINT_MACHINE   machine directory used when --machine is not given\n"
-	"                         (default /var/lib/patchpoint/machine)\n"
-	"\n"
-	"EXIT STATUS\n"
-	"    0 success, 1 a failed check or operation (one line on stderr), 2 a usage error.\n";
+    "NAME\n"
+    "    patchpoint - the signing toolkit of a third-party software update point\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint [--log FILE] <command> [<verb>] [options]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Creates and checks the WSUS code-signing certificate, builds and Authenticode-signs\n"
+    "    update cabinets, and decides, as a Windows client would, whether a device trusts a\n"
+    "    signed cabinet (and which HRESULT it reports when it does not).\n"
+    "\n"
+    "COMMANDS\n"
+    "    cert new|show|check|export   the signing certificate (PFX, PEM, DER)\n"
+    "    cab create|list|extract      cabinets (none or MSZIP), optionally signed on creation\n"
+    "    sign                         Authenticode-sign an existing cabinet\n"
+    "    verify                       the trust decision for a signed cabinet on a machine\n"
+    "    certutil                     -addstore, -delstore, -store, -dump on machine stores\n"
+    "    policy set|get|clear         machine policy values (AcceptTrustedPublisherCerts)\n"
+    "\n"
+    "OPTIONS\n"
+    "    --log FILE    append a CMTrace-format record of what each command did to FILE\n"
+    "                  (also $PATCHPOINT_LOG)\n"
+    "    --version     print the version\n"
+    "    --help        this page; 'patchpoint <command> --help' for a command's manual\n"
+    "\n"
+    "ENVIRONMENT\n"
+    "    PATCHPOINT_MACHINE   machine directory used when --machine is not given\n"
+    "                         (default /var/lib/patchpoint/machine)\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success, 1 a failed check or operation (one line on stderr), 2 a usage error.\n";
 
 struct group {
 	const char *name;
@@ -48,8 +48,8 @@ struct group {
 };
 
 static const struct group groups[] = {
-	{"cert", cli_cert},         {"cab", cli_cab},       {"sign", cli_sign},
-	{"verify", cli_verify},     {"certutil", cli_certutil}, {"policy", cli_policy},
+    {"cert", cli_cert},	    {"cab", cli_cab},		{"sign", cli_sign},
+    {"verify", cli_verify}, {"certutil", cli_certutil}, {"policy", cli_policy},
 };
 
 int main(int argc, char **argv)

@@ -11,6 +11,8 @@
  */
 #include "authenticode.h"
 
+#include "hashworker.h"
+
 #include "hresult.h"
 
 #include <errno.h>
@@ -27,7 +29,7 @@
 #include <openssl/objects.h>
 #include <openssl/ts.h>
 
-#define CHUNK_SIZE (64u * 1024u)
+#define CHUNK_SIZE (1024u * 1024u)
 
 #define OID_SPC_INDIRECT_DATA "1.3.6.1.4.1.311.2.1.4"
 #define OID_SPC_CAB_DATA      "1.3.6.1.4.1.311.2.1.25"
@@ -154,7 +156,7 @@ fail:
 /* ---- the digest ---- */
 
 struct authenticode_digest {
-	EVP_MD_CTX *ctx;
+	struct hashworker *hash; /* hashed on a second thread, overlapping the I/O */
 	struct cab_digest_sink sink;
 	uint64_t pos; /* layout offset of the next byte data() receives */
 	uint64_t end; /* cbCabinet: hashing stops there */
@@ -173,11 +175,7 @@ static uint32_t layout_tail_start(const struct cab_header *h)
 static int digest_update(struct authenticode_digest *d, const uint8_t *p, size_t n,
 			 struct pp_error *err)
 {
-	if (n > 0 && EVP_DigestUpdate(d->ctx, p, n) != 1) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cabinet digest update failed");
-		return -1;
-	}
-	return 0;
+	return n > 0 ? hashworker_update(d->hash, p, n, err) : 0;
 }
 
 static int digest_sink_data(void *ctx, const uint8_t *bytes, size_t len, struct pp_error *err)
@@ -245,9 +243,8 @@ struct authenticode_digest *authenticode_digest_new(const EVP_MD *md, struct pp_
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 		return NULL;
 	}
-	d->ctx = EVP_MD_CTX_new();
-	if (d->ctx == NULL || EVP_DigestInit_ex(d->ctx, md ? md : EVP_sha256(), NULL) != 1) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the cabinet digest");
+	d->hash = hashworker_new(md ? md : EVP_sha256(), err);
+	if (d->hash == NULL) {
 		authenticode_digest_free(d);
 		return NULL;
 	}
@@ -261,7 +258,7 @@ void authenticode_digest_free(struct authenticode_digest *d)
 {
 	if (d == NULL)
 		return;
-	EVP_MD_CTX_free(d->ctx);
+	hashworker_free(d->hash);
 	free(d);
 }
 
@@ -286,10 +283,8 @@ int authenticode_digest_final(struct authenticode_digest *d, uint8_t *out, size_
 			     (unsigned long long)d->pos, (unsigned long long)d->end);
 		return -1;
 	}
-	if (EVP_DigestFinal_ex(d->ctx, out, &n) != 1) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cannot finish the cabinet digest");
+	if (hashworker_final(d->hash, out, &n, err) != 0)
 		return -1;
-	}
 	d->finished = true;
 	*len = n;
 	return 0;
@@ -1572,6 +1567,13 @@ out:
 
 int authenticode_read_cab(const char *path, struct authenticode_info *info, struct pp_error *err)
 {
+	return authenticode_read_cab_with(path, AUTHENTICODE_FILE_SHA1 | AUTHENTICODE_FILE_SHA256,
+					  info, err);
+}
+
+int authenticode_read_cab_with(const char *path, unsigned file_digests,
+			       struct authenticode_info *info, struct pp_error *err)
+{
 	struct authenticode_digest *d = NULL;
 	EVP_MD_CTX *sha1 = NULL, *sha256 = NULL;
 	struct cab_header h;
@@ -1596,22 +1598,28 @@ int authenticode_read_cab(const char *path, struct authenticode_info *info, stru
 	if (read_blob(fd, path, &h, size, info, err) != 0)
 		goto out;
 
-	/* One pass: the Authenticode digest up to cbCabinet, SHA-1/SHA-256 of everything. */
+	/* One pass: the Authenticode digest up to cbCabinet, and the whole-file SHA-1/SHA-256
+	 * the caller asked for. */
 	d = authenticode_digest_new(info->md, err);
-	sha1 = EVP_MD_CTX_new();
-	sha256 = EVP_MD_CTX_new();
-	if (d == NULL || sha1 == NULL || sha256 == NULL ||
-	    EVP_DigestInit_ex(sha1, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestInit_ex(sha256, EVP_sha256(), NULL) != 1) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the file digests");
+	if (d == NULL)
+		goto out;
+	if ((file_digests & AUTHENTICODE_FILE_SHA1) &&
+	    ((sha1 = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(sha1, EVP_sha1(), NULL) != 1)) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the file SHA-1");
+		goto out;
+	}
+	if ((file_digests & AUTHENTICODE_FILE_SHA256) &&
+	    ((sha256 = EVP_MD_CTX_new()) == NULL ||
+	     EVP_DigestInit_ex(sha256, EVP_sha256(), NULL) != 1)) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the file SHA-256");
 		goto out;
 	}
 	for (off = 0; off < size; off += buf_len) {
 		buf_len = size - off < CHUNK_SIZE ? (size_t)(size - off) : CHUNK_SIZE;
 		if (off > 0 && read_at(fd, buf, buf_len, off, path, err) != 0)
 			goto out;
-		if (EVP_DigestUpdate(sha1, buf, buf_len) != 1 ||
-		    EVP_DigestUpdate(sha256, buf, buf_len) != 1) {
+		if ((sha1 != NULL && EVP_DigestUpdate(sha1, buf, buf_len) != 1) ||
+		    (sha256 != NULL && EVP_DigestUpdate(sha256, buf, buf_len) != 1)) {
 			pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", path);
 			goto out;
 		}
@@ -1620,9 +1628,11 @@ int authenticode_read_cab(const char *path, struct authenticode_info *info, stru
 			goto out;
 	}
 	if (authenticode_digest_final(d, info->file_digest, &info->digest_len, err) != 0 ||
-	    EVP_DigestFinal_ex(sha1, info->sha1, NULL) != 1 ||
-	    EVP_DigestFinal_ex(sha256, info->sha256, NULL) != 1)
+	    (sha1 != NULL && EVP_DigestFinal_ex(sha1, info->sha1, NULL) != 1) ||
+	    (sha256 != NULL && EVP_DigestFinal_ex(sha256, info->sha256, NULL) != 1))
 		goto out;
+	info->has_sha1 = sha1 != NULL;
+	info->has_sha256 = sha256 != NULL;
 	info->file_size = size;
 	info->digest_matches =
 	    memcmp(info->file_digest, info->signed_digest, info->digest_len) == 0;

@@ -21,7 +21,7 @@
 #include <openssl/x509.h>
 
 #define AUTHENTICODE_MAX_SIGNATURE (1024u * 1024u) /* refuse larger PKCS#7 blobs */
-#define AUTHENTICODE_DIGEST_MAX EVP_MAX_MD_SIZE
+#define AUTHENTICODE_DIGEST_MAX	   EVP_MAX_MD_SIZE
 
 /* Makes an RSA PKCS#1 v1.5 signature of hash (already the md digest of the DER signed
  * attributes). Writes at most *sig_len bytes into sig and sets *sig_len. */
@@ -30,19 +30,19 @@ typedef int (*authenticode_sign_fn)(void *ctx, const EVP_MD *md, const uint8_t *
 				    struct pp_error *err);
 
 struct authenticode_signer {
-	X509 *cert;             /* signing certificate (public) */
-	STACK_OF(X509) *chain;  /* extra certificates to embed; may be NULL */
-	const EVP_MD *md;       /* digest for the CAB and the attributes; NULL = SHA-256 */
+	X509 *cert;		/* signing certificate (public) */
+	STACK_OF(X509) * chain; /* extra certificates to embed; may be NULL */
+	const EVP_MD *md;	/* digest for the CAB and the attributes; NULL = SHA-256 */
 	authenticode_sign_fn sign;
 	void *sign_ctx;
 	const char *description; /* SpcSpOpusInfo programName; may be NULL */
-	const char *url;         /* SpcSpOpusInfo moreInfo; may be NULL */
-	time_t signing_time;     /* signingTime attribute; 0 = now */
+	const char *url;	 /* SpcSpOpusInfo moreInfo; may be NULL */
+	time_t signing_time;	 /* signingTime attribute; 0 = now */
 };
 
 /* Fills signer to sign with an in-process key (the CLI's case). key must stay alive. */
 void authenticode_signer_init_key(struct authenticode_signer *signer, X509 *cert,
-				  STACK_OF(X509) *chain, EVP_PKEY *key);
+				  STACK_OF(X509) * chain, EVP_PKEY *key);
 
 /* ---- the CAB digest (formats.md 1.4, jsign form) ---- */
 
@@ -76,15 +76,17 @@ int authenticode_create_signature(const struct authenticode_signer *signer, cons
  * result goes to a temporary file renamed over out_path, so a failure leaves no half-written
  * file. Refuses PREV_CABINET sets and reserves other than the signature layout. */
 int authenticode_sign_cab(const char *in_path, const char *out_path,
-			  const struct authenticode_signer *signer, struct pp_error *err) PP_WARN_UNUSED;
+			  const struct authenticode_signer *signer,
+			  struct pp_error *err) PP_WARN_UNUSED;
 
 /* Creates out_path as a cabinet of files[i] stored as names[i] and signs it, reading every input
  * once: the digest is computed while the cabinet is written. progress may be NULL. */
 int authenticode_create_signed_cab(const char *out_path, const char *const *files,
 				   const char *const *names, size_t count,
 				   enum cab_compression compression,
-				   const struct authenticode_signer *signer, cab_progress_fn progress,
-				   void *progress_ctx, struct pp_error *err) PP_WARN_UNUSED;
+				   const struct authenticode_signer *signer,
+				   cab_progress_fn progress, void *progress_ctx,
+				   struct pp_error *err) PP_WARN_UNUSED;
 
 /* Writes in_path without its signature (byte-identical to the cabinet before signing). */
 int authenticode_remove_signature(const char *in_path, const char *out_path,
@@ -93,23 +95,25 @@ int authenticode_remove_signature(const char *in_path, const char *out_path,
 /* ---- reading signatures ---- */
 
 struct authenticode_info {
-	PKCS7 *p7;                  /* the parsed SignedData */
-	X509 *signer;               /* the signer certificate (a reference into certs) */
-	STACK_OF(X509) *certs;      /* certificates embedded in the signature */
-	const EVP_MD *md;           /* digest algorithm of SpcIndirectDataContent */
+	PKCS7 *p7;		/* the parsed SignedData */
+	X509 *signer;		/* the signer certificate (a reference into certs) */
+	STACK_OF(X509) * certs; /* certificates embedded in the signature */
+	const EVP_MD *md;	/* digest algorithm of SpcIndirectDataContent */
 	uint8_t signed_digest[AUTHENTICODE_DIGEST_MAX]; /* digest stored in the signature */
-	uint8_t file_digest[AUTHENTICODE_DIGEST_MAX];   /* digest recomputed from the file */
+	uint8_t file_digest[AUTHENTICODE_DIGEST_MAX];	/* digest recomputed from the file */
 	size_t digest_len;
-	bool digest_matches;        /* file_digest == signed_digest */
-	bool signature_valid;       /* messageDigest attribute and RSA signature check out */
+	bool digest_matches;  /* file_digest == signed_digest */
+	bool signature_valid; /* messageDigest attribute and RSA signature check out */
 	bool has_signing_time;
-	time_t signing_time;        /* signingTime attribute (not trusted for validity) */
-	bool has_timestamp;         /* a counter-signature or RFC 3161 token is present */
-	bool timestamp_valid;       /* it verifies and covers this signature */
-	time_t timestamp_time;      /* time asserted by the timestamp */
-	STACK_OF(X509) *timestamp_certs; /* certificates of the timestamp token; may be NULL */
-	uint8_t sha1[20];           /* SHA-1 of the whole file, for the metadata check */
-	uint8_t sha256[32];         /* SHA-256 of the whole file */
+	time_t signing_time;		  /* signingTime attribute (not trusted for validity) */
+	bool has_timestamp;		  /* a counter-signature or RFC 3161 token is present */
+	bool timestamp_valid;		  /* it verifies and covers this signature */
+	time_t timestamp_time;		  /* time asserted by the timestamp */
+	STACK_OF(X509) * timestamp_certs; /* certificates of the timestamp token; may be NULL */
+	bool has_sha1;			  /* sha1 was computed (AUTHENTICODE_FILE_SHA1) */
+	bool has_sha256;		  /* sha256 was computed (AUTHENTICODE_FILE_SHA256) */
+	uint8_t sha1[20];		  /* SHA-1 of the whole file, for the metadata check */
+	uint8_t sha256[32];		  /* SHA-256 of the whole file */
 	uint64_t file_size;
 };
 
@@ -120,6 +124,16 @@ struct authenticode_info {
  * CRYPT_E_ASN1_BADTAG for a blob that is not a PKCS#7 SignedData with SpcIndirectDataContent. */
 int authenticode_read_cab(const char *path, struct authenticode_info *info,
 			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Whole-file digests authenticode_read_cab_with computes in the same pass as the Authenticode
+ * digest. Each costs a hash of the whole file, so callers ask only for what they compare. */
+#define AUTHENTICODE_FILE_SHA1	 0x1u
+#define AUTHENTICODE_FILE_SHA256 0x2u
+
+/* As authenticode_read_cab (which asks for both file digests), computing only the whole-file
+ * digests named in file_digests (0 for none). */
+int authenticode_read_cab_with(const char *path, unsigned file_digests,
+			       struct authenticode_info *info, struct pp_error *err) PP_WARN_UNUSED;
 void authenticode_info_release(struct authenticode_info *info);
 
 /* Parses a DER signature blob alone (fuzzing, extract-signature): the SignedData, its

@@ -370,12 +370,14 @@ uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct 
 			    "the signature by %s does not verify with its certificate's key", who);
 		goto out;
 	}
-	if (req->expected_sha1 != NULL && memcmp(req->expected_sha1, info->sha1, 20) != 0) {
+	if (req->expected_sha1 != NULL &&
+	    (!info->has_sha1 || memcmp(req->expected_sha1, info->sha1, 20) != 0)) {
 		hr = decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
 			    "the file's SHA-1 digest differs from the one in the update metadata");
 		goto out;
 	}
-	if (req->expected_sha256 != NULL && memcmp(req->expected_sha256, info->sha256, 32) != 0) {
+	if (req->expected_sha256 != NULL &&
+	    (!info->has_sha256 || memcmp(req->expected_sha256, info->sha256, 32) != 0)) {
 		hr =
 		    decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
 			   "the file's SHA-256 digest differs from the one in the update metadata");
@@ -468,7 +470,11 @@ uint32_t trust_evaluate_cab(const char *path, const struct trust_request *req,
 	uint32_t hr;
 
 	pp_error_clear(&e);
-	if (authenticode_read_cab(path, &info, &e) != 0) {
+	/* Hash the whole file only for the metadata digests the request compares. */
+	if (authenticode_read_cab_with(path,
+				       (req->expected_sha1 ? AUTHENTICODE_FILE_SHA1 : 0u) |
+					   (req->expected_sha256 ? AUTHENTICODE_FILE_SHA256 : 0u),
+				       &info, &e) != 0) {
 		memset(res, 0, sizeof(*res));
 		return decide(res, e.code ? e.code : HR_E_FAIL, "%s", e.message);
 	}

@@ -1,0 +1,34 @@
+/* hashworker.h - a message digest computed on a second thread, so that hashing a large cabinet
+ * overlaps the reading and writing that feed it. Bytes are copied into a few fixed slots (memory
+ * stays bounded: HASHWORKER_SLOTS * HASHWORKER_SLOT_SIZE) and hashed in order. Small inputs never
+ * start the thread. The result is the same as EVP_DigestUpdate over the same bytes. */
+#ifndef PATCHPOINT_HASHWORKER_H
+#define PATCHPOINT_HASHWORKER_H
+
+#include "error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#define HASHWORKER_SLOTS     4
+#define HASHWORKER_SLOT_SIZE (1024u * 1024u)
+
+struct hashworker;
+
+/* A digest of md (SHA-1, SHA-256, ...). Free with hashworker_free. */
+struct hashworker *hashworker_new(const EVP_MD *md, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Feeds n bytes; may block while every slot is waiting to be hashed. */
+int hashworker_update(struct hashworker *w, const uint8_t *p, size_t n,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+/* Waits for the queued bytes and writes the digest (EVP_MAX_MD_SIZE bytes at most). */
+int hashworker_final(struct hashworker *w, uint8_t *out, unsigned int *len,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Stops the thread (discarding queued bytes) and frees w; NULL is a no-op. */
+void hashworker_free(struct hashworker *w);
+
+#endif
