@@ -25,6 +25,7 @@ head -c $((size_mb * 1024 * 1024)) /dev/urandom > input.bin
 # measure CMD...: prints "seconds maxrss_kb" of one run. Wall time from bash's microsecond
 # clock (GNU time rounds to 10 ms); peak RSS from GNU time.
 measure() {
+  sync # start every command from a clean page cache: no writeback left over from the last one
   local start=$EPOCHREALTIME
   /usr/bin/time -f '%M' -o t.txt "$@" >/dev/null 2>&1 || { echo "bench: failed: $*" >&2; exit 1; }
   echo "$(echo "$EPOCHREALTIME - $start" | bc -l) $(cat t.txt)"

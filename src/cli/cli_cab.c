@@ -281,7 +281,8 @@ static int write_unsigned(const char *out, const struct cab_inputs *in,
 	}
 	if (cab_writer_finish(w, NULL, err) != 0)
 		goto out;
-	if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) {
+	/* Atomic by rename; not flushed, like the signed path (docs/internals/authenticode.md). */
+	if (fchmod(fd, 0644) != 0) {
 		pp_error_set_errno(err, errno, "cannot write %s", tmp);
 		goto out;
 	}

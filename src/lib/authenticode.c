@@ -195,6 +195,35 @@ static int digest_sink_data(void *ctx, const uint8_t *bytes, size_t len, struct 
 	return 0;
 }
 
+/* Feeds the digest from fd from its current position (a file offset: the cabinet is already in
+ * its signed layout) up to cbCabinet, reading straight into the hash worker's buffers. */
+static int digest_read_rest(struct authenticode_digest *d, int fd, const char *path,
+			    struct pp_error *err)
+{
+	while (d->pos < d->end) {
+		size_t room, want;
+		ssize_t got;
+		uint8_t *dst = hashworker_reserve(d->hash, &room, err);
+
+		if (dst == NULL)
+			return -1;
+		want = d->end - d->pos < room ? (size_t)(d->end - d->pos) : room;
+		got = pread(fd, dst, want, (off_t)d->pos);
+		if (got <= 0) {
+			if (got < 0)
+				pp_error_set_errno(err, errno, "cannot read %s", path);
+			else
+				pp_error_set(err, HR_ERROR_HANDLE_EOF, "%s ends before cbCabinet",
+					     path);
+			return -1;
+		}
+		if (hashworker_commit(d->hash, (size_t)got, err) != 0)
+			return -1;
+		d->pos += (uint64_t)got;
+	}
+	return 0;
+}
+
 /* Hashes the header part of the layout; bytes holds at least [0, tail start). */
 static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
 			      const struct cab_header *h, struct pp_error *err)
@@ -918,8 +947,10 @@ static int finish_signed(int fd, const char *tmp, const char *path, uint32_t sig
 	    write_at(fd, zeros, padded - der_len, (uint64_t)sig_off + der_len, tmp, err) != 0 ||
 	    write_at(fd, loc, sizeof(loc), 0x2C, tmp, err) != 0)
 		return -1;
-	if (ftruncate(fd, (off_t)sig_off + (off_t)padded) != 0 || fchmod(fd, mode) != 0 ||
-	    fsync(fd) != 0) {
+	/* The rename makes the result appear whole or not at all, also when the process is killed.
+	 * No fsync: cabinets are rebuilt from their inputs, and flushing hundreds of megabytes
+	 * would cost more than the signing itself (docs/internals/authenticode.md). */
+	if (ftruncate(fd, (off_t)sig_off + (off_t)padded) != 0 || fchmod(fd, mode) != 0) {
 		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
 		return -1;
 	}
@@ -1132,8 +1163,7 @@ int authenticode_remove_signature(const char *in_path, const char *out_path, str
 	tee.sink.data = tee_data;
 	if (layout_stream(in, buf, &h, LAYOUT_DROP_RESERVE, &tee.sink, &nh, err) != 0)
 		goto out;
-	if (ftruncate(out, (off_t)tee.pos) != 0 || fchmod(out, file_mode(in)) != 0 ||
-	    fsync(out) != 0) {
+	if (ftruncate(out, (off_t)tee.pos) != 0 || fchmod(out, file_mode(in)) != 0) {
 		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
 		goto out;
 	}
@@ -1615,6 +1645,13 @@ int authenticode_read_cab_with(const char *path, unsigned file_digests,
 		goto out;
 	}
 	for (off = 0; off < size; off += buf_len) {
+		if (off > 0 && sha1 == NULL && sha256 == NULL) {
+			/* Only the Authenticode digest is wanted: no copy, and the signature
+			 * at the end need not be read again. */
+			if (digest_read_rest(d, fd, path, err) != 0)
+				goto out;
+			break;
+		}
 		buf_len = size - off < CHUNK_SIZE ? (size_t)(size - off) : CHUNK_SIZE;
 		if (off > 0 && read_at(fd, buf, buf_len, off, path, err) != 0)
 			goto out;

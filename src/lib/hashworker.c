@@ -101,26 +101,43 @@ static int hand_over(struct hashworker *w, struct pp_error *err)
 	return 0;
 }
 
+uint8_t *hashworker_reserve(struct hashworker *w, size_t *room, struct pp_error *err)
+{
+	unsigned i = w->fill;
+
+	if (w->slot[i] == NULL) {
+		w->slot[i] = malloc(HASHWORKER_SLOT_SIZE);
+		if (w->slot[i] == NULL) {
+			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+			return NULL;
+		}
+	}
+	/* A full slot is always handed over at once, so there is room. */
+	*room = HASHWORKER_SLOT_SIZE - w->used[i];
+	return w->slot[i] + w->used[i];
+}
+
+int hashworker_commit(struct hashworker *w, size_t n, struct pp_error *err)
+{
+	unsigned i = w->fill;
+
+	w->used[i] += n;
+	return w->used[i] == HASHWORKER_SLOT_SIZE ? hand_over(w, err) : 0;
+}
+
 int hashworker_update(struct hashworker *w, const uint8_t *p, size_t n, struct pp_error *err)
 {
 	while (n > 0) {
-		unsigned i = w->fill;
 		size_t room, take;
+		uint8_t *dst = hashworker_reserve(w, &room, err);
 
-		if (w->slot[i] == NULL) {
-			w->slot[i] = malloc(HASHWORKER_SLOT_SIZE);
-			if (w->slot[i] == NULL) {
-				pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-				return -1;
-			}
-		}
-		room = HASHWORKER_SLOT_SIZE - w->used[i];
+		if (dst == NULL)
+			return -1;
 		take = n < room ? n : room;
-		memcpy(w->slot[i] + w->used[i], p, take);
-		w->used[i] += take;
+		memcpy(dst, p, take);
 		p += take;
 		n -= take;
-		if (w->used[i] == HASHWORKER_SLOT_SIZE && hand_over(w, err) != 0)
+		if (hashworker_commit(w, take, err) != 0)
 			return -1;
 	}
 	return 0;

@@ -24,6 +24,12 @@ struct hashworker *hashworker_new(const EVP_MD *md, struct pp_error *err) PP_WAR
 int hashworker_update(struct hashworker *w, const uint8_t *p, size_t n,
 		      struct pp_error *err) PP_WARN_UNUSED;
 
+/* Zero-copy feeding: hashworker_reserve returns where the next bytes go and *room, how many fit
+ * (at least 1); after writing n <= *room bytes there, hashworker_commit(w, n) feeds them. */
+uint8_t *hashworker_reserve(struct hashworker *w, size_t *room,
+			    struct pp_error *err) PP_WARN_UNUSED;
+int hashworker_commit(struct hashworker *w, size_t n, struct pp_error *err) PP_WARN_UNUSED;
+
 /* Waits for the queued bytes and writes the digest (EVP_MAX_MD_SIZE bytes at most). */
 int hashworker_final(struct hashworker *w, uint8_t *out, unsigned int *len,
 		     struct pp_error *err) PP_WARN_UNUSED;
