@@ -356,10 +356,10 @@ static int cab_create(struct cli *cli, int argc, char **argv)
 		return cli_usage("cab create", "no input files");
 	if (!force && lstat(out, &st) == 0)
 		return cli_failf(cli, "%s already exists; use --force to replace it", out);
+	cli_progress_init(&progress, "Creating cabinet");
 	if (inputs_collect(&in, argc - optind, argv + optind, &err) != 0)
 		goto fail;
 
-	cli_progress_init(&progress, "Creating cabinet");
 	if (sign_pfx != NULL) {
 		struct authenticode_signer signer;
 
