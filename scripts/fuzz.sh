@@ -16,12 +16,18 @@ mkdir -p "$seeds/cab" "$seeds/sig" fuzz/corpus-cab fuzz/corpus-signature
 printf 'seed file\n' > "$seeds/a.txt"
 head -c 40000 /dev/urandom > "$seeds/b.bin"
 (cd "$seeds" && gcab -c cab/none.cab a.txt b.bin && gcab -c -z cab/mszip.cab a.txt b.bin)
-if [ -x build/patchpoint ]; then
-  printf 'pw\n' > "$seeds/pw"
-  build/patchpoint cert new --out-pfx "$seeds/k.pfx" --password-file "$seeds/pw" >/dev/null 2>&1
-  build/patchpoint cab create --sign-pfx "$seeds/k.pfx" --password-file "$seeds/pw" -o "$seeds/cab/signed.cab" "$seeds/a.txt" >/dev/null
-  osslsigncode extract-signature -in "$seeds/cab/signed.cab" -out "$seeds/sig/signed.der" >/dev/null 2>&1 || true
-fi
+# Signed seeds, made with the patchpoint of the fuzz build itself and with osslsigncode.
+pp=$build/patchpoint
+printf 'pw\n' > "$seeds/pw"
+"$pp" cert new --out-pfx "$seeds/k.pfx" --out-cer "$seeds/k.cer" --password-file "$seeds/pw" >/dev/null 2>&1
+"$pp" cab create --sign-pfx "$seeds/k.pfx" --password-file "$seeds/pw" -o "$seeds/cab/signed.cab" \
+  "$seeds/a.txt" >/dev/null
+openssl pkcs12 -in "$seeds/k.pfx" -passin pass:pw -nodes -out "$seeds/k.pem" 2>/dev/null
+osslsigncode sign -certs "$seeds/k.pem" -key "$seeds/k.pem" -h sha1 -n seed -i https://example.invalid \
+  -in "$seeds/cab/none.cab" -out "$seeds/cab/ossl-signed.cab" >/dev/null
+for f in signed ossl-signed; do
+  osslsigncode extract-signature -in "$seeds/cab/$f.cab" -out "$seeds/sig/$f.der" >/dev/null
+done
 
 status=0
 run() { # target corpus seeds
