@@ -3,7 +3,8 @@
 # Idempotent: a second run installs nothing. Debian 12 (bookworm) packages only.
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev)
+build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
+  clang-format clang-tidy cppcheck)
 peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata)
 extra_pkgs=()
 case "${1:-}" in

@@ -177,7 +177,8 @@ static int inputs_add_dir(struct cab_inputs *in, const char *dir, const char *pr
 			goto oom;
 		n++;
 	}
-	qsort(entries, n, sizeof(*entries), compare_names);
+	if (n > 1)
+		qsort(entries, n, sizeof(*entries), compare_names);
 	for (i = 0; i < n; i++) {
 		char path[4096], name[4096];
 		struct stat st;
@@ -422,9 +423,10 @@ static const char *compression_name(uint16_t type)
 /* DOS date and time as "YYYY-MM-DD HH:MM:SS". */
 static void dos_datetime(uint16_t date, uint16_t time, char *out, size_t size)
 {
-	(void)snprintf(out, size, "%04u-%02u-%02u %02u:%02u:%02u", 1980u + (date >> 9),
-		       (date >> 5) & 15u, date & 31u, time >> 11, (time >> 5) & 63u,
-		       (time & 31u) * 2u);
+	unsigned d = date, t = time;
+
+	(void)snprintf(out, size, "%04u-%02u-%02u %02u:%02u:%02u", 1980u + (d >> 9), (d >> 5) & 15u,
+		       d & 31u, t >> 11, (t >> 5) & 63u, (t & 31u) * 2u);
 }
 
 static int cab_list(struct cli *cli, int argc, char **argv)

@@ -93,7 +93,7 @@ static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off, const char *w
 		}
 		if (n == 0) {
 			pp_error_set(err, HR_ERROR_INVALID_DATA, "%s ends early (at byte %llu)",
-				     what, (unsigned long long)(off + done));
+				     what, (unsigned long long)off + done);
 			return -1;
 		}
 		done += (size_t)n;

@@ -14,35 +14,36 @@
 #include <stdint.h>
 
 /* Limits (formats.md 2.4). */
-#define CAB_MAX_CABINET_SIZE 0x7FFFFFFFu
-#define CAB_MAX_FILE_SIZE    0x7FFF8000u
-#define CAB_MAX_FILES        65535u
-#define CAB_MAX_FOLDERS      65535u
-#define CAB_MAX_CFDATA       65535u
-#define CAB_BLOCK_MAX        32768u
-#define CAB_MSZIP_BLOCK_MAX  (32768u + 12u)
-#define CAB_NAME_MAX         255u
+#define CAB_MAX_CABINET_SIZE   0x7FFFFFFFu
+#define CAB_MAX_FILE_SIZE      0x7FFF8000u
+#define CAB_MAX_FILES	       65535u
+#define CAB_MAX_FOLDERS	       65535u
+#define CAB_MAX_CFDATA	       65535u
+#define CAB_BLOCK_MAX	       32768u
+#define CAB_MSZIP_BLOCK_MAX    (32768u + 12u)
+#define CAB_NAME_MAX	       255u
 #define CAB_HEADER_RESERVE_MAX 60000u
-#define CAB_FIXED_HEADER_SIZE 36u /* CFHEADER without optional fields */
+#define CAB_FIXED_HEADER_SIZE  36u /* CFHEADER without optional fields */
 /* Largest CFHEADER: fixed part, reserve sizes, 60000-byte reserve, four 256-byte strings. */
-#define CAB_HEADER_MAX (CAB_FIXED_HEADER_SIZE + 4u + CAB_HEADER_RESERVE_MAX + 4u * (CAB_NAME_MAX + 1u))
+#define CAB_HEADER_MAX                                                                             \
+	(CAB_FIXED_HEADER_SIZE + 4u + CAB_HEADER_RESERVE_MAX + 4u * (CAB_NAME_MAX + 1u))
 
 /* CFHEADER.flags */
-#define CAB_FLAG_PREV_CABINET    0x0001u
-#define CAB_FLAG_NEXT_CABINET    0x0002u
+#define CAB_FLAG_PREV_CABINET	 0x0001u
+#define CAB_FLAG_NEXT_CABINET	 0x0002u
 #define CAB_FLAG_RESERVE_PRESENT 0x0004u
 
 /* CFFILE.attribs */
-#define CAB_ATTRIB_READONLY 0x01u
-#define CAB_ATTRIB_HIDDEN   0x02u
-#define CAB_ATTRIB_SYSTEM   0x04u
-#define CAB_ATTRIB_ARCH     0x20u
-#define CAB_ATTRIB_EXEC     0x40u
+#define CAB_ATTRIB_READONLY    0x01u
+#define CAB_ATTRIB_HIDDEN      0x02u
+#define CAB_ATTRIB_SYSTEM      0x04u
+#define CAB_ATTRIB_ARCH	       0x20u
+#define CAB_ATTRIB_EXEC	       0x40u
 #define CAB_ATTRIB_NAME_IS_UTF 0x80u
 
 /* The Authenticode signature reserve (formats.md 1.2): cbCFHeader = 20 holding
  * u16 0, u16 16, u32 signature offset, u32 signature length, 8 zero bytes. */
-#define CAB_SIGNATURE_RESERVE_SIZE 20u
+#define CAB_SIGNATURE_RESERVE_SIZE  20u
 #define CAB_SIGNATURE_HEADER_GROWTH 24u /* bytes inserted at 0x24 when a cabinet had no reserve */
 
 enum cab_compression {
@@ -73,7 +74,7 @@ struct cab_header {
 	uint32_t next_cabinet_offset, next_cabinet_len;
 	uint32_t next_disk_offset, next_disk_len;
 	uint32_t folders_offset; /* offset of CFFOLDER[0] = size of the CFHEADER */
-	uint32_t folders_end;    /* offset just past the CFFOLDER table */
+	uint32_t folders_end;	 /* offset just past the CFFOLDER table */
 	/* Authenticode locator, valid when signature_reserve is true: the reserve is the 20-byte
 	 * signature layout (u16 0, u16 16, offset, length, filler). */
 	bool signature_reserve;
@@ -98,10 +99,10 @@ struct cab_folder {
 struct cab_file {
 	char name[CAB_NAME_MAX + 1]; /* as stored: '\\' separators, UTF-8 or Latin-1 */
 	uint32_t size;
-	uint32_t offset;   /* uoffFolderStart */
-	uint16_t folder;   /* iFolder */
-	uint16_t date;     /* DOS date */
-	uint16_t time;     /* DOS time */
+	uint32_t offset; /* uoffFolderStart */
+	uint16_t folder; /* iFolder */
+	uint16_t date;	 /* DOS date */
+	uint16_t time;	 /* DOS time */
 	uint16_t attribs;
 };
 
@@ -130,7 +131,8 @@ const struct cab_file *cab_reader_file(const struct cab_reader *r, size_t i);
 /* Streams the uncompressed content of file i to sink, checking every CFDATA checksum and the
  * decompressed sizes. sink returns 0 to go on, -1 to stop (its error in err). */
 int cab_reader_read_file(struct cab_reader *r, size_t i,
-			 int (*sink)(void *ctx, const uint8_t *buf, size_t len, struct pp_error *err),
+			 int (*sink)(void *ctx, const uint8_t *buf, size_t len,
+				     struct pp_error *err),
 			 void *ctx, struct pp_error *err) PP_WARN_UNUSED;
 
 /* Decompresses every folder and checks checksums without writing anything (cabextract -t). */
@@ -161,9 +163,9 @@ struct cab_digest_sink {
 
 struct cab_writer_options {
 	enum cab_compression compression; /* NONE or MSZIP */
-	bool signature_reserve;           /* write the 20-byte Authenticode reserve, zero locator */
+	bool signature_reserve;		  /* write the 20-byte Authenticode reserve, zero locator */
 	const struct cab_digest_sink *sink; /* optional */
-	cab_progress_fn progress;         /* optional */
+	cab_progress_fn progress;	    /* optional */
 	void *progress_ctx;
 };
 

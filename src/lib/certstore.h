@@ -33,7 +33,7 @@ enum certstore_layer {
  * Returns 0, or -1 with CRYPT_E_NOT_FOUND naming the accepted names. */
 int certstore_parse_name(const char *name, enum certstore_id *id, struct pp_error *err);
 
-const char *certstore_name(enum certstore_id id);         /* "TrustedPublisher" */
+const char *certstore_name(enum certstore_id id);	  /* "TrustedPublisher" */
 const char *certstore_display_name(enum certstore_id id); /* "Trusted Publishers" */
 
 /* Adds cert to one physical layer (LOCAL or POLICY). When the certificate is already there,
@@ -50,14 +50,14 @@ int certstore_remove(const char *machine, enum certstore_id id, enum certstore_l
 /* All certificates of a store in the given layer(s), sorted by thumbprint, duplicates merged.
  * A missing directory is an empty store. The caller frees with sk_X509_pop_free(.., X509_free).
  * A file that does not parse is skipped with a warning in err->message but no failure. */
-STACK_OF(X509) *certstore_load(const char *machine, enum certstore_id id,
-			       enum certstore_layer layer, struct pp_error *err) PP_WARN_UNUSED;
+STACK_OF(X509) * certstore_load(const char *machine, enum certstore_id id,
+				enum certstore_layer layer, struct pp_error *err) PP_WARN_UNUSED;
 
 /* Certificates of the store matching certid: a thumbprint (any case, spaces or colons allowed),
  * a serial number in hex, a zero-based index ("0"), or a subject CN (case-insensitive). */
-STACK_OF(X509) *certstore_find(const char *machine, enum certstore_id id,
-			       enum certstore_layer layer, const char *certid,
-			       struct pp_error *err) PP_WARN_UNUSED;
+STACK_OF(X509) * certstore_find(const char *machine, enum certstore_id id,
+				enum certstore_layer layer, const char *certid,
+				struct pp_error *err) PP_WARN_UNUSED;
 
 /* True when a certificate with cert's thumbprint is in the store (any layer of layer). */
 bool certstore_contains(const char *machine, enum certstore_id id, enum certstore_layer layer,

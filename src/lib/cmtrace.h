@@ -36,7 +36,7 @@ void cmtrace_close(struct cmtrace_log *log);
  * literal "]LOG]!>" inside it is written as "]LOG]!&gt;" so readers keep their framing, CR and LF
  * are kept. Rolls over first when the record would pass max_size. 0 ok, -1 with errno set. */
 int cmtrace_write(struct cmtrace_log *log, enum cmtrace_type type, const char *fmt, ...)
-	PP_PRINTF(3, 4);
+    PP_PRINTF(3, 4);
 
 /* Formats one record for time t (with microseconds usec) in the local time zone into buf, defusing
  * the message as cmtrace_write does; returns its length or -1 when buf is too small or type is not

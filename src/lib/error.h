@@ -12,11 +12,11 @@
 #define PP_ERROR_MESSAGE_MAX 512
 
 struct pp_error {
-	uint32_t code;                       /* HRESULT, 0 when no error was recorded */
+	uint32_t code;			    /* HRESULT, 0 when no error was recorded */
 	char message[PP_ERROR_MESSAGE_MAX]; /* one line, no trailing newline */
 };
 
-#define PP_WARN_UNUSED __attribute__((warn_unused_result))
+#define PP_WARN_UNUSED	__attribute__((warn_unused_result))
 #define PP_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* Clears err (code 0, empty message). err may be NULL. */
@@ -28,9 +28,11 @@ void pp_error_set(struct pp_error *err, uint32_t code, const char *fmt, ...) PP_
 
 /* As pp_error_set, then appends ": <reason>" from the OpenSSL error queue (when it holds one) and
  * empties that queue. */
-void pp_error_set_openssl(struct pp_error *err, uint32_t code, const char *fmt, ...) PP_PRINTF(3, 4);
+void pp_error_set_openssl(struct pp_error *err, uint32_t code, const char *fmt, ...)
+    PP_PRINTF(3, 4);
 
-/* As pp_error_set, with ": <strerror(errnum)>" appended; code derived from errnum when code is 0. */
+/* As pp_error_set, with ": <strerror(errnum)>" appended; code derived from errnum when code is 0.
+ */
 void pp_error_set_errno(struct pp_error *err, int errnum, const char *fmt, ...) PP_PRINTF(3, 4);
 
 /* The HRESULT that Windows uses for a POSIX errno value (ENOENT -> 0x80070002, ...). */

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 #define MACHINEPOLICY_ACCEPT_TRUSTED_PUBLISHER_CERTS "AcceptTrustedPublisherCerts"
-#define MACHINEPOLICY_SOURCE_MAX 128
+#define MACHINEPOLICY_SOURCE_MAX		     128
 
 struct machinepolicy_value {
 	bool present;
-	uint32_t value;                         /* REG_DWORD */
+	uint32_t value;			       /* REG_DWORD */
 	char source[MACHINEPOLICY_SOURCE_MAX]; /* who set it */
 };
 

@@ -16,8 +16,8 @@
 #define PKI_DEFAULT_SUBJECT_PUBLISHER "CN=patchpoint Publisher"
 #define PKI_DEFAULT_DAYS_PUBLISHER    (5 * 365 + 1)
 #define PKI_DEFAULT_DAYS_MANAGED      (3 * 365)
-#define PKI_MIN_RSA_BITS              2048
-#define PKI_THUMBPRINT_LEN            40 /* SHA-1, upper-case hex */
+#define PKI_MIN_RSA_BITS	      2048
+#define PKI_THUMBPRINT_LEN	      40 /* SHA-1, upper-case hex */
 
 /* PKCS#12 key-bag attribute that marks a key as non-exportable. The OID is in the UUID arc
  * 2.25 (ITU-T X.667), which needs no registration; see docs/formats/pfx.md. */
@@ -25,8 +25,8 @@
 
 struct pki_new_options {
 	const char *subject; /* RFC 4514-ish "CN=x, O=y" or OpenSSL "/CN=x/O=y"; NULL = publisher */
-	int days;            /* 0 = PKI_DEFAULT_DAYS_PUBLISHER */
-	int bits;            /* 2048, 3072 or 4096; 0 = 2048 */
+	int days;	     /* 0 = PKI_DEFAULT_DAYS_PUBLISHER */
+	int bits;	     /* 2048, 3072 or 4096; 0 = 2048 */
 	bool exportable;     /* false: PFX export refuses */
 	time_t not_before;   /* 0 = now */
 };
@@ -34,8 +34,8 @@ struct pki_new_options {
 /* A certificate with (optionally) its private key and the chain that came with it. */
 struct pki_credential {
 	X509 *cert;
-	EVP_PKEY *key;              /* NULL when only the public certificate was loaded */
-	STACK_OF(X509) *chain;      /* extra certificates from the PFX/PEM; never NULL */
+	EVP_PKEY *key;		/* NULL when only the public certificate was loaded */
+	STACK_OF(X509) * chain; /* extra certificates from the PFX/PEM; never NULL */
 	bool exportable;
 };
 
@@ -86,8 +86,8 @@ void pki_simple_name(X509 *cert, char *out, size_t size);
 #define PKI_CHECK_MAX 8
 
 struct pki_check {
-	int failed;                          /* number of entries below */
-	char reasons[PKI_CHECK_MAX][256];    /* one line per failed requirement */
+	int failed;			  /* number of entries below */
+	char reasons[PKI_CHECK_MAX][256]; /* one line per failed requirement */
 };
 
 /* Checks cert (and key: NULL means no private key available) against the WSUS signing
@@ -101,12 +101,12 @@ int pki_check_wsus(X509 *cert, EVP_PKEY *key, time_t now, struct pki_check *out)
 struct pki_show {
 	char issuer[512];
 	char subject[512];
-	char effective[32];  /* "2026-11-22 04:21:39 UTC" */
+	char effective[32]; /* "2026-11-22 04:21:39 UTC" */
 	char expiration[32];
 	char usage[256];     /* "Code Signing (1.3.6.1.5.5.7.3.3)" or "All" */
 	char public_key[64]; /* "RSA 2048-bit" */
 	char thumbprint[PKI_THUMBPRINT_LEN + 1];
-	char serial[80];     /* hex, lower case, as certutil prints */
+	char serial[80]; /* hex, lower case, as certutil prints */
 	char signature_algorithm[64];
 	bool self_signed;
 };

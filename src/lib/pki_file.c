@@ -239,7 +239,7 @@ static unsigned char *base64_decode(const unsigned char *text, size_t len, size_
 	if (EVP_DecodeUpdate(ctx, out, &n, text, (int)len) < 0 ||
 	    EVP_DecodeFinal(ctx, out + n, &m) != 1 || n + m == 0)
 		goto fail;
-	*out_len = (size_t)(n + m);
+	*out_len = (size_t)n + (size_t)m;
 	EVP_ENCODE_CTX_free(ctx);
 	return out;
 fail:

@@ -283,7 +283,7 @@ static const char *usage_problem(X509 *cert)
 static bool timestamp_usable(const struct authenticode_info *info, const struct chain *signer,
 			     const struct stores *s, char *why, size_t why_size)
 {
-	X509 *tsa = NULL, *bad;
+	X509 *tsa = NULL;
 	struct chain tc;
 	struct pp_error e;
 	int i;
@@ -319,7 +319,7 @@ static bool timestamp_usable(const struct authenticode_info *info, const struct 
 		(void)snprintf(why, why_size, "the timestamp authority's root is not in Root");
 		goto out;
 	}
-	if ((bad = chain_disallowed(&tc, s)) != NULL) {
+	if (chain_disallowed(&tc, s) != NULL) {
 		(void)snprintf(why, why_size, "the timestamp authority's chain is in Disallowed");
 		goto out;
 	}

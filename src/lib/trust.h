@@ -12,21 +12,21 @@
 #include <time.h>
 
 enum trust_policy {
-	TRUST_POLICY_WSUS = 0,     /* Root chain + TrustedPublisher + AcceptTrustedPublisherCerts */
+	TRUST_POLICY_WSUS = 0,	   /* Root chain + TrustedPublisher + AcceptTrustedPublisherCerts */
 	TRUST_POLICY_AUTHENTICODE, /* chain to a root in Root only */
 };
 
 struct trust_request {
-	const char *machine;            /* machine directory (certstore.h, machinepolicy.h) */
+	const char *machine; /* machine directory (certstore.h, machinepolicy.h) */
 	enum trust_policy policy;
-	time_t now;                     /* 0 = time(NULL) */
-	const uint8_t *expected_sha1;   /* digest from the update metadata (20 bytes); optional */
+	time_t now;			/* 0 = time(NULL) */
+	const uint8_t *expected_sha1;	/* digest from the update metadata (20 bytes); optional */
 	const uint8_t *expected_sha256; /* optional (32 bytes) */
 };
 
 struct trust_result {
-	uint32_t hr;         /* S_OK or the failing HRESULT */
-	char detail[512];    /* what failed, on which certificate or store, in plain words */
+	uint32_t hr;	  /* S_OK or the failing HRESULT */
+	char detail[512]; /* what failed, on which certificate or store, in plain words */
 	char signer_subject[256];
 	char signer_thumbprint[41];
 };
