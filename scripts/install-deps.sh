@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
   clang-format clang-tidy cppcheck)
-peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata)
+peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;
