@@ -72,7 +72,9 @@ int cli_read_password(const char *path, char *buf, size_t size, struct pp_error 
 struct pki_credential;
 
 /* Loads a PFX/PEM/DER credential with the password from password_file (NULL = empty password).
- * With need_key, a file without a private key is refused (CRYPT_E_NO_KEY_PROPERTY). */
+ * With need_key (a credential to sign with), a file without a private key is refused
+ * (CRYPT_E_NO_KEY_PROPERTY) and every WSUS signing requirement it misses is printed as a
+ * warning on stderr. */
 struct pki_credential *cli_load_credential(const char *path, const char *password_file,
 					   bool need_key, struct pp_error *err);
 

@@ -1,6 +1,7 @@
 /* cli_cab.c - patchpoint cab create|list|extract. */
 #include "cli.h"
 
+#include "atomicfile.h"
 #include "authenticode.h"
 #include "hresult.h"
 #include "pki.h"
@@ -252,52 +253,34 @@ static int inputs_collect(struct cab_inputs *in, int argc, char **argv, struct p
 	return 0;
 }
 
-/* Writes an unsigned cabinet to a temporary file next to out and renames it into place. */
+/* Writes an unsigned cabinet to a temporary file next to out and renames it into place; not
+ * flushed, like the signed path (docs/internals/authenticode.md). */
 static int write_unsigned(const char *out, const struct cab_inputs *in,
 			  enum cab_compression compression, struct cli_progress *progress,
 			  struct pp_error *err)
 {
 	struct cab_writer_options opts = {
 	    .compression = compression, .progress = cli_progress_update, .progress_ctx = progress};
+	struct atomicfile af = ATOMICFILE_INIT;
 	struct cab_writer *w = NULL;
-	char tmp[4096];
-	int fd = -1, rc = -1;
+	int rc = -1;
 	size_t i;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", out) >= (int)sizeof(tmp)) {
-		pp_error_set(err, HR_ERROR_INVALID_NAME, "output path too long");
+	if (atomicfile_open(&af, out, err) != 0)
 		return -1;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		pp_error_set_errno(err, errno, "cannot create a file next to %s", out);
-		return -1;
-	}
-	w = cab_writer_new(fd, &opts, err);
+	w = cab_writer_new(af.fd, &opts, err);
 	if (w == NULL)
 		goto out;
 	for (i = 0; i < in->count; i++) {
 		if (cab_writer_add_file(w, in->files[i], in->names[i], err) != 0)
 			goto out;
 	}
-	if (cab_writer_finish(w, NULL, err) != 0)
+	if (cab_writer_finish(w, NULL, err) != 0 || atomicfile_commit(&af, 0644, false, err) != 0)
 		goto out;
-	/* Atomic by rename; not flushed, like the signed path (docs/internals/authenticode.md). */
-	if (fchmod(fd, 0644) != 0) {
-		pp_error_set_errno(err, errno, "cannot write %s", tmp);
-		goto out;
-	}
-	if (rename(tmp, out) != 0) {
-		pp_error_set_errno(err, errno, "cannot rename %s to %s", tmp, out);
-		goto out;
-	}
 	rc = 0;
 out:
 	cab_writer_free(w);
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0)
-		(void)unlink(tmp);
+	atomicfile_abort(&af);
 	return rc;
 }
 

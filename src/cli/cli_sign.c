@@ -98,11 +98,10 @@ int cli_sign(struct cli *cli, int argc, char **argv)
 	const char *pfx = NULL, *password_file = NULL, *out = NULL;
 	struct authenticode_signer signer;
 	struct pki_credential *cred = NULL;
-	struct pki_check check;
 	struct pp_error err;
 	char thumb[PKI_THUMBPRINT_LEN + 1], name[256];
 	const char *description = NULL, *url = NULL;
-	int c, i, rc = CLI_EXIT_FAIL;
+	int c, rc = CLI_EXIT_FAIL;
 
 	if (cli_wants_help(argc, argv))
 		return cli_manual(cli_sign_manual);
@@ -136,9 +135,6 @@ int cli_sign(struct cli *cli, int argc, char **argv)
 	cred = cli_load_credential(pfx, password_file, true, &err);
 	if (cred == NULL)
 		goto fail;
-	pki_check_wsus(cred->cert, cred->key, time(NULL), &check);
-	for (i = 0; i < check.failed; i++)
-		fprintf(stderr, "patchpoint: warning: %s\n", check.reasons[i]);
 	authenticode_signer_init_key(&signer, cred->cert, cred->chain, cred->key);
 	signer.description = description;
 	signer.url = url;

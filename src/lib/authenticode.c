@@ -11,8 +11,10 @@
  */
 #include "authenticode.h"
 
+#include "atomicfile.h"
 #include "hashworker.h"
 
+#include "byteorder.h"
 #include "hresult.h"
 
 #include <errno.h>
@@ -49,31 +51,6 @@ static const uint8_t spc_cab_data[] = {
 static const uint8_t spc_statement_individual[] = {
     0x30, 0x0c, 0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x01, 0x15,
 };
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 /* ---- small I/O helpers ---- */
 
@@ -245,7 +222,7 @@ static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
 		return -1;
 	if (h->cb_cf_header > 0) {
 		const uint8_t *res = bytes + h->reserve_offset;
-		uint32_t len1 = h->cb_cf_header >= 2 ? get_u16(res) : 0;
+		uint32_t len1 = h->cb_cf_header >= 2 ? le16_get(res) : 0;
 
 		if (h->cb_cf_header < 4 || 4u + len1 > h->cb_cf_header) {
 			pp_error_set(err, HR_ERROR_INVALID_DATA,
@@ -352,7 +329,7 @@ static int layout_stream(int fd, const uint8_t *hdr, const struct cab_header *h,
 		memcpy(nh, hdr, h->folders_offset);
 		nh_len = h->folders_offset;
 		if (h->signature_reserve)
-			put_u32(nh + h->reserve_offset + 8, 0); /* old length, rewritten later */
+			le32_put(nh + h->reserve_offset + 8, 0); /* old length, rewritten later */
 		break;
 	case LAYOUT_ADD_RESERVE:
 		shift = CAB_SIGNATURE_HEADER_GROWTH;
@@ -360,24 +337,24 @@ static int layout_stream(int fd, const uint8_t *hdr, const struct cab_header *h,
 		/* 0x24 cbCFHeader=20, cbCFFolder=0, cbCFData=0; 0x28 u16 0, u16 16 (locator size);
 		 * 0x2C signature offset (= new cbCabinet); 0x30 length (patched later); 8 zeros */
 		memset(nh + 0x24, 0, CAB_SIGNATURE_HEADER_GROWTH);
-		put_u16(nh + 0x24, CAB_SIGNATURE_RESERVE_SIZE);
-		put_u16(nh + 0x2A, 16);
-		put_u32(nh + 0x2C, h->cb_cabinet + CAB_SIGNATURE_HEADER_GROWTH);
+		le16_put(nh + 0x24, CAB_SIGNATURE_RESERVE_SIZE);
+		le16_put(nh + 0x2A, 16);
+		le32_put(nh + 0x2C, h->cb_cabinet + CAB_SIGNATURE_HEADER_GROWTH);
 		memcpy(nh + 0x3C, hdr + CAB_FIXED_HEADER_SIZE,
 		       h->folders_offset - CAB_FIXED_HEADER_SIZE);
 		nh_len = h->folders_offset + CAB_SIGNATURE_HEADER_GROWTH;
-		put_u16(nh + 0x1E, h->flags | CAB_FLAG_RESERVE_PRESENT);
+		le16_put(nh + 0x1E, h->flags | CAB_FLAG_RESERVE_PRESENT);
 		break;
 	case LAYOUT_DROP_RESERVE:
 		shift = -(int64_t)CAB_SIGNATURE_HEADER_GROWTH;
 		memcpy(nh, hdr, CAB_FIXED_HEADER_SIZE);
 		memcpy(nh + CAB_FIXED_HEADER_SIZE, hdr + 0x3C, h->folders_offset - 0x3C);
 		nh_len = h->folders_offset - CAB_SIGNATURE_HEADER_GROWTH;
-		put_u16(nh + 0x1E, h->flags & ~CAB_FLAG_RESERVE_PRESENT);
+		le16_put(nh + 0x1E, h->flags & ~CAB_FLAG_RESERVE_PRESENT);
 		break;
 	}
-	put_u32(nh + 0x08, (uint32_t)((int64_t)h->cb_cabinet + shift));
-	put_u32(nh + 0x10, (uint32_t)((int64_t)h->coff_files + shift));
+	le32_put(nh + 0x08, (uint32_t)((int64_t)h->cb_cabinet + shift));
+	le32_put(nh + 0x10, (uint32_t)((int64_t)h->coff_files + shift));
 	if (cab_header_parse(nh, nh_len, (uint64_t)((int64_t)h->cb_cabinet + shift), new_h, err) !=
 	    0)
 		goto out;
@@ -395,7 +372,7 @@ static int layout_stream(int fd, const uint8_t *hdr, const struct cab_header *h,
 		if (read_at(fd, buf, n, off, "the cabinet folder table", err) != 0)
 			goto out;
 		for (i = 0; shift != 0 && i + 8 <= n; i += entry)
-			put_u32(buf + i, (uint32_t)((int64_t)get_u32(buf + i) + shift));
+			le32_put(buf + i, (uint32_t)((int64_t)le32_get(buf + i) + shift));
 		if (out->data(out->ctx, buf, n, err) != 0)
 			goto out;
 		off += n;
@@ -436,6 +413,40 @@ static int parse_header(const char *path, const uint8_t *buf, size_t len, uint64
 		return -1;
 	}
 	return 0;
+}
+
+/* An input cabinet: open, its first bytes (up to CHUNK_SIZE) read and its header parsed. */
+struct cab_input {
+	int fd;
+	uint64_t size;
+	uint8_t *buf; /* CHUNK_SIZE bytes, the first buf_len of them the start of the file */
+	size_t buf_len;
+	struct cab_header h;
+};
+
+#define CAB_INPUT_INIT ((struct cab_input){.fd = -1, .buf = NULL})
+
+/* Opens path as a cabinet. The caller calls cab_input_close() whatever the result. */
+static int cab_input_open(struct cab_input *in, const char *path, struct pp_error *err)
+{
+	in->buf = malloc(CHUNK_SIZE);
+	if (in->buf == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	if (open_cabinet(path, &in->fd, &in->size, in->buf, &in->buf_len, err) != 0 ||
+	    parse_header(path, in->buf, in->buf_len, in->size, &in->h, err) != 0)
+		return -1;
+	return 0;
+}
+
+static void cab_input_close(struct cab_input *in)
+{
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in->buf);
+	in->fd = -1;
+	in->buf = NULL;
 }
 
 /* What a signing or digest operation does with this cabinet's header. */
@@ -480,36 +491,25 @@ static int layout_change_for(const char *path, const struct cab_header *h, bool 
 int authenticode_cab_digest_file(const char *path, const EVP_MD *md, uint8_t *out, size_t *len,
 				 struct pp_error *err)
 {
+	struct cab_input in = CAB_INPUT_INIT;
 	struct authenticode_digest *d = NULL;
-	struct cab_header h, nh;
+	struct cab_header nh;
 	enum layout_change change;
-	uint8_t *buf;
-	size_t buf_len = 0;
-	uint64_t size = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
-	buf = malloc(CHUNK_SIZE);
-	if (buf == NULL) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-		return -1;
-	}
-	if (open_cabinet(path, &fd, &size, buf, &buf_len, err) != 0)
-		goto out;
-	if (parse_header(path, buf, buf_len, size, &h, err) != 0 ||
-	    layout_change_for(path, &h, false, &change, err) != 0)
+	if (cab_input_open(&in, path, err) != 0 ||
+	    layout_change_for(path, &in.h, false, &change, err) != 0)
 		goto out;
 	d = authenticode_digest_new(md, err);
 	if (d == NULL)
 		goto out;
-	if (layout_stream(fd, buf, &h, change, &d->sink, &nh, err) != 0 ||
+	if (layout_stream(in.fd, in.buf, &in.h, change, &d->sink, &nh, err) != 0 ||
 	    authenticode_digest_final(d, out, len, err) != 0)
 		goto out;
 	rc = 0;
 out:
 	authenticode_digest_free(d);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	cab_input_close(&in);
 	return rc;
 }
 
@@ -901,35 +901,23 @@ out:
 
 /* ---- writing signed cabinets ---- */
 
-/* A temporary file next to path: "<dir>/.<name>.XXXXXX", mode 0600 until chmod. */
-static int temp_open(const char *path, char **tmp, struct pp_error *err)
+/* Cuts the output at size and renames it over its target. The rename makes the result appear
+ * whole or not at all, also when the process is killed. Not durable: cabinets are rebuilt from
+ * their inputs, and flushing hundreds of megabytes would cost more than the signing itself
+ * (docs/internals/authenticode.md). */
+static int finish_output(struct atomicfile *out, uint64_t size, mode_t mode, struct pp_error *err)
 {
-	const char *slash = strrchr(path, '/');
-	int fd;
-
-	if (slash != NULL) {
-		if (asprintf(tmp, "%.*s/.%s.XXXXXX", (int)(slash - path), path, slash + 1) < 0)
-			*tmp = NULL;
-	} else if (asprintf(tmp, ".%s.XXXXXX", path) < 0) {
-		*tmp = NULL;
-	}
-	if (*tmp == NULL) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+	if (ftruncate(out->fd, (off_t)size) != 0) {
+		pp_error_set_errno(err, errno, "cannot finish %s", out->tmp);
 		return -1;
 	}
-	fd = mkostemp(*tmp, O_CLOEXEC);
-	if (fd < 0) {
-		pp_error_set_errno(err, errno, "cannot create a temporary file next to %s", path);
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return fd;
+	return atomicfile_commit(out, mode, false, err);
 }
 
 /* Appends the DER blob (zero-padded to 8) at sig_off, patches the locator at 0x2C/0x30, and
- * renames tmp over path. */
-static int finish_signed(int fd, const char *tmp, const char *path, uint32_t sig_off,
-			 const uint8_t *der, size_t der_len, mode_t mode, struct pp_error *err)
+ * renames the output over its target. */
+static int finish_signed(struct atomicfile *out, uint32_t sig_off, const uint8_t *der,
+			 size_t der_len, mode_t mode, struct pp_error *err)
 {
 	static const uint8_t zeros[8];
 	uint8_t loc[8];
@@ -941,24 +929,14 @@ static int finish_signed(int fd, const char *tmp, const char *path, uint32_t sig
 			     "the signature of %zu bytes is too large", der_len);
 		return -1;
 	}
-	put_u32(loc, sig_off);
-	put_u32(loc + 4, (uint32_t)padded);
-	if (write_at(fd, der, der_len, sig_off, tmp, err) != 0 ||
-	    write_at(fd, zeros, padded - der_len, (uint64_t)sig_off + der_len, tmp, err) != 0 ||
-	    write_at(fd, loc, sizeof(loc), 0x2C, tmp, err) != 0)
+	le32_put(loc, sig_off);
+	le32_put(loc + 4, (uint32_t)padded);
+	if (write_at(out->fd, der, der_len, sig_off, out->tmp, err) != 0 ||
+	    write_at(out->fd, zeros, padded - der_len, (uint64_t)sig_off + der_len, out->tmp,
+		     err) != 0 ||
+	    write_at(out->fd, loc, sizeof(loc), 0x2C, out->tmp, err) != 0)
 		return -1;
-	/* The rename makes the result appear whole or not at all, also when the process is killed.
-	 * No fsync: cabinets are rebuilt from their inputs, and flushing hundreds of megabytes
-	 * would cost more than the signing itself (docs/internals/authenticode.md). */
-	if (ftruncate(fd, (off_t)sig_off + (off_t)padded) != 0 || fchmod(fd, mode) != 0) {
-		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
-		return -1;
-	}
-	if (rename(tmp, path) != 0) {
-		pp_error_set_errno(err, errno, "cannot rename %s to %s", tmp, path);
-		return -1;
-	}
-	return 0;
+	return finish_output(out, (uint64_t)sig_off + padded, mode, err);
 }
 
 /* Writes the layout to the output file and hashes it at the same time. */
@@ -1000,60 +978,51 @@ static mode_t file_mode(int fd)
 	return 0644;
 }
 
+/* Points a tee at the output file (d may be NULL: write only). */
+static void tee_init(struct tee_sink *t, const struct atomicfile *out,
+		     struct authenticode_digest *d)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = out->fd;
+	t->path = out->tmp;
+	t->d = d;
+	t->sink.ctx = t;
+	t->sink.header = tee_header;
+	t->sink.data = tee_data;
+}
+
 int authenticode_sign_cab(const char *in_path, const char *out_path,
 			  const struct authenticode_signer *signer, struct pp_error *err)
 {
+	struct cab_input in = CAB_INPUT_INIT;
+	struct atomicfile out = ATOMICFILE_INIT;
 	struct authenticode_digest *d = NULL;
 	struct tee_sink tee;
-	struct cab_header h, nh;
+	struct cab_header nh;
 	enum layout_change change;
-	uint8_t *buf = NULL, digest[AUTHENTICODE_DIGEST_MAX], *der = NULL;
-	size_t buf_len = 0, digest_len = 0, der_len = 0;
-	uint64_t size = 0;
-	char *tmp = NULL;
-	int in = -1, out = -1, rc = -1;
+	uint8_t digest[AUTHENTICODE_DIGEST_MAX], *der = NULL;
+	size_t digest_len = 0, der_len = 0;
+	int rc = -1;
 
 	if (out_path == NULL)
 		out_path = in_path;
-	buf = malloc(CHUNK_SIZE);
-	if (buf == NULL) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-		goto out;
-	}
-	if (open_cabinet(in_path, &in, &size, buf, &buf_len, err) != 0)
-		goto out;
-	if (parse_header(in_path, buf, buf_len, size, &h, err) != 0 ||
-	    layout_change_for(in_path, &h, true, &change, err) != 0)
+	if (cab_input_open(&in, in_path, err) != 0 ||
+	    layout_change_for(in_path, &in.h, true, &change, err) != 0)
 		goto out;
 	d = authenticode_digest_new(signer->md, err);
-	if (d == NULL)
+	if (d == NULL || atomicfile_open(&out, out_path, err) != 0)
 		goto out;
-	out = temp_open(out_path, &tmp, err);
-	if (out < 0)
-		goto out;
-	memset(&tee, 0, sizeof(tee));
-	tee.fd = out;
-	tee.path = tmp;
-	tee.d = d;
-	tee.sink.ctx = &tee;
-	tee.sink.header = tee_header;
-	tee.sink.data = tee_data;
-	if (layout_stream(in, buf, &h, change, &tee.sink, &nh, err) != 0 ||
+	tee_init(&tee, &out, d);
+	if (layout_stream(in.fd, in.buf, &in.h, change, &tee.sink, &nh, err) != 0 ||
 	    authenticode_digest_final(d, digest, &digest_len, err) != 0 ||
 	    authenticode_create_signature(signer, digest, digest_len, &der, &der_len, err) != 0 ||
-	    finish_signed(out, tmp, out_path, nh.cb_cabinet, der, der_len, file_mode(in), err) != 0)
+	    finish_signed(&out, nh.cb_cabinet, der, der_len, file_mode(in.fd), err) != 0)
 		goto out;
 	rc = 0;
 out:
-	if (out >= 0)
-		close(out);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
-	if (in >= 0)
-		close(in);
-	free(tmp);
+	atomicfile_abort(&out);
+	cab_input_close(&in);
 	free(der);
-	free(buf);
 	authenticode_digest_free(d);
 	return rc;
 }
@@ -1065,6 +1034,7 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 				   cab_progress_fn progress, void *progress_ctx,
 				   struct pp_error *err)
 {
+	struct atomicfile out = ATOMICFILE_INIT;
 	struct authenticode_digest *d = NULL;
 	struct cab_writer *w = NULL;
 	struct cab_writer_options opts;
@@ -1072,14 +1042,10 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 	size_t digest_len = 0, der_len = 0, i;
 	uint32_t cb = 0;
 	mode_t mask;
-	char *tmp = NULL;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	d = authenticode_digest_new(signer->md, err);
-	if (d == NULL)
-		goto out;
-	fd = temp_open(out_path, &tmp, err);
-	if (fd < 0)
+	if (d == NULL || atomicfile_open(&out, out_path, err) != 0)
 		goto out;
 	memset(&opts, 0, sizeof(opts));
 	opts.compression = compression;
@@ -1087,7 +1053,7 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 	opts.sink = authenticode_digest_sink(d);
 	opts.progress = progress;
 	opts.progress_ctx = progress_ctx;
-	w = cab_writer_new(fd, &opts, err);
+	w = cab_writer_new(out.fd, &opts, err);
 	if (w == NULL)
 		goto out;
 	for (i = 0; i < count; i++) {
@@ -1100,16 +1066,12 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 		goto out;
 	mask = umask(0);
 	umask(mask);
-	if (finish_signed(fd, tmp, out_path, cb, der, der_len, 0666 & ~mask, err) != 0)
+	if (finish_signed(&out, cb, der, der_len, 0666 & ~mask, err) != 0)
 		goto out;
 	rc = 0;
 out:
 	cab_writer_free(w);
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
-	free(tmp);
+	atomicfile_abort(&out);
 	free(der);
 	authenticode_digest_free(d);
 	return rc;
@@ -1117,70 +1079,45 @@ out:
 
 int authenticode_remove_signature(const char *in_path, const char *out_path, struct pp_error *err)
 {
+	struct cab_input in = CAB_INPUT_INIT;
+	struct atomicfile out = ATOMICFILE_INIT;
+	const struct cab_header *h = &in.h;
 	struct tee_sink tee;
-	struct cab_header h, nh;
-	uint8_t *buf = NULL;
-	size_t buf_len = 0;
-	uint64_t size = 0;
-	char *tmp = NULL;
-	int in = -1, out = -1, rc = -1;
+	struct cab_header nh;
+	int rc = -1;
 
 	if (out_path == NULL)
 		out_path = in_path;
-	buf = malloc(CHUNK_SIZE);
-	if (buf == NULL) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+	if (cab_input_open(&in, in_path, err) != 0)
 		goto out;
-	}
-	if (open_cabinet(in_path, &in, &size, buf, &buf_len, err) != 0 ||
-	    parse_header(in_path, buf, buf_len, size, &h, err) != 0)
-		goto out;
-	if (!h.signature_reserve) {
+	if (!h->signature_reserve) {
 		pp_error_set(err, HR_TRUST_E_NOSIGNATURE, "%s has no signature to remove", in_path);
 		goto out;
 	}
-	if (h.cb_cf_folder != 0 || h.cb_cf_data != 0 || h.cb_cabinet < 0x3C + 8u * h.c_folders) {
+	if (h->cb_cf_folder != 0 || h->cb_cf_data != 0 ||
+	    h->cb_cabinet < 0x3C + 8u * h->c_folders) {
 		pp_error_set(err, HR_ERROR_NOT_SUPPORTED,
 			     "%s has folder or data reserves; its signature reserve cannot be "
 			     "taken out",
 			     in_path);
 		goto out;
 	}
-	if (h.signature_length != 0 && h.signature_offset != h.cb_cabinet) {
+	if (h->signature_length != 0 && h->signature_offset != h->cb_cabinet) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA,
 			     "%s: the signature offset %u is not cbCabinet %u", in_path,
-			     h.signature_offset, h.cb_cabinet);
+			     h->signature_offset, h->cb_cabinet);
 		goto out;
 	}
-	out = temp_open(out_path, &tmp, err);
-	if (out < 0)
+	if (atomicfile_open(&out, out_path, err) != 0)
 		goto out;
-	memset(&tee, 0, sizeof(tee));
-	tee.fd = out;
-	tee.path = tmp;
-	tee.sink.ctx = &tee;
-	tee.sink.header = tee_header;
-	tee.sink.data = tee_data;
-	if (layout_stream(in, buf, &h, LAYOUT_DROP_RESERVE, &tee.sink, &nh, err) != 0)
+	tee_init(&tee, &out, NULL);
+	if (layout_stream(in.fd, in.buf, h, LAYOUT_DROP_RESERVE, &tee.sink, &nh, err) != 0 ||
+	    finish_output(&out, tee.pos, file_mode(in.fd), err) != 0)
 		goto out;
-	if (ftruncate(out, (off_t)tee.pos) != 0 || fchmod(out, file_mode(in)) != 0) {
-		pp_error_set_errno(err, errno, "cannot finish %s", tmp);
-		goto out;
-	}
-	if (rename(tmp, out_path) != 0) {
-		pp_error_set_errno(err, errno, "cannot rename %s to %s", tmp, out_path);
-		goto out;
-	}
 	rc = 0;
 out:
-	if (out >= 0)
-		close(out);
-	if (rc != 0 && tmp != NULL)
-		unlink(tmp);
-	if (in >= 0)
-		close(in);
-	free(tmp);
-	free(buf);
+	atomicfile_abort(&out);
+	cab_input_close(&in);
 	return rc;
 }
 
@@ -1604,28 +1541,26 @@ int authenticode_read_cab(const char *path, struct authenticode_info *info, stru
 int authenticode_read_cab_with(const char *path, unsigned file_digests,
 			       struct authenticode_info *info, struct pp_error *err)
 {
+	struct cab_input in = CAB_INPUT_INIT;
 	struct authenticode_digest *d = NULL;
 	EVP_MD_CTX *sha1 = NULL, *sha256 = NULL;
-	struct cab_header h;
-	uint8_t *buf = NULL;
+	const struct cab_header *h = &in.h;
+	uint8_t *buf;
 	size_t buf_len = 0;
-	uint64_t size = 0, off;
-	int fd = -1, rc = -1;
+	uint64_t size, off;
+	int fd, rc = -1;
 
 	info_reset(info);
-	buf = malloc(CHUNK_SIZE);
-	if (buf == NULL) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+	if (cab_input_open(&in, path, err) != 0)
 		goto out;
-	}
-	if (open_cabinet(path, &fd, &size, buf, &buf_len, err) != 0 ||
-	    parse_header(path, buf, buf_len, size, &h, err) != 0)
-		goto out;
-	if (!h.signature_reserve || h.signature_length == 0) {
+	fd = in.fd;
+	buf = in.buf;
+	size = in.size;
+	if (!h->signature_reserve || h->signature_length == 0) {
 		pp_error_set(err, HR_TRUST_E_NOSIGNATURE, "%s is not signed", path);
 		goto out;
 	}
-	if (read_blob(fd, path, &h, size, info, err) != 0)
+	if (read_blob(fd, path, h, size, info, err) != 0)
 		goto out;
 
 	/* One pass: the Authenticode digest up to cbCabinet, and the whole-file SHA-1/SHA-256
@@ -1660,7 +1595,7 @@ int authenticode_read_cab_with(const char *path, unsigned file_digests,
 			pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", path);
 			goto out;
 		}
-		if ((off == 0 ? digest_sink_header(d, buf, buf_len, &h, err)
+		if ((off == 0 ? digest_sink_header(d, buf, buf_len, h, err)
 			      : digest_sink_data(d, buf, buf_len, err)) != 0)
 			goto out;
 	}
@@ -1681,8 +1616,6 @@ out:
 	EVP_MD_CTX_free(sha1);
 	EVP_MD_CTX_free(sha256);
 	authenticode_digest_free(d);
-	if (fd >= 0)
-		close(fd);
-	free(buf);
+	cab_input_close(&in);
 	return rc;
 }

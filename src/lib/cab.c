@@ -16,6 +16,7 @@
 #include "cab.h"
 #include "cab_internal.h"
 
+#include "byteorder.h"
 #include "hresult.h"
 
 #include <errno.h>
@@ -26,17 +27,6 @@
 #include <unistd.h>
 
 #include <zlib.h>
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
 
 /* Reads a NUL-terminated string of at most CAB_NAME_MAX bytes at *pos; advances *pos past the
  * NUL and returns its length including the NUL, or 0 when it is unterminated or too long. */
@@ -71,19 +61,19 @@ int cab_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct 
 			     "not a cabinet: the file does not start with \"MSCF\"");
 		return -1;
 	}
-	if (get_u32(buf + 0x04) != 0) {
+	if (le32_get(buf + 0x04) != 0) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA, "cabinet header: reserved1 is not zero");
 		return -1;
 	}
-	h->cb_cabinet = get_u32(buf + 0x08);
-	h->coff_files = get_u32(buf + 0x10);
+	h->cb_cabinet = le32_get(buf + 0x08);
+	h->coff_files = le32_get(buf + 0x10);
 	h->version_minor = buf[0x18];
 	h->version_major = buf[0x19];
-	h->c_folders = get_u16(buf + 0x1A);
-	h->c_files = get_u16(buf + 0x1C);
-	h->flags = get_u16(buf + 0x1E);
-	h->set_id = get_u16(buf + 0x20);
-	h->i_cabinet = get_u16(buf + 0x22);
+	h->c_folders = le16_get(buf + 0x1A);
+	h->c_files = le16_get(buf + 0x1C);
+	h->flags = le16_get(buf + 0x1E);
+	h->set_id = le16_get(buf + 0x20);
+	h->i_cabinet = le16_get(buf + 0x22);
 
 	if (h->version_major != 1 || h->version_minor != 3) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA, "cabinet version %u.%u is not 1.3",
@@ -115,7 +105,7 @@ int cab_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct 
 				     "cabinet header truncated in the reserve sizes");
 			return -1;
 		}
-		h->cb_cf_header = get_u16(buf + 0x24);
+		h->cb_cf_header = le16_get(buf + 0x24);
 		h->cb_cf_folder = buf[0x26];
 		h->cb_cf_data = buf[0x27];
 		pos += 4;
@@ -179,12 +169,12 @@ int cab_header_parse(const uint8_t *buf, size_t len, uint64_t file_size, struct 
 
 	/* The Authenticode locator (formats.md 1.2): u16 0, u16 16, u32 offset, u32 length. */
 	if (h->cb_cf_header == CAB_SIGNATURE_RESERVE_SIZE &&
-	    get_u32(buf + h->reserve_offset) == 0x00100000u) {
+	    le32_get(buf + h->reserve_offset) == 0x00100000u) {
 		uint64_t sig_end;
 
 		h->signature_reserve = true;
-		h->signature_offset = get_u32(buf + h->reserve_offset + 4);
-		h->signature_length = get_u32(buf + h->reserve_offset + 8);
+		h->signature_offset = le32_get(buf + h->reserve_offset + 4);
+		h->signature_length = le32_get(buf + h->reserve_offset + 8);
 		sig_end = (uint64_t)h->signature_offset + h->signature_length;
 		if (h->signature_length != 0 &&
 		    (h->signature_offset < h->cb_cabinet || sig_end > file_size)) {
@@ -244,7 +234,7 @@ uint32_t cab_checksum(const uint8_t *data, size_t len, uint32_t seed)
 	size_t i, words = len / 4;
 
 	for (i = 0; i < words; i++)
-		c ^= get_u32(data + 4 * i);
+		c ^= le32_get(data + 4 * i);
 	data += 4 * words;
 	/* The 1-3 trailing bytes are packed most significant first, unlike the words above. */
 	switch (len & 3u) {
@@ -330,9 +320,9 @@ static int read_folders(struct cab_reader *r, struct table_window *w, struct pp_
 				     "cabinet folder %zu: CFFOLDER entry truncated", i);
 			return -1;
 		}
-		f->coff_cab_start = get_u32(p);
-		f->c_cfdata = get_u16(p + 4);
-		f->type_compress = get_u16(p + 6);
+		f->coff_cab_start = le32_get(p);
+		f->c_cfdata = le16_get(p + 4);
+		f->type_compress = le16_get(p + 6);
 		type = f->type_compress & 0x000Fu;
 		if (type > CAB_COMPRESS_LZX) {
 			pp_error_set(err, HR_ERROR_INVALID_DATA,
@@ -394,12 +384,12 @@ static int read_files(struct cab_reader *r, struct table_window *w, struct pp_er
 			return -1;
 		}
 		memcpy(f->name, p + 16, name_len + 1);
-		f->size = get_u32(p);
-		f->offset = get_u32(p + 4);
-		f->folder = get_u16(p + 8);
-		f->date = get_u16(p + 10);
-		f->time = get_u16(p + 12);
-		f->attribs = get_u16(p + 14);
+		f->size = le32_get(p);
+		f->offset = le32_get(p + 4);
+		f->folder = le16_get(p + 8);
+		f->date = le16_get(p + 10);
+		f->time = le16_get(p + 12);
+		f->attribs = le16_get(p + 14);
 		off += 16u + name_len + 1u;
 
 		if (f->folder >= 0xFFFDu) {
@@ -703,9 +693,9 @@ static int decoder_next(struct folder_decoder *d, struct pp_error *err)
 			     "cabinet folder %zu block %u: file truncated", d->index, block);
 		return -1;
 	}
-	csum = get_u32(hdr);
-	cb_data = get_u16(hdr + 4);
-	cb_uncomp = get_u16(hdr + 6);
+	csum = le32_get(hdr);
+	cb_data = le16_get(hdr + 4);
+	cb_uncomp = le16_get(hdr + 6);
 	max_data = d->type == CAB_COMPRESS_MSZIP ? CAB_MSZIP_BLOCK_MAX : CAB_BLOCK_MAX;
 	if (cb_data > max_data) {
 		pp_error_set(

@@ -3,6 +3,7 @@
 #include "cab.h"
 #include "cab_internal.h"
 
+#include "byteorder.h"
 #include "hresult.h"
 
 #include <errno.h>
@@ -16,20 +17,6 @@
 #include <zlib.h>
 
 /* ---- little helpers ---- */
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
 
 static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
 {
@@ -370,9 +357,9 @@ static int emit_block(struct cab_writer *w, struct write_state *s, struct pp_err
 			return -1;
 		data = s->comp;
 	}
-	put_u16(hdr + 4, (uint16_t)len);
-	put_u16(hdr + 6, (uint16_t)s->block_len);
-	put_u32(hdr, cab_internal_cfdata_checksum(hdr, data, len));
+	le16_put(hdr + 4, (uint16_t)len);
+	le16_put(hdr + 6, (uint16_t)s->block_len);
+	le32_put(hdr, cab_internal_cfdata_checksum(hdr, data, len));
 	if (out_put(&s->out, hdr, sizeof(hdr), err) != 0 || out_put(&s->out, data, len, err) != 0)
 		return -1;
 	s->blocks++;
@@ -450,24 +437,24 @@ static void build_header(const struct cab_writer *w, uint32_t cb_cabinet, uint32
 
 	memset(p, 0, hsize + 8u);
 	memcpy(p, "MSCF", 4);
-	put_u32(p + 0x08, cb_cabinet);
-	put_u32(p + 0x10, coff_files);
+	le32_put(p + 0x08, cb_cabinet);
+	le32_put(p + 0x10, coff_files);
 	p[0x18] = 3; /* version 1.3 */
 	p[0x19] = 1;
-	put_u16(p + 0x1A, 1);
-	put_u16(p + 0x1C, (uint16_t)w->nfiles);
+	le16_put(p + 0x1A, 1);
+	le16_put(p + 0x1C, (uint16_t)w->nfiles);
 	if (w->opts.signature_reserve) {
-		put_u16(p + 0x1E, CAB_FLAG_RESERVE_PRESENT);
+		le16_put(p + 0x1E, CAB_FLAG_RESERVE_PRESENT);
 		/* 0x24 cbCFHeader = 20, 0x26 cbCFFolder = 0, 0x27 cbCFData = 0, then abReserve:
 		 * 0x28 u16 0, 0x2A u16 16, 0x2C u32 signature offset, 0x30 u32 length, 8 zeros. The
 		 * locator stays zero until the signer fills it. */
-		put_u16(p + 0x24, CAB_SIGNATURE_RESERVE_SIZE);
-		put_u16(p + 0x2A, 16);
+		le16_put(p + 0x24, CAB_SIGNATURE_RESERVE_SIZE);
+		le16_put(p + 0x2A, 16);
 	}
 	/* CFFOLDER: coffCabStart, cCFData, typeCompress. */
-	put_u32(p + hsize, (uint32_t)(coff_files + w->table_size));
-	put_u16(p + hsize + 4, (uint16_t)blocks);
-	put_u16(p + hsize + 6, (uint16_t)w->opts.compression);
+	le32_put(p + hsize, (uint32_t)(coff_files + w->table_size));
+	le16_put(p + hsize + 4, (uint16_t)blocks);
+	le16_put(p + hsize + 6, (uint16_t)w->opts.compression);
 }
 
 /* Hands the digest sink the header and then [folders_end, cb_cabinet) read back from the file.
@@ -555,12 +542,12 @@ int cab_writer_finish(struct cab_writer *w, uint32_t *cabinet_size, struct pp_er
 	for (i = 0; i < w->nfiles; i++) {
 		const struct writer_file *f = &w->files[i];
 
-		put_u32(entry + 0x00, f->size);
-		put_u32(entry + 0x04, (uint32_t)offset);
-		put_u16(entry + 0x08, 0);
-		put_u16(entry + 0x0A, f->date);
-		put_u16(entry + 0x0C, f->time);
-		put_u16(entry + 0x0E, f->attribs);
+		le32_put(entry + 0x00, f->size);
+		le32_put(entry + 0x04, (uint32_t)offset);
+		le16_put(entry + 0x08, 0);
+		le16_put(entry + 0x0A, f->date);
+		le16_put(entry + 0x0C, f->time);
+		le16_put(entry + 0x0E, f->attribs);
 		if (out_put(&s->out, entry, sizeof(entry), err) != 0 ||
 		    out_put(&s->out, (const uint8_t *)f->name, strlen(f->name) + 1, err) != 0)
 			goto out;

@@ -2,10 +2,11 @@
  *
  * <machine>/policy/values/<Name> holds one line: "<decimal value>\t<source>\n". The value is a
  * REG_DWORD written without sign or leading zeros; the source is 1 to MACHINEPOLICY_SOURCE_MAX - 1
- * printable ASCII characters without tab. Files are replaced atomically (temporary file created
- * O_EXCL in the same directory, fsync, rename, fsync of the directory). */
+ * printable ASCII characters without tab. Files are replaced durably through atomicfile.h
+ * (temporary file created O_EXCL in the same directory, fsync, rename, fsync of the directory). */
 #include "machinepolicy.h"
 
+#include "atomicfile.h"
 #include "hresult.h"
 
 #include <errno.h>
@@ -137,47 +138,12 @@ out:
 	return rc;
 }
 
-static int fsync_dir(const char *dir, struct pp_error *err)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = -1;
-
-	if (fd < 0) {
-		pp_error_set_errno(err, errno, "cannot open directory '%s' to sync it", dir);
-		return -1;
-	}
-	if (fsync(fd) != 0) {
-		pp_error_set_errno(err, errno, "cannot sync directory '%s'", dir);
-		goto out;
-	}
-	rc = 0;
-out:
-	(void)close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	size_t done = 0;
-	ssize_t w;
-
-	while (done < len) {
-		w = write(fd, buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 int machinepolicy_set(const char *machine, const char *name, uint32_t value, const char *source,
 		      struct pp_error *err)
 {
 	char line[32 + MACHINEPOLICY_SOURCE_MAX];
-	char *dir = NULL, *path = NULL, *tmp = NULL;
-	int fd = -1, rc = -1, n;
+	char *dir = NULL, *path = NULL;
+	int rc = -1, n;
 
 	if (check_args(machine, name, err) != 0)
 		goto out;
@@ -197,46 +163,11 @@ int machinepolicy_set(const char *machine, const char *name, uint32_t value, con
 	path = values_path(machine, name, err);
 	if (dir == NULL || path == NULL)
 		goto out;
-	if (asprintf(&tmp, "%s/.%s.tmp.XXXXXX", dir, name) < 0) {
-		tmp = NULL;
-		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory building a policy path");
-		goto out;
-	}
-	if (make_dirs(dir, err) != 0)
-		goto out;
-	/* mkostemp creates the file O_EXCL, mode 0600. */
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		pp_error_set_errno(err, errno, "cannot create a temporary file in '%s'", dir);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0644) != 0 || write_all(fd, line, (size_t)n) != 0 || fsync(fd) != 0) {
-		pp_error_set_errno(err, errno, "cannot write policy value file '%s'", tmp);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		pp_error_set_errno(err, errno, "cannot write policy value file '%s'", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		pp_error_set_errno(err, errno, "cannot replace policy value file '%s'", path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	if (fsync_dir(dir, err) != 0)
+	if (make_dirs(dir, err) != 0 ||
+	    atomicfile_write(path, line, (size_t)n, 0644, true, err) != 0)
 		goto out;
 	rc = 0;
 out:
-	if (fd >= 0)
-		(void)close(fd);
-	if (tmp != NULL)
-		(void)unlink(tmp);
-	free(tmp);
 	free(path);
 	free(dir);
 	return rc;
@@ -367,7 +298,7 @@ int machinepolicy_clear(const char *machine, const char *name, struct pp_error *
 		pp_error_set_errno(err, errno, "cannot remove policy value file '%s'", path);
 		goto out;
 	}
-	if (fsync_dir(dir, err) != 0)
+	if (atomicfile_sync_dir(dir, err) != 0)
 		goto out;
 	rc = 0;
 out:

@@ -1,11 +1,13 @@
 /* pki_file.c - reading and writing credential files: PKCS#12 (PFX) with the non-exportable
  * marker, PEM and DER or Base64 certificates (DESIGN 5.1).
  *
- * Files are read with a size bound and written atomically (temporary name in the same directory,
- * O_EXCL, fsync, rename), so that a failure never leaves a half-written key file behind. */
+ * Files are read with a size bound and written durably through atomicfile.h (temporary name in
+ * the same directory, O_EXCL, fsync, rename), so that a failure never leaves a half-written key
+ * file behind. */
 #include "pki.h"
 #include "pki_internal.h"
 
+#include "atomicfile.h"
 #include "hresult.h"
 
 #include <ctype.h>
@@ -23,7 +25,6 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
-#include <openssl/rand.h>
 
 #define PKI_MAX_FILE_SIZE (1024 * 1024) /* no certificate or PFX we accept is larger */
 #define PKI_PFX_ITER	  PKCS12_DEFAULT_ITER
@@ -99,110 +100,6 @@ out:
 	if (buf != NULL)
 		OPENSSL_clear_free(buf, cap + 1);
 	close(fd);
-	return rc;
-}
-
-/* Writes data to path atomically: a temporary file in the same directory created with
- * O_EXCL|O_NOFOLLOW and the final mode, fsync'd, then renamed over path. On failure the
- * temporary file is removed and path is untouched. */
-static int write_file_atomic(const char *path, const unsigned char *data, size_t len, mode_t mode,
-			     struct pp_error *err)
-{
-	char dir[4096], tmp[4096 + 64];
-	const char *slash, *base;
-	unsigned char rnd[8];
-	char rnd_hex[17];
-	size_t off = 0;
-	ssize_t n;
-	int fd = -1, dfd, attempt, rc = -1;
-	bool created = false;
-
-	slash = strrchr(path, '/');
-	if (slash == NULL) {
-		(void)snprintf(dir, sizeof(dir), ".");
-		base = path;
-	} else if (slash == path) {
-		(void)snprintf(dir, sizeof(dir), "/");
-		base = slash + 1;
-	} else {
-		if ((size_t)(slash - path) >= sizeof(dir)) {
-			pp_error_set(err, HR_ERROR_INVALID_NAME, "path too long: %s", path);
-			return -1;
-		}
-		memcpy(dir, path, (size_t)(slash - path));
-		dir[slash - path] = '\0';
-		base = slash + 1;
-	}
-	if (base[0] == '\0') {
-		pp_error_set(err, HR_ERROR_INVALID_NAME, "%s names a directory, not a file", path);
-		return -1;
-	}
-	for (attempt = 0; attempt < 8 && fd < 0; attempt++) {
-		if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-			pp_error_set_openssl(err, HR_E_FAIL,
-					     "no random bytes for a temporary name");
-			goto out;
-		}
-		pki_internal_hex_encode(rnd, sizeof(rnd), false, rnd_hex, sizeof(rnd_hex));
-		if (snprintf(tmp, sizeof(tmp), "%s/.%.64s.%s.tmp", dir, base, rnd_hex) >=
-		    (int)sizeof(tmp)) {
-			pp_error_set(err, HR_ERROR_INVALID_NAME, "path too long: %s", path);
-			goto out;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd < 0 && errno != EEXIST) {
-			pp_error_set_errno(err, errno, "cannot create a file in %s", dir);
-			goto out;
-		}
-	}
-	if (fd < 0) {
-		pp_error_set(err, HR_ERROR_FILE_EXISTS, "cannot find a free temporary name in %s",
-			     dir);
-		goto out;
-	}
-	created = true;
-	/* The umask may have narrowed the mode; the caller's mode is the contract. */
-	if (fchmod(fd, mode) != 0) {
-		pp_error_set_errno(err, errno, "cannot set the mode of %s", tmp);
-		goto out;
-	}
-	while (off < len) {
-		n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			pp_error_set_errno(err, errno, "cannot write %s", path);
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0) {
-		pp_error_set_errno(err, errno, "cannot write %s", path);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		pp_error_set_errno(err, errno, "cannot write %s", path);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		pp_error_set_errno(err, errno, "cannot create %s", path);
-		goto out;
-	}
-	created = false;
-	/* Make the rename itself durable; a failure here does not undo the write. */
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (created)
-		(void)unlink(tmp);
 	return rc;
 }
 
@@ -937,7 +834,7 @@ static int pfx_write(const struct pki_credential *c, const char *path, const cha
 	}
 	if (pfx_encode(c, password != NULL ? password : "", &der, &der_len, err) != 0)
 		goto out;
-	rc = write_file_atomic(path, der, (size_t)der_len, 0600, err);
+	rc = atomicfile_write(path, der, (size_t)der_len, 0600, true, err);
 out:
 	if (der != NULL)
 		OPENSSL_clear_free(der, (size_t)der_len);
@@ -980,7 +877,7 @@ int pki_export_cer(X509 *cert, const char *path, struct pp_error *err)
 		pp_error_set_openssl(err, HR_CRYPT_E_BAD_ENCODE, "cannot encode the certificate");
 		return -1;
 	}
-	rc = write_file_atomic(path, der, (size_t)len, 0644, err);
+	rc = atomicfile_write(path, der, (size_t)len, 0644, true, err);
 	OPENSSL_free(der);
 	return rc;
 }

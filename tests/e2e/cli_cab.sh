@@ -27,7 +27,7 @@ exits "existing output not replaced" 1 pp cab create -o none.cab src
 ok "--force replaces" pp cab create --force -o none.cab src
 exits "missing input: exit 1" 1 pp cab create -o missing.cab no-such-file
 ok "no cabinet left for a missing input" test ! -e missing.cab
-ok "no temporary files left" test -z "$(ls | grep -E '\.cab\.' || true)"
+ok "no temporary files left" test -z "$(ls -A | grep -E '\.cab\.' || true)"
 exits "bad --compress: usage error" 2 pp cab create --compress lzx -o x.cab src
 exits "no -o: usage error" 2 pp cab create src
 

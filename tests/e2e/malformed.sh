@@ -63,7 +63,7 @@ before=$(sha256sum pkcs7.cab)
 out=$(pp sign --pfx s.pfx --password-file pw.txt -o resigned-corrupt.cab trunc-100.cab 2>&1); rc=$?
 is "signing a truncated cabinet fails" "$rc" "1"
 ok "and writes no output" test ! -e resigned-corrupt.cab
-ok "no temporary file left behind" test -z "$(ls | grep -E 'resigned-corrupt' || true)"
+ok "no temporary file left behind" test -z "$(ls -A | grep -E 'resigned-corrupt' || true)"
 head -c 5000 /dev/urandom > noise.cab
 refused "random bytes" noise.cab
 : > empty.cab

@@ -2,8 +2,10 @@
  * other side: our signatures must verify there and its signatures here. Certificates are made
  * with the openssl CLI, cabinets with gcab and our writer. */
 #include "authenticode.h"
+#include "byteorder.h"
 #include "cab.h"
 #include "hresult.h"
+#include "testcerts.h"
 #include "testutil.h"
 
 #include <stdarg.h>
@@ -32,30 +34,6 @@ static char *fx_path(struct fx *f, const char *name)
 	return tu_path(f->dir, name);
 }
 
-static X509 *load_cert(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	X509 *x;
-
-	assert_non_null(fp);
-	x = PEM_read_X509(fp, NULL, NULL, NULL);
-	fclose(fp);
-	assert_non_null(x);
-	return x;
-}
-
-static EVP_PKEY *load_key(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	EVP_PKEY *k;
-
-	assert_non_null(fp);
-	k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
-	assert_non_null(k);
-	return k;
-}
-
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -64,26 +42,14 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	f->dir = tu_tmpdir();
-	assert_int_equal(
-	    tu_run("cd '%s' && "
-		   "openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -out root.pem "
-		   "-days 3650 -subj '/CN=PP Test Root' "
-		   "-addext basicConstraints=critical,CA:TRUE "
-		   "-addext keyUsage=critical,keyCertSign,cRLSign >/dev/null 2>&1 && "
-		   "openssl req -newkey rsa:2048 -nodes -keyout leaf.key -out leaf.csr "
-		   "-subj '/CN=PP Test Signer' >/dev/null 2>&1 && "
-		   "printf 'basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\n"
-		   "extendedKeyUsage=codeSigning\\n' > leaf.ext && "
-		   "openssl x509 -req -in leaf.csr -CA root.pem -CAkey root.key -CAcreateserial "
-		   "-days 365 -out leaf.pem -extfile leaf.ext >/dev/null 2>&1",
-		   f->dir),
-	    0);
+	tc_self_signed(f->dir, "root", "PP Test Root", 3650, TC_ADDEXT_CA);
+	tc_issue(f->dir, "leaf", "PP Test Signer", "root", TC_EXT_CODE_SIGNING);
 	f->root_pem = fx_path(f, "root.pem");
 	f->leaf_pem = fx_path(f, "leaf.pem");
 	f->leaf_key = fx_path(f, "leaf.key");
-	f->root = load_cert(f->root_pem);
-	f->leaf = load_cert(f->leaf_pem);
-	f->key = load_key(f->leaf_key);
+	f->root = tc_load_cert(f->root_pem);
+	f->leaf = tc_load_cert(f->leaf_pem);
+	f->key = tc_load_key(f->leaf_key);
 	f->chain = sk_X509_new_null();
 	assert_non_null(f->chain);
 	assert_true(sk_X509_push(f->chain, f->root) > 0);
@@ -178,13 +144,7 @@ static bool osslsigncode_verifies(struct fx *f, const char *cab)
 
 static void sign_ok(struct fx *f, const char *in, const char *out)
 {
-	struct authenticode_signer s;
-	struct pp_error err;
-
-	signer_init(f, &s);
-	pp_error_clear(&err);
-	if (authenticode_sign_cab(in, out, &s, &err) != 0)
-		fail_msg("sign %s: 0x%08X %s", in, err.code, err.message);
+	tc_sign_cab(in, out, f->leaf, f->chain, f->key);
 }
 
 static void read_ok(const char *path, struct authenticode_info *info)
@@ -734,14 +694,6 @@ static void expect_read_error(const char *path, uint32_t code)
 	assert_null(info.certs);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 static void test_read_malformed(void **state)
 {
 	struct fx *f = *state;
@@ -766,27 +718,27 @@ static void test_read_malformed(void **state)
 	assert_non_null(d);
 	c = malloc(len);
 	assert_non_null(c);
-	sigoff = (uint32_t)(d[0x2C] | d[0x2D] << 8 | d[0x2E] << 16 | (uint32_t)d[0x2F] << 24);
-	siglen = (uint32_t)(d[0x30] | d[0x31] << 8 | d[0x32] << 16 | (uint32_t)d[0x33] << 24);
+	sigoff = le32_get(d + 0x2C);
+	siglen = le32_get(d + 0x30);
 	assert_int_equal(sigoff + siglen, len);
 
 	/* Signature length past the end of the file. */
 	memcpy(c, d, len);
-	put32(c + 0x30, siglen + 8);
+	le32_put(c + 0x30, siglen + 8);
 	tu_write_file(m, c, len);
 	expect_read_error(m, HR_ERROR_INVALID_DATA);
 	/* Length over the cap (and past the end). */
-	put32(c + 0x30, 0x7FFFFFF0u);
+	le32_put(c + 0x30, 0x7FFFFFF0u);
 	tu_write_file(m, c, len);
 	expect_read_error(m, HR_ERROR_INVALID_DATA);
 	/* Locator offset inside the cabinet data. */
 	memcpy(c, d, len);
-	put32(c + 0x2C, sigoff - 100);
+	le32_put(c + 0x2C, sigoff - 100);
 	tu_write_file(m, c, len);
 	expect_read_error(m, HR_ERROR_INVALID_DATA);
 	/* Trailing data after the signature. */
 	memcpy(c, d, len);
-	put32(c + 0x30, siglen - 8);
+	le32_put(c + 0x30, siglen - 8);
 	tu_write_file(m, c, len);
 	expect_read_error(m, HR_ERROR_INVALID_DATA);
 	/* Not DER at all where the blob is. */

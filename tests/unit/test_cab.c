@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "byteorder.h"
 #include "cab.h"
 #include "hresult.h"
 #include "testutil.h"
@@ -249,31 +250,6 @@ static int buffer_sink_fn(void *ctx, const uint8_t *buf, size_t len, struct pp_e
 	return 0;
 }
 
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-	       ((uint32_t)p[3] << 24);
-}
-
-static void set_le16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void set_le32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* ---- checksum ---- */
 
 static void test_checksum_vectors(void **state)
@@ -447,29 +423,29 @@ static void test_mszip_history_across_blocks(void **state)
 	/* CFHEADER, one CFFOLDER, one CFFILE "h.bin", three CFDATA. */
 	memset(file, 0, sizeof(file));
 	memcpy(file, "MSCF", 4);
-	set_le32(file + 0x10, 0x2C);
+	le32_put(file + 0x10, 0x2C);
 	file[0x18] = 3;
 	file[0x19] = 1;
-	set_le16(file + 0x1A, 1);
-	set_le16(file + 0x1C, 1);
-	set_le16(file + 0x28, 3);
-	set_le16(file + 0x2A, CAB_COMPRESS_MSZIP);
-	set_le32(file + 0x2C, sizeof(content));
-	set_le16(file + 0x3A, CAB_ATTRIB_ARCH);
+	le16_put(file + 0x1A, 1);
+	le16_put(file + 0x1C, 1);
+	le16_put(file + 0x28, 3);
+	le16_put(file + 0x2A, CAB_COMPRESS_MSZIP);
+	le32_put(file + 0x2C, sizeof(content));
+	le16_put(file + 0x3A, CAB_ATTRIB_ARCH);
 	memcpy(file + 0x3C, "h.bin", 6);
 	pos = 0x3C + 6;
-	set_le32(file + 0x24, (uint32_t)pos);
+	le32_put(file + 0x24, (uint32_t)pos);
 	for (k = 0; k < 3; k++) {
 		uint8_t *b = file + pos;
 
-		set_le16(b + 4, (uint16_t)(clen[k] + 2));
-		set_le16(b + 6, (uint16_t)block_len[k]);
+		le16_put(b + 4, (uint16_t)(clen[k] + 2));
+		le16_put(b + 6, (uint16_t)block_len[k]);
 		memcpy(b + 8, "CK", 2);
 		memcpy(b + 10, comp[k], clen[k]);
-		set_le32(b, cab_checksum(b + 4, 4, cab_checksum(b + 8, clen[k] + 2, 0)));
+		le32_put(b, cab_checksum(b + 4, 4, cab_checksum(b + 8, clen[k] + 2, 0)));
 		pos += 10 + clen[k];
 	}
-	set_le32(file + 0x08, (uint32_t)pos);
+	le32_put(file + 0x08, (uint32_t)pos);
 	tu_write_file(path, file, pos);
 
 	r = cab_reader_open(path, &err);
@@ -510,36 +486,37 @@ static void test_header_bytes_plain(void **state)
 	for (i = 0; i < NSAMPLES; i++)
 		table += 16 + strlen(samples[i].name) + 1;
 	assert_memory_equal(b, "MSCF", 4);
-	assert_int_equal(le32(b + 0x04), 0);
-	assert_int_equal(le32(b + 0x08), size);
-	assert_int_equal(le32(b + 0x0C), 0);
-	assert_int_equal(le32(b + 0x10), 0x2C); /* 36-byte header + one CFFOLDER */
-	assert_int_equal(le32(b + 0x14), 0);
+	assert_int_equal(le32_get(b + 0x04), 0);
+	assert_int_equal(le32_get(b + 0x08), size);
+	assert_int_equal(le32_get(b + 0x0C), 0);
+	assert_int_equal(le32_get(b + 0x10), 0x2C); /* 36-byte header + one CFFOLDER */
+	assert_int_equal(le32_get(b + 0x14), 0);
 	assert_int_equal(b[0x18], 3);
 	assert_int_equal(b[0x19], 1);
-	assert_int_equal(le16(b + 0x1A), 1);
-	assert_int_equal(le16(b + 0x1C), NSAMPLES);
-	assert_int_equal(le16(b + 0x1E), 0);
-	assert_int_equal(le16(b + 0x20), 0);
-	assert_int_equal(le16(b + 0x22), 0);
+	assert_int_equal(le16_get(b + 0x1A), 1);
+	assert_int_equal(le16_get(b + 0x1C), NSAMPLES);
+	assert_int_equal(le16_get(b + 0x1E), 0);
+	assert_int_equal(le16_get(b + 0x20), 0);
+	assert_int_equal(le16_get(b + 0x22), 0);
 	/* CFFOLDER at 0x24 */
-	assert_int_equal(le32(b + 0x24), 0x2C + table);
-	assert_int_equal(le16(b + 0x28), (300000 + 100000 + 32768 + 10 + 70001 + 1000) / 32768 + 1);
-	assert_int_equal(le16(b + 0x2A), CAB_COMPRESS_MSZIP);
+	assert_int_equal(le32_get(b + 0x24), 0x2C + table);
+	assert_int_equal(le16_get(b + 0x28),
+			 (300000 + 100000 + 32768 + 10 + 70001 + 1000) / 32768 + 1);
+	assert_int_equal(le16_get(b + 0x2A), CAB_COMPRESS_MSZIP);
 	/* First CFFILE: empty.txt, size 0 offset 0 folder 0, ARCH */
-	assert_int_equal(le32(b + 0x2C), 0);
-	assert_int_equal(le32(b + 0x30), 0);
-	assert_int_equal(le16(b + 0x34), 0);
-	assert_int_equal(le16(b + 0x3A), CAB_ATTRIB_ARCH);
+	assert_int_equal(le32_get(b + 0x2C), 0);
+	assert_int_equal(le32_get(b + 0x30), 0);
+	assert_int_equal(le16_get(b + 0x34), 0);
+	assert_int_equal(le16_get(b + 0x3A), CAB_ATTRIB_ARCH);
 	assert_string_equal((const char *)b + 0x3C, "empty.txt");
 	/* First CFDATA: "CK", a correct checksum. */
 	{
-		const uint8_t *d = b + le32(b + 0x24);
-		uint16_t cb = le16(d + 4);
+		const uint8_t *d = b + le32_get(b + 0x24);
+		uint16_t cb = le16_get(d + 4);
 
-		assert_int_equal(le16(d + 6), 32768);
+		assert_int_equal(le16_get(d + 6), 32768);
 		assert_memory_equal(d + 8, "CK", 2);
-		assert_int_equal(le32(d), cab_checksum(d + 4, 4, cab_checksum(d + 8, cb, 0)));
+		assert_int_equal(le32_get(d), cab_checksum(d + 4, 4, cab_checksum(d + 8, cb, 0)));
 	}
 	free(b);
 }
@@ -555,11 +532,11 @@ static void test_header_bytes_reserve(void **state)
 	uint8_t *b = tu_read_file(f->cab, &len);
 
 	assert_non_null(b);
-	assert_int_equal(le32(b + 0x08), size);
-	assert_int_equal(le32(b + 0x10), 0x44); /* 60-byte header + one CFFOLDER */
-	assert_int_equal(le16(b + 0x1E), CAB_FLAG_RESERVE_PRESENT);
-	assert_memory_equal(b + 0x24, want, sizeof(want));   /* 0x24..0x3B */
-	assert_int_equal(le16(b + 0x42), CAB_COMPRESS_NONE); /* CFFOLDER at 0x3C */
+	assert_int_equal(le32_get(b + 0x08), size);
+	assert_int_equal(le32_get(b + 0x10), 0x44); /* 60-byte header + one CFFOLDER */
+	assert_int_equal(le16_get(b + 0x1E), CAB_FLAG_RESERVE_PRESENT);
+	assert_memory_equal(b + 0x24, want, sizeof(want));	 /* 0x24..0x3B */
+	assert_int_equal(le16_get(b + 0x42), CAB_COMPRESS_NONE); /* CFFOLDER at 0x3C */
 	assert_int_equal(cab_header_parse(b, len, len, &h, &err), 0);
 	assert_true(h.signature_reserve);
 	assert_int_equal(h.reserve_offset, 0x28);
@@ -970,7 +947,7 @@ static void test_truncated_with_honest_size(void **state)
 		struct pp_error err = {0};
 		struct cab_reader *r;
 
-		set_le32(b + 0x08, (uint32_t)cut);
+		le32_put(b + 0x08, (uint32_t)cut);
 		r = open_bytes(f, b, cut, &err);
 		if (r != NULL) {
 			assert_int_equal(cab_reader_test(r, &err), -1);
@@ -998,33 +975,33 @@ static void test_bad_header_fields(void **state)
 		expect_open_fails(f, m, len, HR_ERROR_INVALID_DATA);                               \
 	} while (0)
 	MUTATE(m[0] = 'X');				      /* signature */
-	MUTATE(set_le32(m + 0x04, 1));			      /* reserved1 */
-	MUTATE(set_le32(m + 0x08, (uint32_t)len + 1));	      /* cbCabinet past the end */
-	MUTATE(set_le32(m + 0x10, (uint32_t)len + 100));      /* coffFiles past the end */
-	MUTATE(set_le32(m + 0x10, 0x10));		      /* coffFiles inside the header */
+	MUTATE(le32_put(m + 0x04, 1));			      /* reserved1 */
+	MUTATE(le32_put(m + 0x08, (uint32_t)len + 1));	      /* cbCabinet past the end */
+	MUTATE(le32_put(m + 0x10, (uint32_t)len + 100));      /* coffFiles past the end */
+	MUTATE(le32_put(m + 0x10, 0x10));		      /* coffFiles inside the header */
 	MUTATE(m[0x19] = 2);				      /* version */
-	MUTATE(set_le16(m + 0x1A, 0xFFFF));		      /* cFolders past the end */
-	MUTATE(set_le16(m + 0x1C, 0xFFFF));		      /* cFiles past the end */
-	MUTATE(set_le16(m + 0x1E, 0x0040));		      /* unknown flag */
-	MUTATE(set_le16(m + 0x1E, CAB_FLAG_RESERVE_PRESENT)); /* reserve sizes from the folder */
-	MUTATE(set_le32(m + 0x24, (uint32_t)len));	      /* coffCabStart at the end */
-	MUTATE(set_le32(m + 0x24, 0xFFFFFFF0u));	      /* coffCabStart wraps */
-	MUTATE(set_le32(m + 0x24, 0x10));		      /* coffCabStart inside the header */
-	MUTATE(set_le16(m + 0x28, 0xFFFF));		      /* cCFData past the end */
-	MUTATE(set_le16(m + 0x2A, 7));			      /* unknown compression */
-	MUTATE(set_le32(m + 0x2C, 0x80000000u));	      /* file size over the limit */
-	MUTATE(set_le32(m + 0x30, 0xFFFFFFF0u));	      /* offset + size wraps */
-	MUTATE(set_le32(m + 0x30, 200000));		      /* file past the folder's blocks */
-	MUTATE(set_le16(m + 0x34, 1));			      /* iFolder >= cFolders */
-	MUTATE(set_le16(m + 0x34, 0xFFFD)); /* continued from a previous cabinet */
-	MUTATE(set_le16(m + 0x34, 0xFFFF));
+	MUTATE(le16_put(m + 0x1A, 0xFFFF));		      /* cFolders past the end */
+	MUTATE(le16_put(m + 0x1C, 0xFFFF));		      /* cFiles past the end */
+	MUTATE(le16_put(m + 0x1E, 0x0040));		      /* unknown flag */
+	MUTATE(le16_put(m + 0x1E, CAB_FLAG_RESERVE_PRESENT)); /* reserve sizes from the folder */
+	MUTATE(le32_put(m + 0x24, (uint32_t)len));	      /* coffCabStart at the end */
+	MUTATE(le32_put(m + 0x24, 0xFFFFFFF0u));	      /* coffCabStart wraps */
+	MUTATE(le32_put(m + 0x24, 0x10));		      /* coffCabStart inside the header */
+	MUTATE(le16_put(m + 0x28, 0xFFFF));		      /* cCFData past the end */
+	MUTATE(le16_put(m + 0x2A, 7));			      /* unknown compression */
+	MUTATE(le32_put(m + 0x2C, 0x80000000u));	      /* file size over the limit */
+	MUTATE(le32_put(m + 0x30, 0xFFFFFFF0u));	      /* offset + size wraps */
+	MUTATE(le32_put(m + 0x30, 200000));		      /* file past the folder's blocks */
+	MUTATE(le16_put(m + 0x34, 1));			      /* iFolder >= cFolders */
+	MUTATE(le16_put(m + 0x34, 0xFFFD)); /* continued from a previous cabinet */
+	MUTATE(le16_put(m + 0x34, 0xFFFF));
 	MUTATE(m[0x3C] = '\0'); /* empty name */
 #undef MUTATE
 	{
 		struct pp_error err = {0};
 
 		memcpy(m, b, len);
-		set_le16(m + 0x34, 0xFFFE);
+		le16_put(m + 0x34, 0xFFFE);
 		assert_null(open_bytes(f, m, len, &err));
 		assert_non_null(strstr(err.message, "another cabinet"));
 	}
@@ -1051,10 +1028,10 @@ static void test_unterminated_name(void **state)
 /* Offset of CFDATA block n of the single folder. */
 static size_t block_offset(const uint8_t *b, unsigned n)
 {
-	size_t off = le32(b + 0x24);
+	size_t off = le32_get(b + 0x24);
 
 	while (n-- > 0)
-		off += 8u + le16(b + off + 4);
+		off += 8u + le16_get(b + off + 4);
 	return off;
 }
 
@@ -1086,8 +1063,8 @@ static void test_checksum_zero_means_absent(void **state)
 	uint8_t *b = small_cab(f, CAB_COMPRESS_MSZIP, "first", &len);
 	struct cab_reader *r;
 
-	for (i = 0; i < le16(b + 0x28); i++)
-		set_le32(b + block_offset(b, (unsigned)i), 0);
+	for (i = 0; i < le16_get(b + 0x28); i++)
+		le32_put(b + block_offset(b, (unsigned)i), 0);
 	r = open_bytes(f, b, len, &err);
 	assert_non_null(r);
 	assert_int_equal(cab_reader_test(r, &err), 0);
@@ -1100,8 +1077,8 @@ static void fix_checksum(uint8_t *b, unsigned n)
 {
 	size_t off = block_offset(b, n);
 
-	set_le32(b + off,
-		 cab_checksum(b + off + 4, 4, cab_checksum(b + off + 8, le16(b + off + 4), 0)));
+	le32_put(b + off,
+		 cab_checksum(b + off + 4, 4, cab_checksum(b + off + 8, le16_get(b + off + 4), 0)));
 }
 
 static void test_bad_mszip(void **state)
@@ -1119,10 +1096,10 @@ static void test_bad_mszip(void **state)
 	fix_checksum(b, 1);
 
 	/* cbUncomp that disagrees with the inflated size */
-	set_le16(b + off + 6, 1000);
+	le16_put(b + off + 6, 1000);
 	fix_checksum(b, 1);
 	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "cbUncomp");
-	set_le16(b + off + 6, 32768);
+	le16_put(b + off + 6, 32768);
 	fix_checksum(b, 1);
 
 	/* garbage deflate data */
@@ -1133,10 +1110,10 @@ static void test_bad_mszip(void **state)
 
 	/* cbData of the last block running past the end of the cabinet */
 	b = small_cab(f, CAB_COMPRESS_MSZIP, "first", &len);
-	off = block_offset(b, le16(b + 0x28) - 1u);
-	set_le16(b + off + 4, CAB_MSZIP_BLOCK_MAX);
+	off = block_offset(b, le16_get(b + 0x28) - 1u);
+	le16_put(b + off + 4, CAB_MSZIP_BLOCK_MAX);
 	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "past the end");
-	set_le16(b + off + 4, CAB_MSZIP_BLOCK_MAX + 1);
+	le16_put(b + off + 4, CAB_MSZIP_BLOCK_MAX + 1);
 	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "cbData");
 	free(b);
 }
@@ -1148,7 +1125,7 @@ static void test_bad_none_blocks(void **state)
 	uint8_t *b = small_cab(f, CAB_COMPRESS_NONE, "first", &len);
 
 	off = block_offset(b, 0);
-	set_le16(b + off + 4, 100); /* cbData != cbUncomp: the checksum notices first */
+	le16_put(b + off + 4, 100); /* cbData != cbUncomp: the checksum notices first */
 	expect_extract_fails(f, b, len, HR_ERROR_CRC, "block 0");
 	fix_checksum(b, 0);
 	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "cbData");
@@ -1156,7 +1133,7 @@ static void test_bad_none_blocks(void **state)
 
 	/* Fewer blocks than the files need: the file table promises more than the folder holds. */
 	b = small_cab(f, CAB_COMPRESS_NONE, "first", &len);
-	set_le16(b + 0x28, (uint16_t)(le16(b + 0x28) - 1));
+	le16_put(b + 0x28, (uint16_t)(le16_get(b + 0x28) - 1));
 	expect_open_fails(f, b, len, HR_ERROR_INVALID_DATA);
 	free(b);
 
@@ -1164,7 +1141,7 @@ static void test_bad_none_blocks(void **state)
 	 * then fails to read, test and extract. */
 	b = small_cab(f, CAB_COMPRESS_NONE, "first", &len);
 	assert_string_equal((const char *)b + 0x42 + 16, "second");
-	set_le32(b + 0x42, 90000); /* 70000 + 90000 <= 5 * 32768, > 140000 */
+	le32_put(b + 0x42, 90000); /* 70000 + 90000 <= 5 * 32768, > 140000 */
 	expect_extract_fails(f, b, len, HR_ERROR_INVALID_DATA, "ends after");
 	free(b);
 }
@@ -1178,7 +1155,7 @@ static void test_lzx_not_supported(void **state)
 	uint8_t *b = small_cab(f, CAB_COMPRESS_MSZIP, "first", &len);
 	struct cab_reader *r;
 
-	set_le16(b + 0x2A, 0x1503); /* LZX, 2 MB window */
+	le16_put(b + 0x2A, 0x1503); /* LZX, 2 MB window */
 	r = open_bytes(f, b, len, &err);
 	assert_non_null(r);
 	assert_int_equal(cab_reader_file_count(r), 2); /* listing works */
@@ -1188,7 +1165,7 @@ static void test_lzx_not_supported(void **state)
 	assert_non_null(strstr(err.message, "compression type 3 (LZX) is not supported"));
 	cab_reader_free(r);
 	expect_extract_fails(f, b, len, HR_ERROR_NOT_SUPPORTED, "LZX");
-	set_le16(b + 0x2A, 0x0002);
+	le16_put(b + 0x2A, 0x0002);
 	expect_extract_fails(f, b, len, HR_ERROR_NOT_SUPPORTED, "Quantum");
 	free(b);
 }
@@ -1389,13 +1366,13 @@ static void test_interop_gcab_checksums(void **state)
 	assert_int_equal(tu_run("cd '%s' && gcab -c -z '%s' data.bin", tree, f->cab), 0);
 	b = tu_read_file(f->cab, &len);
 	assert_non_null(b);
-	blocks = le16(b + 0x28);
+	blocks = le16_get(b + 0x28);
 	assert_int_equal(blocks, 4);
-	for (n = 0, off = le32(b + 0x24); n < blocks; n++) {
-		uint16_t cb = le16(b + off + 4);
+	for (n = 0, off = le32_get(b + 0x24); n < blocks; n++) {
+		uint16_t cb = le16_get(b + off + 4);
 
-		assert_true(le32(b + off) != 0);
-		assert_int_equal(le32(b + off),
+		assert_true(le32_get(b + off) != 0);
+		assert_int_equal(le32_get(b + off),
 				 cab_checksum(b + off + 4, 4, cab_checksum(b + off + 8, cb, 0)));
 		off += 8u + cb;
 	}

@@ -70,10 +70,7 @@ static int teardown(void **state)
 /* A fresh machine directory per test. */
 static char *machine(struct fixture *f, const char *name)
 {
-	char *p = tu_path(f->dir, name);
-
-	tu_rmrf(p);
-	return p;
+	return tu_fresh_path(f->dir, name);
 }
 
 static char *store_file(const char *m, const char *layer_dir, const char *store, const char *thumb)

@@ -25,17 +25,6 @@ static char *value_file(const char *machine)
 	return p;
 }
 
-static void assert_file_text(const char *path, const char *expected)
-{
-	size_t len = 0;
-	uint8_t *data = tu_read_file(path, &len);
-
-	assert_non_null(data);
-	assert_int_equal(len, strlen(expected));
-	assert_memory_equal(data, expected, len);
-	free(data);
-}
-
 static void test_registry_key(void **state)
 {
 	(void)state;
@@ -55,7 +44,7 @@ static void test_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(machinepolicy_set(m, ATPC, 1, "local", &err), 0);
-	assert_file_text(file, "1\tlocal\n");
+	tu_assert_file_text(file, "1\tlocal\n");
 	assert_int_equal(machinepolicy_get(m, ATPC, &v, &err), 0);
 	assert_true(v.present);
 	assert_int_equal(v.value, 1);
@@ -64,7 +53,7 @@ static void test_round_trip(void **state)
 	/* Replacing keeps one file and takes the new source. */
 	assert_int_equal(
 	    machinepolicy_set(m, ATPC, 0, "client-settings:Default Client Settings", &err), 0);
-	assert_file_text(file, "0\tclient-settings:Default Client Settings\n");
+	tu_assert_file_text(file, "0\tclient-settings:Default Client Settings\n");
 	assert_int_equal(machinepolicy_get(m, ATPC, &v, &err), 0);
 	assert_true(v.present);
 	assert_int_equal(v.value, 0);

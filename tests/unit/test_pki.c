@@ -63,9 +63,8 @@ static int teardown(void **state)
 /* Every test gets its own scratch directory inside the fixture's. */
 static char *scratch(struct fixture *f, const char *name)
 {
-	char *p = tu_path(f->dir, name);
+	char *p = tu_fresh_path(f->dir, name);
 
-	tu_rmrf(p);
 	if (mkdir(p, 0755) != 0)
 		abort();
 	return p;
@@ -74,22 +73,6 @@ static char *scratch(struct fixture *f, const char *name)
 static bool have_openssl(void)
 {
 	return tu_run("openssl version >/dev/null 2>&1") == 0;
-}
-
-static mode_t file_mode(const char *path)
-{
-	struct stat st;
-
-	if (stat(path, &st) != 0)
-		return (mode_t)-1;
-	return st.st_mode & 07777;
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 static void utc_string(time_t t, char *out, size_t size)
@@ -320,7 +303,7 @@ static void test_pfx_roundtrip(void **state)
 
 	pp_error_clear(&err);
 	assert_int_equal(pki_store_new_pfx(f->cred, pfx, "s3cret pass", &err), 0);
-	assert_int_equal(file_mode(pfx), 0600);
+	assert_int_equal(tu_file_mode(pfx), 0600);
 	assert_int_equal(tu_count_entries(d), 1); /* no temporary file left */
 	c = pki_credential_load(pfx, "s3cret pass", &err);
 	assert_non_null(c);
@@ -367,7 +350,7 @@ static void test_pfx_overwrites_atomically(void **state)
 	tu_write_file(pfx, "old", 3);
 	pp_error_clear(&err);
 	assert_int_equal(pki_store_new_pfx(f->cred, pfx, "pw", &err), 0);
-	assert_int_equal(file_mode(pfx), 0600);
+	assert_int_equal(tu_file_mode(pfx), 0600);
 	c = pki_credential_load(pfx, "pw", &err);
 	assert_non_null(c);
 	pki_credential_free(c);
@@ -426,7 +409,7 @@ static void test_pfx_non_exportable(void **state)
 	assert_int_equal(pki_store_new_pfx(gen, pfx, "pw", &err), 0);
 	assert_int_equal(pki_export_pfx(gen, out, "pw", &err), -1);
 	assert_int_equal(err.code, HR_NTE_BAD_KEY_STATE);
-	assert_false(exists(out));
+	assert_false(tu_exists(out));
 
 	pp_error_clear(&err);
 	c = pki_credential_load(pfx, "pw", &err);
@@ -437,7 +420,7 @@ static void test_pfx_non_exportable(void **state)
 	assert_int_equal(pki_export_pfx(c, out, "pw", &err), -1);
 	assert_int_equal(err.code, HR_NTE_BAD_KEY_STATE);
 	assert_non_null(strstr(err.message, "Locked Key"));
-	assert_false(exists(out));
+	assert_false(tu_exists(out));
 	assert_int_equal(tu_count_entries(d), 1);
 	/* The public certificate still exports. */
 	pp_error_clear(&err);
@@ -1048,7 +1031,7 @@ static void test_thumbprint(void **state)
 	out = tu_path(d, "fp.txt");
 	pp_error_clear(&err);
 	assert_int_equal(pki_export_cer(f->cred->cert, cer, &err), 0);
-	assert_int_equal(file_mode(cer), 0644);
+	assert_int_equal(tu_file_mode(cer), 0644);
 	assert_int_equal(tu_run("openssl x509 -inform DER -in '%s' -noout -fingerprint -sha1 > "
 				"'%s'",
 				cer, out),

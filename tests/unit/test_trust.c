@@ -2,9 +2,11 @@
  * the positive path for both policies, the order of the checks, and RFC 3161 timestamps that
  * carry an expired signer. Machines are set up through certstore.h and machinepolicy.h. */
 #include "authenticode.h"
+#include "byteorder.h"
 #include "certstore.h"
 #include "hresult.h"
 #include "machinepolicy.h"
+#include "testcerts.h"
 #include "testutil.h"
 #include "trust.h"
 
@@ -39,44 +41,15 @@ struct fx {
 	int machines;
 };
 
-static X509 *load_cert(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	X509 *x;
-
-	assert_non_null(fp);
-	x = PEM_read_X509(fp, NULL, NULL, NULL);
-	fclose(fp);
-	assert_non_null(x);
-	return x;
-}
-
-static EVP_PKEY *load_key(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	EVP_PKEY *k;
-
-	assert_non_null(fp);
-	k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-	fclose(fp);
-	assert_non_null(k);
-	return k;
-}
-
 static void sign_cab(struct fx *f, int who, X509 *extra, const char *name, char **out)
 {
-	struct authenticode_signer s;
 	STACK_OF(X509) *chain = sk_X509_new_null();
-	struct pp_error err;
 
 	assert_non_null(chain);
 	if (extra != NULL)
 		assert_true(sk_X509_push(chain, extra) > 0);
-	authenticode_signer_init_key(&s, f->cert[who], chain, f->key[who]);
 	*out = tu_path(f->dir, name);
-	pp_error_clear(&err);
-	if (authenticode_sign_cab(f->ucab, *out, &s, &err) != 0)
-		fail_msg("sign %s: %s", name, err.message);
+	tc_sign_cab(f->ucab, *out, f->cert[who], chain, f->key[who]);
 	sk_X509_free(chain);
 }
 
@@ -101,53 +74,32 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	f->dir = tu_tmpdir();
-	p = tu_path(f->dir, "mk.sh");
-	{
-		static const char script[] =
-		    "set -e\n"
-		    "q() { \"$@\" >/dev/null 2>&1; }\n"
-		    "ca() { q openssl req -x509 -newkey rsa:2048 -nodes -keyout $1.key -out $1.pem "
-		    "-days 3650 -subj \"/CN=$2\" -addext basicConstraints=critical,CA:TRUE "
-		    "-addext keyUsage=critical,keyCertSign,cRLSign; }\n"
-		    "issue() { q openssl req -newkey rsa:2048 -nodes -keyout $1.key -out $1.csr "
-		    "-subj \"/CN=$2\"; printf \"$4\" > $1.ext; "
-		    "q openssl x509 -req -in $1.csr -CA $3.pem -CAkey $3.key -CAcreateserial "
-		    "-days 365 -out $1.pem -extfile $1.ext; }\n"
-		    "CODE='basicConstraints=CA:FALSE\\nkeyUsage=critical,digitalSignature\\n"
-		    "extendedKeyUsage=codeSigning\\n'\n"
-		    "ca root 'PP Trust Root'\n"
-		    "issue inter 'PP Trust Intermediate' root "
-		    "'basicConstraints=critical,CA:TRUE\\nkeyUsage=critical,keyCertSign,cRLSign\\n'"
-		    "\n"
-		    "issue leaf 'PP Trust Signer' inter \"$CODE\"\n"
-		    "issue noeku 'PP Server Only' inter 'basicConstraints=CA:FALSE\\n"
-		    "keyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth\\n'\n"
-		    "issue expired 'PP Expired Signer' inter \"$CODE\"\n"
-		    "q openssl req -x509 -newkey rsa:2048 -nodes -keyout self.key -out self.pem "
-		    "-days 1095 -subj '/CN=WSUS Publishers Self-signed' "
-		    "-addext basicConstraints=critical,CA:FALSE "
-		    "-addext keyUsage=critical,digitalSignature -addext "
-		    "extendedKeyUsage=codeSigning\n"
-		    "ca oroot 'PP Other Root'\n"
-		    "issue oleaf 'PP Other Signer' oroot \"$CODE\"\n"
-		    "issue tsa 'PP Time Stamping' root 'basicConstraints=CA:FALSE\\n"
-		    "keyUsage=critical,digitalSignature\\n"
-		    "extendedKeyUsage=critical,timeStamping\\n'\n";
-
-		tu_write_file(p, script, sizeof(script) - 1);
-	}
-	assert_int_equal(tu_run("cd '%s' && sh mk.sh", f->dir), 0);
-	free(p);
+	tc_self_signed(f->dir, "root", "PP Trust Root", 3650, TC_ADDEXT_CA);
+	tc_issue(f->dir, "inter", "PP Trust Intermediate", "root", TC_EXT_CA);
+	tc_issue(f->dir, "leaf", "PP Trust Signer", "inter", TC_EXT_CODE_SIGNING);
+	tc_issue(f->dir, "noeku", "PP Server Only", "inter",
+		 "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+		 "extendedKeyUsage=serverAuth\n");
+	tc_issue(f->dir, "expired", "PP Expired Signer", "inter", TC_EXT_CODE_SIGNING);
+	tc_self_signed(f->dir, "self", "WSUS Publishers Self-signed", 1095,
+		       "-addext basicConstraints=critical,CA:FALSE "
+		       "-addext keyUsage=critical,digitalSignature "
+		       "-addext extendedKeyUsage=codeSigning");
+	tc_self_signed(f->dir, "oroot", "PP Other Root", 3650, TC_ADDEXT_CA);
+	tc_issue(f->dir, "oleaf", "PP Other Signer", "oroot", TC_EXT_CODE_SIGNING);
+	tc_issue(f->dir, "tsa", "PP Time Stamping", "root",
+		 "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+		 "extendedKeyUsage=critical,timeStamping\n");
 	for (i = 0; i < C_COUNT; i++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "%s.pem", cert_names[i]);
 		p = tu_path(f->dir, name);
-		f->cert[i] = load_cert(p);
+		f->cert[i] = tc_load_cert(p);
 		free(p);
 		snprintf(name, sizeof(name), "%s.key", cert_names[i]);
 		p = tu_path(f->dir, name);
-		f->key[i] = load_key(p);
+		f->key[i] = tc_load_key(p);
 		free(p);
 	}
 	{
@@ -330,7 +282,7 @@ static void test_bad_digest(void **state)
 
 	d = tu_read_file(f->chain_cab, &len);
 	assert_non_null(d);
-	sigoff = (uint32_t)(d[0x2C] | d[0x2D] << 8 | d[0x2E] << 16 | (uint32_t)d[0x2F] << 24);
+	sigoff = le32_get(d + 0x2C);
 	d[sigoff - 100] ^= 0x20; /* inside the last CFDATA block */
 	tu_write_file(t, d, len);
 	assert_hr(eval(t, m, TRUST_POLICY_WSUS, &res), HR_TRUST_E_BAD_DIGEST);
@@ -552,14 +504,6 @@ static void test_bad_certificate_signature(void **state)
 
 /* ---- timestamps ---- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
 /* Adds an RFC 3161 token from `openssl ts -reply` (TSA under our root) to the signature of cab,
  * over the signature's encryptedDigest (or over other bytes when wrong_imprint). */
 static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool wrong_imprint,
@@ -577,7 +521,7 @@ static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool
 
 	d = tu_read_file(cab, &len);
 	assert_non_null(d);
-	sigoff = (uint32_t)(d[0x2C] | d[0x2D] << 8 | d[0x2E] << 16 | (uint32_t)d[0x2F] << 24);
+	sigoff = le32_get(d + 0x2C);
 	q = d + sigoff;
 	p7 = d2i_PKCS7(NULL, &q, (long)(len - sigoff));
 	assert_non_null(p7);
@@ -661,7 +605,7 @@ static char *timestamp_cab(struct fx *f, const char *cab, const char *name, bool
 	assert_non_null(d);
 	memset(d + sigoff, 0, padded);
 	memcpy(d + sigoff, blob, (size_t)n);
-	put32(d + 0x30, padded);
+	le32_put(d + 0x30, padded);
 	tu_write_file(out, d, sigoff + padded);
 	OPENSSL_free(blob);
 	PKCS7_free(p7);

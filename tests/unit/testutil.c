@@ -1,9 +1,13 @@
 /* testutil.c - helpers for the unit tests. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
 #include "testutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,14 @@ char *tu_path(const char *dir, const char *name)
 
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		abort();
+	return p;
+}
+
+char *tu_fresh_path(const char *dir, const char *name)
+{
+	char *p = tu_path(dir, name);
+
+	tu_rmrf(p);
 	return p;
 }
 
@@ -73,6 +85,33 @@ uint8_t *tu_read_file(const char *path, size_t *len)
 out:
 	fclose(f);
 	return buf;
+}
+
+void tu_assert_file_text(const char *path, const char *expected)
+{
+	size_t len = 0;
+	uint8_t *data = tu_read_file(path, &len);
+
+	assert_non_null(data);
+	assert_int_equal(len, strlen(expected));
+	assert_memory_equal(data, expected, len);
+	free(data);
+}
+
+mode_t tu_file_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		return (mode_t)-1;
+	return st.st_mode & 07777;
+}
+
+bool tu_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
 }
 
 void tu_fill(uint8_t *buf, size_t len, uint32_t seed)
