@@ -85,10 +85,12 @@ int cli_parse_int(const char *text, long min, long max, long *out);
 int cli_print_json(json_t *doc);
 
 /* Progress bar on stderr for cab_progress_fn; shown only when stderr is a terminal and the
- * operation has run for more than a second. Pass a struct cli_progress as ctx. */
+ * operation has run for more than a second ($PATCHPOINT_PROGRESS_AFTER seconds when set).
+ * Pass a struct cli_progress as ctx. */
 struct cli_progress {
 	const char *label;
 	double started;
+	double after; /* seconds before the bar appears */
 	bool shown;
 };
 void cli_progress_init(struct cli_progress *p, const char *label);

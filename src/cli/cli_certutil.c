@@ -23,7 +23,7 @@ const char cli_certutil_manual[] =
     "SYNOPSIS\n"
     "    patchpoint certutil [--machine DIR] [-f] [-GroupPolicy] -addstore STORE FILE\n"
     "    patchpoint certutil [--machine DIR] [-GroupPolicy] -delstore STORE CERTID\n"
-    "    patchpoint certutil [--machine DIR] [-GroupPolicy] -store [STORE [CERTID]]\n"
+    "    patchpoint certutil [--machine DIR] [-GroupPolicy] [--json] -store [STORE [CERTID]]\n"
     "    patchpoint certutil -dump FILE\n"
     "\n"
     "DESCRIPTION\n"
@@ -39,6 +39,7 @@ const char cli_certutil_manual[] =
     "                    /var/lib/patchpoint/machine)\n"
     "    -f              -addstore: rewrite a certificate that is already in the store\n"
     "    -GroupPolicy    use the group policy stores\n"
+    "    --json          -store: print the stores and their certificates as JSON\n"
     "\n"
     "DIFFERENCES FROM certutil.exe\n"
     "    -delstore with a CERTID that matches nothing fails with CRYPT_E_NOT_FOUND (exit 1)\n"
@@ -212,10 +213,28 @@ out:
 	return rc;
 }
 
+/* The fields of one certificate for -store --json. */
+static json_t *store_entry_json(int index, X509 *cert)
+{
+	struct pki_show show;
+	struct pp_error err;
+
+	pp_error_clear(&err);
+	if (pki_show_fields(cert, &show, &err) != 0)
+		return json_pack("{s:i, s:s}", "index", index, "error", err.message);
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "index", index,
+			 "thumbprint", show.thumbprint, "subject", show.subject, "issuer",
+			 show.issuer, "serial_number", show.serial, "not_before", show.effective,
+			 "not_after", show.expiration, "public_key", show.public_key, "self_signed",
+			 show.self_signed);
+}
+
+/* Lists one store, as text or (json != NULL) appended to the json array. */
 static int certutil_store_one(const char *machine, enum certstore_layer layer, enum certstore_id id,
-			      const char *certid, struct pp_error *err)
+			      const char *certid, json_t *json, struct pp_error *err)
 {
 	STACK_OF(X509) * certs;
+	json_t *entries = NULL;
 	int i;
 
 	if (certid != NULL)
@@ -230,34 +249,52 @@ static int certutil_store_one(const char *machine, enum certstore_layer layer, e
 			     certstore_name(id), certid);
 		return -1;
 	}
-	print_store_title(id);
-	for (i = 0; i < sk_X509_num(certs); i++)
-		print_store_entry(i, sk_X509_value(certs, i));
+	if (json != NULL) {
+		entries = json_array();
+		for (i = 0; i < sk_X509_num(certs); i++)
+			json_array_append_new(entries,
+					      store_entry_json(i, sk_X509_value(certs, i)));
+		json_array_append_new(json,
+				      json_pack("{s:s, s:s, s:s, s:o}", "store", certstore_name(id),
+						"display_name", certstore_display_name(id), "layer",
+						layer == CERTSTORE_POLICY ? "GroupPolicy" : "local",
+						"certificates", entries));
+	} else {
+		print_store_title(id);
+		for (i = 0; i < sk_X509_num(certs); i++)
+			print_store_entry(i, sk_X509_value(certs, i));
+	}
 	sk_X509_pop_free(certs, X509_free);
 	return 0;
 }
 
 static int certutil_store(const char *machine, enum certstore_layer layer, const char *store_name,
-			  const char *certid)
+			  const char *certid, bool json)
 {
 	enum certstore_id id;
 	struct pp_error err;
+	json_t *stores = json ? json_array() : NULL;
 	int i;
 
 	pp_error_clear(&err);
 	if (store_name == NULL) {
 		for (i = 0; i < CERTSTORE_COUNT; i++) {
-			if (certutil_store_one(machine, layer, (enum certstore_id)i, NULL, &err) !=
-			    0)
-				return certutil_failed("-store", &err);
+			if (certutil_store_one(machine, layer, (enum certstore_id)i, NULL, stores,
+					       &err) != 0)
+				goto failed;
 		}
-	} else {
-		if (certstore_parse_name(store_name, &id, &err) != 0 ||
-		    certutil_store_one(machine, layer, id, certid, &err) != 0)
-			return certutil_failed("-store", &err);
+	} else if (certstore_parse_name(store_name, &id, &err) != 0 ||
+		   certutil_store_one(machine, layer, id, certid, stores, &err) != 0) {
+		goto failed;
 	}
-	certutil_completed("-store");
+	if (json)
+		cli_print_json(json_pack("{s:o}", "stores", stores));
+	else
+		certutil_completed("-store");
 	return CLI_EXIT_OK;
+failed:
+	json_decref(stores);
+	return certutil_failed("-store", &err);
 }
 
 /* The names Windows gives the extensions patchpoint's certificates carry. */
@@ -355,7 +392,7 @@ int cli_certutil(struct cli *cli, int argc, char **argv)
 {
 	const char *machine = NULL, *verb = NULL, *args[3] = {NULL, NULL, NULL};
 	enum certstore_layer layer = CERTSTORE_LOCAL;
-	bool force = false;
+	bool force = false, json = false;
 	int i, nargs = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -365,6 +402,8 @@ int cli_certutil(struct cli *cli, int argc, char **argv)
 			return cli_manual(cli_certutil_manual);
 		if (strcmp(a, "--machine") == 0 && i + 1 < argc) {
 			machine = argv[++i];
+		} else if (strcmp(a, "--json") == 0) {
+			json = true;
 		} else if (strcmp(a, "-f") == 0) {
 			force = true;
 		} else if (strcasecmp(a, "-GroupPolicy") == 0) {
@@ -402,7 +441,7 @@ int cli_certutil(struct cli *cli, int argc, char **argv)
 	if (strcasecmp(verb, "-store") == 0) {
 		if (nargs > 2)
 			return cli_usage("certutil", "-store takes at most STORE and CERTID");
-		return certutil_store(machine, layer, args[0], args[1]);
+		return certutil_store(machine, layer, args[0], args[1], json);
 	}
 	if (nargs != 1)
 		return cli_usage("certutil", "-dump needs FILE");

@@ -185,8 +185,13 @@ static double now_seconds(void)
 
 void cli_progress_init(struct cli_progress *p, const char *label)
 {
+	const char *after = getenv("PATCHPOINT_PROGRESS_AFTER");
+	long seconds;
+
 	p->label = label;
 	p->started = now_seconds();
+	p->after =
+	    after != NULL && cli_parse_int(after, 0, 3600, &seconds) == 0 ? (double)seconds : 1.0;
 	p->shown = false;
 }
 
@@ -198,7 +203,7 @@ void cli_progress_update(void *ctx, uint64_t done, uint64_t total)
 
 	if (!isatty(STDERR_FILENO))
 		return;
-	if (!p->shown && now_seconds() - p->started < 1.0)
+	if (!p->shown && now_seconds() - p->started < p->after)
 		return;
 	p->shown = true;
 	filled = total > 0 ? (int)((double)done / (double)total * width) : width;

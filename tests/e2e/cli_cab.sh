@@ -58,6 +58,20 @@ is "policy get after clear" "$(pp policy get --machine m AcceptTrustedPublisherC
 exits "unknown policy name: usage error" 2 pp policy set --machine m NoSuchValue 1
 exits "non-numeric value: usage error" 2 pp policy set --machine m AcceptTrustedPublisherCerts yes
 
+# Progress bars: on a terminal only, after PATCHPOINT_PROGRESS_AFTER seconds (default 1).
+head -c 3000000 /dev/urandom > big.bin
+if command -v script >/dev/null; then
+  out=$(PATCHPOINT_PROGRESS_AFTER=0 script -qec "$PATCHPOINT cab create --compress none -o tty.cab big.bin" /dev/null | tr '\r' '\n')
+  like "progress bar on a terminal" "$out" 'Creating cabinet \[#+\] 100%'
+  out=$(PATCHPOINT_PROGRESS_AFTER=0 script -qec "$PATCHPOINT cab extract tty.cab -d tty-out" /dev/null | tr '\r' '\n')
+  like "progress bar while extracting" "$out" 'Extracting \[#+\] 100%'
+else
+  skip "progress bar on a terminal" "no script(1)"
+  skip "progress bar while extracting" "no script(1)"
+fi
+out=$(PATCHPOINT_PROGRESS_AFTER=0 pp cab create --compress none -o notty.cab big.bin 2>&1)
+unlike "no progress bar when stderr is not a terminal" "$out" 'Creating cabinet \['
+
 log=$TMP/patchpoint.log
 ok "--log writes a CMTrace log" pp --log "$log" cab list signed.cab
 like "CMTrace record format" "$(head -n1 "$log")" '^<!\[LOG\[patchpoint cab started\]LOG\]!><time="[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}[+-][0-9]+" date="[0-9]{2}-[0-9]{2}-[0-9]{4}" component="patchpoint" context="" type="1" thread="[0-9]+" file="">'

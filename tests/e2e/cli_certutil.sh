@@ -68,5 +68,10 @@ like "-dump Basic Constraints" "$out" 'Basic Constraints'
 like "-dump subject" "$out" 'CN=Contoso Root CA'
 like "-dump completed" "$out" 'CertUtil: -dump command completed successfully.'
 like "--help" "$(pp certutil --help)" 'addstore'
+pp certutil --machine json -addstore TrustedPublisher wsus.cer >/dev/null
+out=$(pp certutil --machine json --json -store TrustedPublisher)
+like "-store --json names the store" "$out" '"store": "TrustedPublisher"'
+like "-store --json lists the thumbprint" "$out" "\"thumbprint\": \"$(echo "$thumb" | tr a-f A-F)\""
+like "-store --json without a store lists all five" "$(pp certutil --machine json --json -store | grep -c '"store":')" '^5$'
 
 done_testing
