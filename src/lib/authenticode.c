@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -172,31 +173,59 @@ static int digest_sink_data(void *ctx, const uint8_t *bytes, size_t len, struct 
 	return 0;
 }
 
+/* Windows of the file lent to the hash worker, which unmaps each once hashed. */
+#define DIGEST_WINDOW (4u * 1024u * 1024u)
+
+static void window_release(void *ctx, const uint8_t *p, size_t n)
+{
+	uint8_t *base = ctx;
+
+	(void)munmap(base, (size_t)(p + n - base));
+}
+
 /* Feeds the digest from fd from its current position (a file offset: the cabinet is already in
- * its signed layout) up to cbCabinet, reading straight into the hash worker's buffers. */
+ * its signed layout) up to cbCabinet without copying: the file is mapped window by window with
+ * MAP_POPULATE, so this thread does the page-table work for the next window while the worker
+ * hashes the previous one. Where mapping fails, the bytes are read into the worker's buffers. */
 static int digest_read_rest(struct authenticode_digest *d, int fd, const char *path,
 			    struct pp_error *err)
 {
-	while (d->pos < d->end) {
-		size_t room, want;
-		ssize_t got;
-		uint8_t *dst = hashworker_reserve(d->hash, &room, err);
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
-		if (dst == NULL)
-			return -1;
-		want = d->end - d->pos < room ? (size_t)(d->end - d->pos) : room;
-		got = pread(fd, dst, want, (off_t)d->pos);
-		if (got <= 0) {
-			if (got < 0)
-				pp_error_set_errno(err, errno, "cannot read %s", path);
-			else
-				pp_error_set(err, HR_ERROR_HANDLE_EOF, "%s ends before cbCabinet",
-					     path);
-			return -1;
+	while (d->pos < d->end) {
+		uint64_t start = d->pos & ~(page - 1);
+		size_t want =
+		    d->end - d->pos < DIGEST_WINDOW ? (size_t)(d->end - d->pos) : DIGEST_WINDOW;
+		size_t map_len = (size_t)(d->pos - start) + want;
+		uint8_t *map =
+		    mmap(NULL, map_len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)start);
+
+		if (map != MAP_FAILED) {
+			if (hashworker_lend(d->hash, map + (d->pos - start), want, window_release,
+					    map, err) != 0)
+				return -1;
+		} else {
+			size_t room;
+			ssize_t got;
+			uint8_t *dst = hashworker_reserve(d->hash, &room, err);
+
+			if (dst == NULL)
+				return -1;
+			want = want < room ? want : room;
+			got = pread(fd, dst, want, (off_t)d->pos);
+			if (got <= 0) {
+				if (got < 0)
+					pp_error_set_errno(err, errno, "cannot read %s", path);
+				else
+					pp_error_set(err, HR_ERROR_HANDLE_EOF,
+						     "%s ends before cbCabinet", path);
+				return -1;
+			}
+			want = (size_t)got;
+			if (hashworker_commit(d->hash, want, err) != 0)
+				return -1;
 		}
-		if (hashworker_commit(d->hash, (size_t)got, err) != 0)
-			return -1;
-		d->pos += (uint64_t)got;
+		d->pos += want;
 	}
 	return 0;
 }

@@ -30,6 +30,16 @@ uint8_t *hashworker_reserve(struct hashworker *w, size_t *room,
 			    struct pp_error *err) PP_WARN_UNUSED;
 int hashworker_commit(struct hashworker *w, size_t n, struct pp_error *err) PP_WARN_UNUSED;
 
+/* Called when the worker is done with a lent region: from the worker thread, or from the
+ * lending call itself when no thread runs or when it fails. */
+typedef void (*hashworker_release_fn)(void *ctx, const uint8_t *p, size_t n);
+
+/* Feeds n bytes at p without copying them: p must stay readable until release(release_ctx, p, n)
+ * is called. Bytes fed before are hashed first. A caller can map the next window of a file
+ * while the worker hashes this one. */
+int hashworker_lend(struct hashworker *w, const uint8_t *p, size_t n, hashworker_release_fn release,
+		    void *release_ctx, struct pp_error *err) PP_WARN_UNUSED;
+
 /* Waits for the queued bytes and writes the digest (EVP_MAX_MD_SIZE bytes at most). */
 int hashworker_final(struct hashworker *w, uint8_t *out, unsigned int *len,
 		     struct pp_error *err) PP_WARN_UNUSED;

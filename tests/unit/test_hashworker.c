@@ -99,12 +99,81 @@ static void test_free_without_final(void **state)
 	free(buf);
 }
 
+struct lent_log {
+	int released;
+	size_t bytes;
+};
+
+static void count_release(void *ctx, const uint8_t *p, size_t n)
+{
+	struct lent_log *log = ctx;
+
+	(void)p;
+	log->released++;
+	log->bytes += n;
+}
+
+/* Copied and lent bytes interleave in order; every lent region is given back exactly once. */
+static void test_lend_in_order(void **state)
+{
+	const size_t n = 9 * HASHWORKER_SLOT_SIZE + 333;
+	uint8_t *buf = malloc(n), want[EVP_MAX_MD_SIZE], got[EVP_MAX_MD_SIZE];
+	unsigned want_len = 0, got_len = 0;
+	struct lent_log log = {0, 0};
+	struct hashworker *w;
+	struct pp_error err;
+	size_t off = 0, lent = 0;
+	int round = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	tu_fill(buf, n, 99);
+	pp_error_clear(&err);
+	w = hashworker_new(EVP_sha256(), &err);
+	assert_non_null(w);
+	while (off < n) {
+		/* Alternate a small copied piece and a lent region of 1.5 slots. */
+		size_t piece = round % 2 == 0 ? 1000 : HASHWORKER_SLOT_SIZE * 3 / 2;
+
+		if (piece > n - off)
+			piece = n - off;
+		if (round % 2 == 0) {
+			assert_int_equal(hashworker_update(w, buf + off, piece, &err), 0);
+		} else {
+			assert_int_equal(
+			    hashworker_lend(w, buf + off, piece, count_release, &log, &err), 0);
+			lent += piece;
+		}
+		off += piece;
+		round++;
+	}
+	assert_int_equal(hashworker_final(w, got, &got_len, &err), 0);
+	one_shot(EVP_sha256(), buf, n, want, &want_len);
+	assert_memory_equal(got, want, want_len);
+	assert_int_equal(log.released, round / 2);
+	assert_int_equal(log.bytes, lent);
+	hashworker_free(w);
+
+	/* Abandoned with lent regions queued: each is still given back. */
+	memset(&log, 0, sizeof(log));
+	w = hashworker_new(EVP_sha256(), &err);
+	assert_non_null(w);
+	for (off = 0; off + HASHWORKER_SLOT_SIZE <= n; off += HASHWORKER_SLOT_SIZE)
+		assert_int_equal(
+		    hashworker_lend(w, buf + off, HASHWORKER_SLOT_SIZE, count_release, &log, &err),
+		    0);
+	hashworker_free(w);
+	assert_int_equal(log.released, (int)(n / HASHWORKER_SLOT_SIZE));
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes_around_slots),
 	    cmocka_unit_test(test_odd_update_sizes),
 	    cmocka_unit_test(test_free_without_final),
+	    cmocka_unit_test(test_lend_in_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
