@@ -7,7 +7,6 @@
 static const struct hresult_entry hresult_entries[] = {
     {HR_S_OK, "S_OK", "The operation completed successfully."},
     {HR_E_FAIL, "E_FAIL", "Unspecified error"},
-    {HR_E_NOTIMPL, "E_NOTIMPL", "Not implemented"},
     {HR_E_OUTOFMEMORY, "E_OUTOFMEMORY",
      "Not enough memory resources are available to complete this operation."},
     {HR_E_INVALIDARG, "E_INVALIDARG", "The parameter is incorrect."},
