@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
-  clang-format clang-tidy cppcheck)
+  libevent-dev libsqlite3-dev libinih-dev libcurl4-openssl-dev clang-format clang-tidy cppcheck)
 peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace)
 extra_pkgs=()
 case "${1:-}" in
