@@ -4,7 +4,7 @@
 #define PATCHPOINT_STORE_MIGRATIONS_H
 
 struct store_migration {
-	int version;      /* from the file name: 0001_init.sql -> 1 */
+	int version;	  /* from the file name: 0001_init.sql -> 1 */
 	const char *name; /* "0001_init" */
 	const char *sql;  /* the file's text */
 };
