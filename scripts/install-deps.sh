@@ -5,7 +5,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
   libevent-dev libsqlite3-dev libinih-dev libcurl4-openssl-dev clang-format clang-tidy cppcheck)
-peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace)
+peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;

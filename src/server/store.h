@@ -1,0 +1,333 @@
+/* store.h - the site database of patchpointd behind a narrow interface.
+ *
+ * Callers see an opaque struct store and the domain calls below; a backend (SQLite today,
+ * PostgreSQL later) fills a table of primitive operations (struct store_ops). The rules of the
+ * domain (site codes, the hierarchy, URLs, thumbprints, token hashing) live in store.c once, so
+ * every backend enforces the same ones. See docs/internals/store.md.
+ *
+ * Errors: E_INVALIDARG for malformed input or a broken hierarchy rule, ERROR_ALREADY_EXISTS for a
+ * duplicate, CRYPT_E_NOT_FOUND for an unknown site, SUP, certificate or sync, STORE_E_NOT_TOP_LEVEL
+ * for hierarchy settings sent to a child site. Records are plain values with bounded fields; only
+ * the lists and a certificate's DER are allocated (freed by the functions named beside them).
+ *
+ * Threads and processes: a struct store is one connection; use it from one thread at a time
+ * (each worker thread opens its own) and never across fork(). Any number of connections, in any
+ * number of processes, may share one database file. */
+#ifndef PATCHPOINT_STORE_H
+#define PATCHPOINT_STORE_H
+
+#include "error.h"
+#include "hresult.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_migration;
+
+#define STORE_SITE_CODE_LEN  3	  /* [A-Z0-9]{3}, as Configuration Manager site codes */
+#define STORE_NAME_MAX	     256  /* site and token names, bytes with the NUL */
+#define STORE_URL_MAX	     2048 /* SUP URLs, bytes with the NUL */
+#define STORE_THUMBPRINT_LEN 40	  /* SHA-1, upper-case hex */
+#define STORE_SUBJECT_MAX    1024
+#define STORE_CERT_DER_MAX   (64 * 1024)
+#define STORE_STEP_MAX	     64
+#define STORE_SYNC_ERROR_MAX 512
+#define STORE_TOKEN_MIN	     16 /* bytes of an admin token, the caller generates it */
+#define STORE_TOKEN_MAX	     1024
+
+/* Hierarchy settings sent to a site that is not the top-level one (the API answers 409). */
+#define STORE_E_NOT_TOP_LEVEL HR_ERROR_NOT_SUPPORTED
+/* A database written by a newer patchpointd than this one. */
+#define STORE_E_SCHEMA_NEWER HR_ERROR_NOT_SUPPORTED
+
+/* ---- records ---- */
+
+struct store_site {
+	char code[STORE_SITE_CODE_LEN + 1];
+	char name[STORE_NAME_MAX];
+	char parent_code[STORE_SITE_CODE_LEN + 1]; /* "" for the top-level site */
+	bool has_children;			   /* derived: a site with child sites is the CAS */
+	int64_t created_at;			   /* Unix seconds */
+};
+
+enum store_certificate_mode {
+	STORE_CERT_MODE_MANAGED = 0, /* "Configuration Manager manages the certificate" */
+	STORE_CERT_MODE_MANUAL = 1
+};
+
+/* The Third-Party Updates settings of the hierarchy: stored once, set on the top-level site. */
+struct store_third_party_settings {
+	bool enable_third_party_updates;
+	enum store_certificate_mode certificate_mode;
+	char top_level_site[STORE_SITE_CODE_LEN + 1]; /* filled by the getter, "" without sites */
+	int64_t updated_at;
+};
+
+enum store_sup_location { STORE_SUP_LOCAL = 0, STORE_SUP_REMOTE = 1 };
+
+struct store_sup {
+	int64_t id; /* assigned by store_sup_add */
+	char site_code[STORE_SITE_CODE_LEN + 1];
+	char url[STORE_URL_MAX]; /* http://... or https://... */
+	enum store_sup_location location;
+	bool sync_source; /* at most one per site; the top-level one holds the signing store */
+	int64_t created_at;
+};
+
+enum store_certificate_type {
+	STORE_CERT_WSUS_SIGNING = 0, /* "Third-party WSUS Signing" */
+	STORE_CERT_CATALOG = 1,	     /* "Third-party Software Updates Catalog" */
+	STORE_CERT_CONTENT = 2	     /* "Third-party Software Updates Content" */
+};
+
+/* A row of Administration > Security > Certificates. */
+struct store_certificate {
+	char thumbprint[STORE_THUMBPRINT_LEN + 1]; /* SHA-1 of der, upper-case hex */
+	enum store_certificate_type type;
+	uint8_t *der; /* owned: store_certificate_clear frees it */
+	size_t der_len;
+	char subject[STORE_SUBJECT_MAX];
+	int64_t not_before, not_after; /* Unix seconds */
+	bool blocked;
+	int64_t added_at;
+};
+
+enum store_sync_state { STORE_SYNC_RUNNING = 0, STORE_SYNC_SUCCEEDED = 1, STORE_SYNC_FAILED = 2 };
+
+struct store_sync {
+	int64_t id;
+	enum store_sync_state state;
+	char step[STORE_STEP_MAX]; /* the step running or last run, "" before the first */
+	int64_t started_at;
+	int64_t finished_at; /* 0 while running */
+	char error[STORE_SYNC_ERROR_MAX];
+};
+
+/* "Third-party WSUS Signing", ...; "managed" / "manual"; "running", ... Never NULL. */
+const char *store_certificate_type_name(enum store_certificate_type type);
+const char *store_certificate_mode_name(enum store_certificate_mode mode);
+const char *store_sync_state_name(enum store_sync_state state);
+/* Parse the names above (exact spelling); -1 with E_INVALIDARG listing the accepted ones. */
+int store_certificate_mode_parse(const char *name, enum store_certificate_mode *mode,
+				 struct pp_error *err);
+int store_certificate_type_parse(const char *name, enum store_certificate_type *type,
+				 struct pp_error *err);
+
+/* ---- opening ---- */
+
+/* Opens (creating when missing) the SQLite database at path, WAL mode with foreign keys, and
+ * applies the pending migrations, each in its own transaction. A database whose schema is newer
+ * than this binary is refused (STORE_E_SCHEMA_NEWER). The caller frees with store_close. */
+struct store *store_open_sqlite(const char *path, struct pp_error *err) PP_WARN_UNUSED;
+
+/* As store_open_sqlite with another migration list (tests inject broken or future ones). */
+struct store *store_open_sqlite_with(const char *path, const struct store_migration *migrations,
+				     unsigned count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Closes; NULL is a no-op. A transaction left open is rolled back. */
+void store_close(struct store *s);
+
+/* The highest migration applied to the database. */
+int store_schema_version(struct store *s, int *version, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Runs fn inside one transaction: committed when fn returns 0, rolled back otherwise (err then
+ * holds fn's error). Nests: an inner call is a savepoint of the outer transaction. */
+typedef int (*store_tx_fn)(struct store *s, void *ctx, struct pp_error *err);
+int store_transaction(struct store *s, store_tx_fn fn, void *ctx,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- sites ---- */
+
+/* Adds a site. parent_code NULL or "" makes it the top-level site, refused when one exists
+ * (ERROR_ALREADY_EXISTS naming it). Under a parent: the parent must exist (CRYPT_E_NOT_FOUND) and
+ * be the top-level site, because child sites have no children of their own (E_INVALIDARG); a
+ * site cannot be its own parent (E_INVALIDARG). Duplicate codes: ERROR_ALREADY_EXISTS. */
+int store_site_add(struct store *s, const char *code, const char *name, const char *parent_code,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* Expands a standalone primary into a hierarchy: adds the CAS code above the current top-level
+ * site, which becomes its child. Refused when the top-level site already has children (it is a
+ * CAS: E_INVALIDARG) or there is no site (CRYPT_E_NOT_FOUND). The hierarchy settings stay. */
+int store_site_add_cas_above(struct store *s, const char *code, const char *name,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* The site with this code, CRYPT_E_NOT_FOUND when there is none. */
+int store_site_get(struct store *s, const char *code, struct store_site *out,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* All sites, the top-level one first, then by code. *out is malloc'd (NULL when empty); free()
+ * it. */
+int store_site_list(struct store *s, struct store_site **out, size_t *count,
+		    struct pp_error *err) PP_WARN_UNUSED;
+
+/* The site without a parent, CRYPT_E_NOT_FOUND before the first site is added. */
+int store_top_level_site(struct store *s, struct store_site *out,
+			 struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- third-party update settings of the hierarchy ---- */
+
+int store_third_party_settings_get(struct store *s, struct store_third_party_settings *out,
+				   struct pp_error *err) PP_WARN_UNUSED;
+
+/* Sets both settings through site_code, which must be the top-level site: another existing site
+ * gets STORE_E_NOT_TOP_LEVEL with a message naming the top-level site; an unknown one
+ * CRYPT_E_NOT_FOUND. in->top_level_site and in->updated_at are ignored. */
+int store_third_party_settings_set(struct store *s, const char *site_code,
+				   const struct store_third_party_settings *in,
+				   struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- software update points ---- */
+
+/* Registers a SUP; sup->id and sup->created_at are filled. The URL must be http:// or https://
+ * with a host (E_INVALIDARG); the site must exist (CRYPT_E_NOT_FOUND); the same URL twice on a
+ * site or a second sync source on a site: ERROR_ALREADY_EXISTS. */
+int store_sup_add(struct store *s, struct store_sup *sup, struct pp_error *err) PP_WARN_UNUSED;
+
+int store_sup_get(struct store *s, int64_t id, struct store_sup *out,
+		  struct pp_error *err) PP_WARN_UNUSED;
+
+/* SUPs of site_code (all sites when NULL), by id. *out is malloc'd (NULL when empty); free() it.
+ */
+int store_sup_list(struct store *s, const char *site_code, struct store_sup **out, size_t *count,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* The sync-source SUP of a site, CRYPT_E_NOT_FOUND when the site has none. */
+int store_sup_sync_source(struct store *s, const char *site_code, struct store_sup *out,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- certificates (Administration > Security > Certificates) ---- */
+
+/* Adds a certificate; the thumbprint must be the SHA-1 of der in upper-case hex (E_INVALIDARG).
+ * Idempotent: when the thumbprint is already there the row is left as it is (blocked flag and
+ * type included) and *already is set (already may be NULL). cert->added_at is ignored. */
+int store_certificate_add(struct store *s, const struct store_certificate *cert, bool *already,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* The certificate with this thumbprint (any case accepted), CRYPT_E_NOT_FOUND when absent. out
+ * owns its DER afterwards: store_certificate_clear. */
+int store_certificate_get(struct store *s, const char *thumbprint, struct store_certificate *out,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* All certificates by added time then thumbprint; free with store_certificate_list_free. */
+int store_certificate_list(struct store *s, struct store_certificate **out, size_t *count,
+			   struct pp_error *err) PP_WARN_UNUSED;
+
+/* Blocks or unblocks; CRYPT_E_NOT_FOUND for an unknown thumbprint. Repeating is not an error. */
+int store_certificate_block(struct store *s, const char *thumbprint,
+			    struct pp_error *err) PP_WARN_UNUSED;
+int store_certificate_unblock(struct store *s, const char *thumbprint,
+			      struct pp_error *err) PP_WARN_UNUSED;
+
+/* Frees the DER of one record (and zeroes the record); NULL is a no-op. */
+void store_certificate_clear(struct store_certificate *cert);
+void store_certificate_list_free(struct store_certificate *list, size_t count);
+
+/* ---- synchronizations ---- */
+
+/* Starts a sync in state running and returns its id. One at a time, enforced by the database
+ * across processes: while one runs this fails with ERROR_ALREADY_EXISTS and *running_id set to
+ * its id (running_id may be NULL). */
+int store_sync_start(struct store *s, int64_t *id, int64_t *running_id,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Records the step a running sync has reached. CRYPT_E_NOT_FOUND for an unknown id, E_INVALIDARG
+ * when the sync is no longer running. */
+int store_sync_set_step(struct store *s, int64_t id, const char *step,
+			struct pp_error *err) PP_WARN_UNUSED;
+
+/* Finishes a running sync: state STORE_SYNC_SUCCEEDED or STORE_SYNC_FAILED with error (may be
+ * NULL). Same errors as store_sync_set_step. */
+int store_sync_finish(struct store *s, int64_t id, enum store_sync_state state, const char *error,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+int store_sync_get(struct store *s, int64_t id, struct store_sync *out,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* The sync with the highest id, CRYPT_E_NOT_FOUND before the first one. */
+int store_sync_latest(struct store *s, struct store_sync *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* At start-up: marks every running sync failed with reason (a crash left them running), so a new
+ * one can start. *count (may be NULL) receives how many there were. */
+int store_fail_running_syncs(struct store *s, const char *reason, unsigned *count,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- admin tokens ---- */
+
+/* Stores the SHA-256 of token under name (a label such as "init"); the token itself is never
+ * stored. The caller generates the token (STORE_TOKEN_MIN..STORE_TOKEN_MAX bytes) and shows it
+ * once. Duplicate names: ERROR_ALREADY_EXISTS. */
+int store_admin_token_add(struct store *s, const char *name, const char *token,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* *valid tells whether token matches a stored one; compared in constant time over every stored
+ * hash. A wrong token is not an error (returns 0 with *valid false). */
+int store_admin_token_verify(struct store *s, const char *token, bool *valid,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- for backends only ---- */
+
+/* Primitive operations of a backend. Each returns 0 or -1 with err set; "found" outputs report a
+ * missing row without an error. Lists are malloc'd arrays. Domain rules are checked by store.c
+ * before these are called, inside a transaction; backends map their own constraint violations
+ * (unique keys, foreign keys) to the HR codes above as a second line of defence. */
+struct store_ops {
+	void (*close)(void *impl);
+	int (*begin)(void *impl, struct pp_error *err); /* nests as a savepoint */
+	int (*commit)(void *impl, struct pp_error *err);
+	void (*rollback)(void *impl);
+	int (*schema_version)(void *impl, int *version, struct pp_error *err);
+
+	int (*site_insert)(void *impl, const struct store_site *site, struct pp_error *err);
+	/* Called before parent_code is inserted, in the same transaction: the foreign key is
+	 * checked at commit. */
+	int (*site_reparent)(void *impl, const char *code, const char *parent_code,
+			     struct pp_error *err);
+	int (*site_get)(void *impl, const char *code, struct store_site *out, bool *found,
+			struct pp_error *err);
+	int (*site_top)(void *impl, struct store_site *out, bool *found, struct pp_error *err);
+	int (*site_list)(void *impl, struct store_site **out, size_t *count, struct pp_error *err);
+
+	int (*settings_get)(void *impl, struct store_third_party_settings *out,
+			    struct pp_error *err);
+	int (*settings_put)(void *impl, const struct store_third_party_settings *in,
+			    struct pp_error *err);
+
+	int (*sup_insert)(void *impl, struct store_sup *sup, struct pp_error *err);
+	int (*sup_get)(void *impl, int64_t id, struct store_sup *out, bool *found,
+		       struct pp_error *err);
+	int (*sup_sync_source)(void *impl, const char *site_code, struct store_sup *out,
+			       bool *found, struct pp_error *err);
+	int (*sup_list)(void *impl, const char *site_code, struct store_sup **out, size_t *count,
+			struct pp_error *err);
+
+	int (*cert_insert)(void *impl, const struct store_certificate *cert, bool *inserted,
+			   struct pp_error *err);
+	int (*cert_get)(void *impl, const char *thumbprint, struct store_certificate *out,
+			bool *found, struct pp_error *err);
+	int (*cert_list)(void *impl, struct store_certificate **out, size_t *count,
+			 struct pp_error *err);
+	int (*cert_set_blocked)(void *impl, const char *thumbprint, bool blocked, bool *found,
+				struct pp_error *err);
+
+	/* -1 with ERROR_ALREADY_EXISTS and *running_id when a sync is running. */
+	int (*sync_insert)(void *impl, int64_t now, int64_t *id, int64_t *running_id,
+			   struct pp_error *err);
+	int (*sync_update)(void *impl, const struct store_sync *sync, struct pp_error *err);
+	int (*sync_get)(void *impl, int64_t id, struct store_sync *out, bool *found,
+			struct pp_error *err);
+	int (*sync_latest)(void *impl, struct store_sync *out, bool *found, struct pp_error *err);
+	int (*sync_fail_running)(void *impl, const char *reason, int64_t now, unsigned *count,
+				 struct pp_error *err);
+
+	int (*token_insert)(void *impl, const char *name, const uint8_t hash[32], int64_t now,
+			    struct pp_error *err);
+	/* Every stored hash, 32 bytes each, concatenated; malloc'd. */
+	int (*token_hashes)(void *impl, uint8_t **hashes, size_t *count, struct pp_error *err);
+};
+
+/* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */
+struct store *store_new(const struct store_ops *ops, void *impl, struct pp_error *err);
+
+#endif

@@ -1,0 +1,272 @@
+/* test_httpd.c - the pure parts of src/server/httpd: route patterns and their captures, the JSON
+ * error body, listen-address parsing. The sockets, TLS and threads are tested end to end in
+ * tests/e2e/httpd.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "httpd.h"
+#include "hresult.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static void test_pattern_literal(void **state)
+{
+	struct httpd_captures caps;
+
+	(void)state;
+	assert_true(httpd_pattern_match("/api/v1/ping", "/api/v1/ping", &caps));
+	assert_int_equal(caps.count, 0);
+	assert_false(httpd_pattern_match("/api/v1/ping", "/api/v1/pin", &caps));
+	assert_false(httpd_pattern_match("/api/v1/ping", "/api/v1/pingx", &caps));
+	assert_false(httpd_pattern_match("/api/v1/ping", "/api/v1/ping/", &caps));
+	assert_false(httpd_pattern_match("/api/v1/ping", "/api/v1", &caps));
+	assert_false(httpd_pattern_match("/api/v1/ping", "api/v1/ping", &caps));
+	assert_true(httpd_pattern_match("/", "/", &caps));
+	assert_false(httpd_pattern_match("/", "/x", &caps));
+}
+
+static void test_pattern_captures(void **state)
+{
+	struct httpd_captures caps;
+
+	(void)state;
+	assert_true(httpd_pattern_match("/api/v1/sites/{code}", "/api/v1/sites/PP1", &caps));
+	assert_int_equal(caps.count, 1);
+	assert_string_equal(caps.name[0], "code");
+	assert_string_equal(caps.value[0], "PP1");
+
+	assert_true(httpd_pattern_match("/api/v1/sites/{site}/sups/{id}/sync",
+					"/api/v1/sites/CAS/sups/42/sync", &caps));
+	assert_int_equal(caps.count, 2);
+	assert_string_equal(caps.name[0], "site");
+	assert_string_equal(caps.value[0], "CAS");
+	assert_string_equal(caps.name[1], "id");
+	assert_string_equal(caps.value[1], "42");
+
+	/* A capture is one non-empty segment. */
+	assert_false(httpd_pattern_match("/api/v1/sites/{code}", "/api/v1/sites/", &caps));
+	assert_false(httpd_pattern_match("/api/v1/sites/{code}", "/api/v1/sites", &caps));
+	assert_false(httpd_pattern_match("/api/v1/sites/{code}", "/api/v1/sites/a/b", &caps));
+	assert_false(httpd_pattern_match("/api/v1/sites/{s}/sups", "/api/v1/sites/a/sup", &caps));
+}
+
+static void test_pattern_decoding(void **state)
+{
+	struct httpd_captures caps;
+	char longseg[HTTPD_CAPTURE_MAX + 16];
+	char path[sizeof(longseg) + 16];
+
+	(void)state;
+	assert_true(httpd_pattern_match("/f/{name}", "/f/a%20b%2Ec", &caps));
+	assert_string_equal(caps.value[0], "a b.c");
+	/* An encoded slash or NUL, and broken escapes, never match. */
+	assert_false(httpd_pattern_match("/f/{name}", "/f/a%2Fb", &caps));
+	assert_false(httpd_pattern_match("/f/{name}", "/f/a%00b", &caps));
+	assert_false(httpd_pattern_match("/f/{name}", "/f/a%2", &caps));
+	assert_false(httpd_pattern_match("/f/{name}", "/f/a%zz", &caps));
+	assert_false(httpd_pattern_match("/f/{name}", "/f/%", &caps));
+	/* A value longer than the capture buffer is refused, not cut. */
+	memset(longseg, 'x', sizeof(longseg) - 1);
+	longseg[sizeof(longseg) - 1] = '\0';
+	assert_true(snprintf(path, sizeof(path), "/f/%s", longseg) > 0);
+	assert_false(httpd_pattern_match("/f/{name}", path, &caps));
+}
+
+static void test_pattern_valid(void **state)
+{
+	char big[HTTPD_PATTERN_MAX + 1];
+
+	(void)state;
+	assert_true(httpd_pattern_valid("/api/v1/ping"));
+	assert_true(httpd_pattern_valid("/api/v1/sites/{code}"));
+	assert_true(httpd_pattern_valid("/"));
+	assert_false(httpd_pattern_valid(NULL));
+	assert_false(httpd_pattern_valid(""));
+	assert_false(httpd_pattern_valid("api/v1"));
+	assert_false(httpd_pattern_valid("/api/{}"));
+	assert_false(httpd_pattern_valid("/api/{a{b}"));
+	assert_false(httpd_pattern_valid("/api/x{a}"));
+	assert_false(httpd_pattern_valid("/api/{a"));
+	assert_false(httpd_pattern_valid("/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}"));
+	assert_false(httpd_pattern_valid("/{a_name_that_is_far_too_long_for_a_capture}"));
+	memset(big, 'a', sizeof(big) - 1);
+	big[0] = '/';
+	big[sizeof(big) - 1] = '\0';
+	assert_false(httpd_pattern_valid(big));
+}
+
+static void test_error_json(void **state)
+{
+	char *s;
+
+	(void)state;
+	s = httpd_error_json("not_found", "no such resource");
+	assert_non_null(s);
+	assert_string_equal(
+	    s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such resource\"}}");
+	free(s);
+	/* Quotes, backslashes and control characters are escaped, so the body stays JSON. */
+	s = httpd_error_json("invalid_json", "near '\"'\\\n");
+	assert_non_null(s);
+	assert_string_equal(s, "{\"error\":{\"code\":\"invalid_json\",\"message\":"
+			       "\"near '\\\"'\\\\\\n\"}}");
+	free(s);
+}
+
+static void test_error_json_roundtrip(void **state)
+{
+	json_error_t jerr;
+	json_t *doc;
+	char *s;
+
+	(void)state;
+	s = httpd_error_json("payload_too_large", "request body is larger than 1048576 bytes");
+	assert_non_null(s);
+	doc = json_loads(s, 0, &jerr);
+	assert_non_null(doc);
+	assert_int_equal(json_object_size(doc), 1);
+	assert_int_equal(json_object_size(json_object_get(doc, "error")), 2);
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(doc, "error"), "code")),
+	    "payload_too_large");
+	json_decref(doc);
+	free(s);
+}
+
+static void test_listen_ipv4(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct pp_error err;
+	socklen_t len = 0;
+
+	(void)state;
+	pp_error_clear(&err);
+	assert_int_equal(httpd_parse_listen("127.0.0.1:8530", &ss, &len, &err), 0);
+	assert_int_equal(s4->sin_family, AF_INET);
+	assert_int_equal(ntohs(s4->sin_port), 8530);
+	assert_int_equal(ntohl(s4->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(httpd_parse_listen("127.0.0.1:0", &ss, &len, &err), 0);
+	assert_int_equal(ntohs(s4->sin_port), 0);
+	assert_int_equal(httpd_parse_listen("127.0.0.1:65535", &ss, &len, &err), 0);
+	assert_int_equal(ntohs(s4->sin_port), 65535);
+}
+
+static void test_listen_ipv6(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	struct pp_error err;
+	socklen_t len = 0;
+
+	(void)state;
+	pp_error_clear(&err);
+	assert_int_equal(httpd_parse_listen("[::1]:8531", &ss, &len, &err), 0);
+	assert_int_equal(s6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(s6->sin6_port), 8531);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+}
+
+struct bad_listen {
+	const char *spec;
+	const char *message; /* a substring of the error */
+};
+
+static void test_listen_refused(void **state)
+{
+	static const struct bad_listen bad[] = {
+	    {"", "empty listen address"},
+	    {"127.0.0.1", "use ADDR:PORT"},
+	    {"127.0.0.1:", "port must be 0-65535"},
+	    {"127.0.0.1:65536", "port must be 0-65535"},
+	    {"127.0.0.1:-1", "port must be 0-65535"},
+	    {"127.0.0.1:80x", "port must be 0-65535"},
+	    {"127.0.0.1:+80", "port must be 0-65535"},
+	    {"127.0.0.1:0000080", "port must be 0-65535"},
+	    {":8530", "bad IPv4 address"},
+	    {"localhost:8530", "is not a numeric IPv4 address"},
+	    {"127.0.0.256:8530", "is not a numeric IPv4 address"},
+	    {"::1:8531", "IPv6 as [ADDR]:PORT"},
+	    {"[::1]8531", "IPv6 form is [ADDR]:PORT"},
+	    {"[::1]", "IPv6 form is [ADDR]:PORT"},
+	    {"[]:8531", "bad IPv6 address"},
+	    {"[127.0.0.1]:8531", "is not a numeric IPv6 address"},
+	    {"[::1:8531", "IPv6 form is [ADDR]:PORT"},
+	};
+	struct sockaddr_storage ss;
+	struct pp_error err;
+	socklen_t len = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pp_error_clear(&err);
+		assert_int_equal(httpd_parse_listen(bad[i].spec, &ss, &len, &err), -1);
+		assert_int_equal(err.code, HR_E_INVALIDARG);
+		if (strstr(err.message, bad[i].message) == NULL)
+			fail_msg("'%s': got '%s', wanted '%s'", bad[i].spec, err.message,
+				 bad[i].message);
+	}
+	pp_error_clear(&err);
+	assert_int_equal(httpd_parse_listen(NULL, &ss, &len, &err), -1);
+}
+
+static void never_called(struct httpd_request *req, void *ctx)
+{
+	(void)ctx;
+	httpd_reply_error(req, 500, "test", "not expected");
+	fail();
+}
+
+static void test_route_refusals(void **state)
+{
+	struct httpd_options opt;
+	struct pp_error err;
+	struct httpd *h;
+
+	(void)state;
+	memset(&opt, 0, sizeof(opt));
+	opt.listen = "127.0.0.1:0";
+	pp_error_clear(&err);
+	h = httpd_new(&opt, &err);
+	assert_non_null(h);
+	assert_true(httpd_port(h, false) > 0);
+	assert_int_equal(httpd_port(h, true), 0);
+	assert_int_equal(httpd_route(h, "GET", "/api/v1/{x}", never_called, NULL, 0), 0);
+	assert_int_equal(httpd_route(h, "BREW", "/api/v1/x", never_called, NULL, 0), -1);
+	assert_int_equal(httpd_route(h, "GET", "api/v1/x", never_called, NULL, 0), -1);
+	assert_int_equal(httpd_route(h, "GET", "/api/v1/x", NULL, NULL, 0), -1);
+	httpd_free(h);
+
+	/* Nothing to listen on, or HTTPS without a certificate, is refused with a message. */
+	memset(&opt, 0, sizeof(opt));
+	pp_error_clear(&err);
+	assert_null(httpd_new(&opt, &err));
+	assert_non_null(strstr(err.message, "nothing to listen on"));
+	opt.listen_tls = "127.0.0.1:0";
+	pp_error_clear(&err);
+	assert_null(httpd_new(&opt, &err));
+	assert_non_null(strstr(err.message, "needs a certificate and a key"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pattern_literal),  cmocka_unit_test(test_pattern_captures),
+	    cmocka_unit_test(test_pattern_decoding), cmocka_unit_test(test_pattern_valid),
+	    cmocka_unit_test(test_error_json),	     cmocka_unit_test(test_error_json_roundtrip),
+	    cmocka_unit_test(test_listen_ipv4),	     cmocka_unit_test(test_listen_ipv6),
+	    cmocka_unit_test(test_listen_refused),   cmocka_unit_test(test_route_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
