@@ -1,0 +1,823 @@
+/* daemon_main.c - patchpointd: the site server (issue 3, DESIGN 2 and 6).
+ *
+ *   patchpointd init --data-dir D [--site-code PP1] [--site-name NAME]
+ *   patchpointd run  --data-dir D [--listen A:P] [--listen-tls A:P --tls-cert F --tls-key F]
+ *                    [--roles site,sup,mp] [--workers N]
+ *
+ * The data directory holds patchpoint.db (the store), keys/ (the signer's, 0700) and logs/
+ * (patchpointd.log, CMTrace). run starts the signer child first, before any thread and before the
+ * database or the log is opened, so the child inherits neither; then the HTTP workers.
+ *
+ * Database connections: a struct store is one SQLite connection for one thread. Each HTTP worker
+ * opens its own lazily on its first request and keeps it in thread-specific data (a pthread key);
+ * the key's destructor closes it when the worker thread ends in httpd_stop. The main thread uses
+ * its own connection for start-up work only.
+ *
+ * Signals: SIGTERM and SIGINT call httpd_shutdown (only write(2)s to eventfds) and set a flag;
+ * SIGHUP sets a flag. They are blocked while the workers start, so the workers inherit a mask
+ * that keeps them out, and the main thread waits for them in sigsuspend. */
+#include "cmtrace.h"
+#include "error.h"
+#include "hresult.h"
+#include "httpd.h"
+#include "signer.h"
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#ifndef PATCHPOINT_VERSION
+#define PATCHPOINT_VERSION "0.1.0"
+#endif
+
+#define DAEMON_COMPONENT      "patchpointd"
+#define DAEMON_DB_NAME	      "patchpoint.db"
+#define DAEMON_LOG_NAME	      "patchpointd.log"
+#define DAEMON_TOKEN_BYTES    32
+#define DAEMON_DEFAULT_SITE   "PP1"
+#define DAEMON_DEFAULT_NAME   "Primary site"
+#define DAEMON_LOCAL_SUP_URL  "http://localhost:8530/"
+#define DAEMON_DEFAULT_LISTEN "127.0.0.1:8530"
+
+enum { ROLE_SITE = 0x1, ROLE_SUP = 0x2, ROLE_MP = 0x4, ROLE_ALL = 0x7 };
+
+static const char usage_main[] =
+    "NAME\n"
+    "    patchpointd - the patchpoint site server\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpointd init --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
+    "    patchpointd run --data-dir DIR [--listen ADDR:PORT] [--listen-tls ADDR:PORT\n"
+    "                    --tls-cert FILE --tls-key FILE] [--roles site,sup,mp] [--workers N]\n"
+    "    patchpointd --help | --version\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    init creates a data directory with a standalone primary site and its local software\n"
+    "    update point and prints an admin token once. run serves the REST API from it.\n"
+    "    'patchpointd COMMAND --help' describes each command.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
+
+static const char usage_init[] =
+    "NAME\n"
+    "    patchpointd init - create a data directory\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpointd init --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Creates DIR (mode 0700) with DIR/patchpoint.db, DIR/keys/ (the signer's, 0700) and\n"
+    "    DIR/logs/; adds a standalone primary site and its local SUP (" DAEMON_LOCAL_SUP_URL ",\n"
+    "    the sync source). Prints an admin token once: only its hash is kept, so save it now.\n"
+    "    An existing DIR must be empty; an initialised one is never initialised again.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --data-dir DIR     the data directory to create\n"
+    "    --site-code CODE   three characters A-Z 0-9 (default " DAEMON_DEFAULT_SITE ")\n"
+    "    --site-name NAME   the site's display name (default \"" DAEMON_DEFAULT_NAME "\")\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success, 1 a failed operation, 2 a usage error.\n";
+
+static const char usage_run[] =
+    "NAME\n"
+    "    patchpointd run - serve the REST API of a data directory\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpointd run --data-dir DIR [--listen ADDR:PORT] [--listen-tls ADDR:PORT\n"
+    "                    --tls-cert FILE --tls-key FILE] [--roles site,sup,mp] [--workers N]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Starts the signer child (keys in DIR/keys), then the HTTP(S) workers. Prints\n"
+    "    'patchpointd: listening on http://ADDR:PORT' (and https) once it serves; port 0 picks a\n"
+    "    free port and the real one is printed. Logs to DIR/logs/patchpointd.log (CMTrace).\n"
+    "    SIGTERM or SIGINT stops gracefully (exit 0); SIGHUP reopens the log.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --data-dir DIR          a directory made by 'patchpointd init'\n"
+    "    --listen ADDR:PORT      plain HTTP (default " DAEMON_DEFAULT_LISTEN
+    " without --listen-tls)\n"
+    "    --listen-tls ADDR:PORT  HTTPS, with --tls-cert (PEM chain) and --tls-key (PEM key)\n"
+    "    --roles LIST            comma-separated site, sup, mp (default all three)\n"
+    "    --workers N             HTTP worker threads, 1-64 (default 2)\n"
+    "\n"
+    "EXIT STATUS\n"
+    "    0 success (including a stop by signal), 1 a failed operation, 2 a usage error.\n";
+
+/* ---- shared state of a running daemon ---- */
+
+struct daemon {
+	char db_path[PATH_MAX];
+	char log_path[PATH_MAX];
+	unsigned roles;
+	char site_code[STORE_SITE_CODE_LEN + 1];
+	pthread_mutex_t log_lock; /* guards log: workers write, the main thread reopens */
+	struct cmtrace_log *log;
+	pthread_key_t store_key; /* the calling worker's struct store */
+};
+
+static struct daemon g_daemon;
+static struct httpd *volatile g_httpd;
+static volatile sig_atomic_t g_stop, g_reopen;
+
+static int usage(const char *fmt, ...) PP_PRINTF(1, 2);
+
+/* A usage error: one line on stderr and a pointer to --help; exit status 2. */
+static int usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("patchpointd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return 2;
+}
+
+static int fail(const struct pp_error *err)
+{
+	fprintf(stderr, "patchpointd: %s (0x%08X)\n", err->message, (unsigned)err->code);
+	return 1;
+}
+
+static void daemon_log(enum cmtrace_type type, const char *fmt, ...) PP_PRINTF(2, 3);
+
+static void daemon_log(enum cmtrace_type type, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	(void)pthread_mutex_lock(&g_daemon.log_lock);
+	if (g_daemon.log != NULL)
+		(void)cmtrace_write(g_daemon.log, type, "%s", msg);
+	(void)pthread_mutex_unlock(&g_daemon.log_lock);
+}
+
+static int join_path(char *out, size_t size, const char *dir, const char *name,
+		     struct pp_error *err)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= size) {
+		pp_error_set(err, HR_E_INVALIDARG, "path too long: %s/%s", dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- init ---- */
+
+/* 0 when dir is missing or empty (*exists tells which); -1 otherwise with the reason. */
+static int init_check_dir(const char *dir, bool *exists, struct pp_error *err)
+{
+	char db[PATH_MAX];
+	struct stat st;
+	DIR *d;
+	const struct dirent *de;
+	int rc = -1;
+
+	*exists = false;
+	if (stat(dir, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		pp_error_set_errno(err, errno, "cannot examine %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		pp_error_set(err, HR_E_INVALIDARG, "%s exists and is not a directory", dir);
+		return -1;
+	}
+	*exists = true;
+	if (join_path(db, sizeof(db), dir, DAEMON_DB_NAME, err) != 0)
+		return -1;
+	if (access(db, F_OK) == 0) {
+		pp_error_set(err, HR_ERROR_ALREADY_EXISTS,
+			     "%s is already initialised; nothing was changed", dir);
+		return -1;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		pp_error_set_errno(err, errno, "cannot read %s", dir);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			pp_error_set(err, HR_E_INVALIDARG,
+				     "%s is not empty and is not a patchpoint data directory", dir);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	closedir(d);
+	return rc;
+}
+
+static int make_dir(const char *path, struct pp_error *err)
+{
+	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		pp_error_set_errno(err, errno, "cannot create %s", path);
+		return -1;
+	}
+	if (chmod(path, 0700) != 0) {
+		pp_error_set_errno(err, errno, "cannot set the mode of %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+struct init_ctx {
+	const char *code, *name, *token;
+	struct store_sup sup;
+};
+
+static int init_tx(struct store *s, void *ctx, struct pp_error *err)
+{
+	struct init_ctx *c = ctx;
+
+	if (store_site_add(s, c->code, c->name, NULL, err) != 0)
+		return -1;
+	memset(&c->sup, 0, sizeof(c->sup));
+	(void)snprintf(c->sup.site_code, sizeof(c->sup.site_code), "%s", c->code);
+	(void)snprintf(c->sup.url, sizeof(c->sup.url), "%s", DAEMON_LOCAL_SUP_URL);
+	c->sup.location = STORE_SUP_LOCAL;
+	c->sup.sync_source = true;
+	if (store_sup_add(s, &c->sup, err) != 0)
+		return -1;
+	return store_admin_token_add(s, "init", c->token, err);
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	const char *dir = NULL, *code = DAEMON_DEFAULT_SITE, *name = DAEMON_DEFAULT_NAME;
+	char path[PATH_MAX], token[2 * DAEMON_TOKEN_BYTES + 1];
+	unsigned char raw[DAEMON_TOKEN_BYTES];
+	struct init_ctx ctx;
+	struct pp_error err;
+	struct store *s = NULL;
+	bool exists;
+	int i, rc = 1;
+
+	pp_error_clear(&err);
+	memset(token, 0, sizeof(token));
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_init, stdout);
+			return 0;
+		}
+		if (i + 1 >= argc)
+			return usage("init: unknown option or missing value '%s'", argv[i]);
+		if (strcmp(argv[i], "--data-dir") == 0)
+			dir = argv[++i];
+		else if (strcmp(argv[i], "--site-code") == 0)
+			code = argv[++i];
+		else if (strcmp(argv[i], "--site-name") == 0)
+			name = argv[++i];
+		else
+			return usage("init: unknown option '%s'", argv[i]);
+	}
+	if (dir == NULL)
+		return usage("init: --data-dir is required");
+	if (init_check_dir(dir, &exists, &err) != 0)
+		return fail(&err);
+	if (make_dir(dir, &err) != 0)
+		goto out;
+	if (join_path(path, sizeof(path), dir, "keys", &err) != 0 || make_dir(path, &err) != 0)
+		goto out;
+	if (join_path(path, sizeof(path), dir, "logs", &err) != 0 || make_dir(path, &err) != 0)
+		goto out;
+	if (join_path(path, sizeof(path), dir, DAEMON_DB_NAME, &err) != 0)
+		goto out;
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		pp_error_set_openssl(&err, HR_E_FAIL, "cannot generate the admin token");
+		goto out;
+	}
+	for (i = 0; i < DAEMON_TOKEN_BYTES; i++)
+		(void)snprintf(token + 2 * i, 3, "%02x", raw[i]);
+	s = store_open_sqlite(path, &err);
+	if (s == NULL)
+		goto out;
+	ctx.code = code;
+	ctx.name = name;
+	ctx.token = token;
+	if (store_transaction(s, init_tx, &ctx, &err) != 0)
+		goto out;
+	printf("Data directory:  %s\n", dir);
+	printf("Database:        %s/%s\n", dir, DAEMON_DB_NAME);
+	printf("Signer keys:     %s/keys\n", dir);
+	printf("Logs:            %s/logs\n", dir);
+	printf("Site:            %s (%s), standalone primary\n", code, name);
+	printf("Local SUP:       %s (sync source)\n", ctx.sup.url);
+	printf("Admin token (shown once, only its hash is stored):\n%s\n", token);
+	rc = 0;
+out:
+	store_close(s);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(token, sizeof(token));
+	if (rc != 0) {
+		/* Leave nothing half made: remove what this call created in a new directory. */
+		if (!exists && dir != NULL) {
+			const char *parts[] = {DAEMON_DB_NAME "-wal", DAEMON_DB_NAME "-shm",
+					       DAEMON_DB_NAME};
+			size_t k;
+
+			for (k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
+				if (join_path(path, sizeof(path), dir, parts[k], NULL) == 0)
+					(void)unlink(path);
+			if (join_path(path, sizeof(path), dir, "keys", NULL) == 0)
+				(void)rmdir(path);
+			if (join_path(path, sizeof(path), dir, "logs", NULL) == 0)
+				(void)rmdir(path);
+			(void)rmdir(dir);
+		}
+		return fail(&err);
+	}
+	return 0;
+}
+
+/* ---- the HTTP side ---- */
+
+static void store_key_destroy(void *p)
+{
+	store_close(p);
+}
+
+/* The calling worker's connection, opened on first use; NULL with err set on failure. */
+static struct store *thread_store(struct pp_error *err)
+{
+	struct store *s = pthread_getspecific(g_daemon.store_key);
+
+	if (s != NULL)
+		return s;
+	s = store_open_sqlite(g_daemon.db_path, err);
+	if (s == NULL)
+		return NULL;
+	if (pthread_setspecific(g_daemon.store_key, s) != 0) {
+		store_close(s);
+		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot keep the database connection");
+		return NULL;
+	}
+	return s;
+}
+
+static int check_token(void *ctx, const char *token)
+{
+	struct pp_error err;
+	struct store *s;
+	bool valid = false;
+
+	(void)ctx;
+	pp_error_clear(&err);
+	s = thread_store(&err);
+	if (s == NULL || store_admin_token_verify(s, token, &valid, &err) != 0) {
+		daemon_log(CMTRACE_ERROR, "cannot check an admin token: %s", err.message);
+		return 0;
+	}
+	return valid ? 1 : 0;
+}
+
+static void http_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	daemon_log(CMTRACE_INFO, "%s", line);
+}
+
+/* Answers a store failure with the status its code calls for. */
+static void reply_store_error(struct httpd_request *req, const struct pp_error *err)
+{
+	if (err->code == HR_CRYPT_E_NOT_FOUND) {
+		httpd_reply_error(req, 404, "not_found", "%s", err->message);
+		return;
+	}
+	if (err->code == HR_E_INVALIDARG) {
+		httpd_reply_error(req, 400, "invalid_argument", "%s", err->message);
+		return;
+	}
+	daemon_log(CMTRACE_ERROR, "%s %s: %s (0x%08X)", httpd_request_method(req),
+		   httpd_request_path(req), err->message, (unsigned)err->code);
+	httpd_reply_error(req, 500, "internal_error", "the server could not answer; see its log");
+}
+
+static json_t *site_json(const struct store_site *site)
+{
+	return json_pack(
+	    "{s:s, s:s, s:o, s:b, s:I}", "code", site->code, "name", site->name, "parent_code",
+	    site->parent_code[0] != '\0' ? json_string(site->parent_code) : json_null(), "is_cas",
+	    site->has_children, "created_at", (json_int_t)site->created_at);
+}
+
+static json_t *sup_json(const struct store_sup *sup)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:I}", "id", (json_int_t)sup->id, "site_code",
+			 sup->site_code, "url", sup->url, "location",
+			 sup->location == STORE_SUP_LOCAL ? "local" : "remote", "sync_source",
+			 sup->sync_source, "created_at", (json_int_t)sup->created_at);
+}
+
+static void reply_body(struct httpd_request *req, json_t *body)
+{
+	if (body == NULL) {
+		httpd_reply_error(req, 500, "out_of_memory", "out of memory");
+		return;
+	}
+	httpd_reply_json(req, 200, body);
+	json_decref(body);
+}
+
+static void on_status(struct httpd_request *req, void *ctx)
+{
+	json_t *roles = json_array();
+
+	(void)ctx;
+	if (roles != NULL && (g_daemon.roles & ROLE_SITE) != 0)
+		(void)json_array_append_new(roles, json_string("site"));
+	if (roles != NULL && (g_daemon.roles & ROLE_SUP) != 0)
+		(void)json_array_append_new(roles, json_string("sup"));
+	if (roles != NULL && (g_daemon.roles & ROLE_MP) != 0)
+		(void)json_array_append_new(roles, json_string("mp"));
+	reply_body(req,
+		   json_pack("{s:s, s:s, s:o*, s:s}", "name", "patchpointd", "version",
+			     PATCHPOINT_VERSION, "roles", roles, "site_code", g_daemon.site_code));
+}
+
+static void on_sites(struct httpd_request *req, void *ctx)
+{
+	struct pp_error err;
+	struct store_site *sites = NULL;
+	struct store *s;
+	json_t *arr;
+	size_t n = 0, i;
+
+	(void)ctx;
+	pp_error_clear(&err);
+	s = thread_store(&err);
+	if (s == NULL || store_site_list(s, &sites, &n, &err) != 0) {
+		reply_store_error(req, &err);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		(void)json_array_append_new(arr, site_json(&sites[i]));
+	free(sites);
+	reply_body(req, json_pack("{s:o*}", "sites", arr));
+}
+
+static void on_site(struct httpd_request *req, void *ctx)
+{
+	const char *code = httpd_request_capture(req, "code");
+	struct pp_error err;
+	struct store_site site;
+	struct store_sup *sups = NULL;
+	struct store *s;
+	json_t *body, *arr;
+	size_t n = 0, i;
+
+	(void)ctx;
+	pp_error_clear(&err);
+	s = thread_store(&err);
+	if (s == NULL) {
+		reply_store_error(req, &err);
+		return;
+	}
+	if (code == NULL || store_site_get(s, code, &site, &err) != 0) {
+		if (err.code == HR_CRYPT_E_NOT_FOUND || err.code == HR_E_INVALIDARG || code == NULL)
+			httpd_reply_error(req, 404, "not_found", "no site with code '%s'",
+					  code != NULL ? code : "");
+		else
+			reply_store_error(req, &err);
+		return;
+	}
+	if (store_sup_list(s, site.code, &sups, &n, &err) != 0) {
+		reply_store_error(req, &err);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		(void)json_array_append_new(arr, sup_json(&sups[i]));
+	free(sups);
+	body = site_json(&site);
+	if (body != NULL && (arr == NULL || json_object_set_new(body, "sups", arr) != 0)) {
+		json_decref(body);
+		body = NULL;
+	}
+	reply_body(req, body);
+}
+
+static void on_sups(struct httpd_request *req, void *ctx)
+{
+	struct pp_error err;
+	struct store_sup *sups = NULL;
+	struct store *s;
+	json_t *arr;
+	size_t n = 0, i;
+
+	(void)ctx;
+	pp_error_clear(&err);
+	s = thread_store(&err);
+	if (s == NULL || store_sup_list(s, NULL, &sups, &n, &err) != 0) {
+		reply_store_error(req, &err);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr != NULL && i < n; i++)
+		(void)json_array_append_new(arr, sup_json(&sups[i]));
+	free(sups);
+	reply_body(req, json_pack("{s:o*}", "sups", arr));
+}
+
+/* ---- run ---- */
+
+static void on_stop_signal(int sig)
+{
+	struct httpd *h = g_httpd;
+
+	(void)sig;
+	g_stop = 1;
+	if (h != NULL)
+		httpd_shutdown(h);
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	g_reopen = 1;
+}
+
+static int parse_roles(const char *list, unsigned *roles)
+{
+	char buf[64], *save = NULL, *tok;
+	int n = snprintf(buf, sizeof(buf), "%s", list);
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	*roles = 0;
+	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (strcmp(tok, "site") == 0)
+			*roles |= ROLE_SITE;
+		else if (strcmp(tok, "sup") == 0)
+			*roles |= ROLE_SUP;
+		else if (strcmp(tok, "mp") == 0)
+			*roles |= ROLE_MP;
+		else
+			return -1;
+	}
+	return *roles != 0 ? 0 : -1;
+}
+
+static int log_open(struct pp_error *err)
+{
+	struct cmtrace_log *log = cmtrace_open(g_daemon.log_path, DAEMON_COMPONENT, 0, err);
+
+	if (log == NULL)
+		return -1;
+	(void)pthread_mutex_lock(&g_daemon.log_lock);
+	cmtrace_close(g_daemon.log);
+	g_daemon.log = log;
+	(void)pthread_mutex_unlock(&g_daemon.log_lock);
+	return 0;
+}
+
+static int add_routes(struct httpd *h, struct pp_error *err)
+{
+	if (httpd_route(h, "GET", "/api/v1/status", on_status, NULL, 0) != 0 ||
+	    httpd_route(h, "GET", "/api/v1/sites", on_sites, NULL, HTTPD_ADMIN) != 0 ||
+	    httpd_route(h, "GET", "/api/v1/sites/{code}", on_site, NULL, HTTPD_ADMIN) != 0 ||
+	    httpd_route(h, "GET", "/api/v1/sups", on_sups, NULL, HTTPD_ADMIN) != 0) {
+		pp_error_set(err, HR_E_FAIL, "cannot add the API routes");
+		return -1;
+	}
+	return 0;
+}
+
+/* The length of the address part of "ADDR:PORT" (httpd_new has validated it). */
+static int listen_host_len(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+
+	return colon != NULL ? (int)(colon - spec) : (int)strlen(spec);
+}
+
+static int install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop_signal;
+	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = on_hup;
+	if (sigaction(SIGHUP, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	const char *dir = NULL, *roles = "site,sup,mp";
+	char path[PATH_MAX];
+	struct httpd_options opt;
+	struct pp_error err;
+	struct signer *signer = NULL;
+	struct store *s = NULL;
+	struct store_site top;
+	struct httpd *h = NULL;
+	struct stat st;
+	sigset_t block, old;
+	unsigned failed = 0;
+	bool key_made = false, masked = false;
+	int i, rc = 1;
+
+	pp_error_clear(&err);
+	memset(&opt, 0, sizeof(opt));
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(usage_run, stdout);
+			return 0;
+		}
+		if (i + 1 >= argc)
+			return usage("run: unknown option or missing value '%s'", argv[i]);
+		if (strcmp(argv[i], "--data-dir") == 0) {
+			dir = argv[++i];
+		} else if (strcmp(argv[i], "--listen") == 0) {
+			opt.listen = argv[++i];
+		} else if (strcmp(argv[i], "--listen-tls") == 0) {
+			opt.listen_tls = argv[++i];
+		} else if (strcmp(argv[i], "--tls-cert") == 0) {
+			opt.tls_cert = argv[++i];
+		} else if (strcmp(argv[i], "--tls-key") == 0) {
+			opt.tls_key = argv[++i];
+		} else if (strcmp(argv[i], "--roles") == 0) {
+			roles = argv[++i];
+		} else if (strcmp(argv[i], "--workers") == 0) {
+			char *end;
+			unsigned long w = strtoul(argv[++i], &end, 10);
+
+			if (*argv[i] == '\0' || *end != '\0' || w < 1 || w > HTTPD_MAX_THREADS)
+				return usage("run: --workers takes 1 to %d", HTTPD_MAX_THREADS);
+			opt.threads = (unsigned)w;
+		} else {
+			return usage("run: unknown option '%s'", argv[i]);
+		}
+	}
+	if (dir == NULL)
+		return usage("run: --data-dir is required");
+	if (parse_roles(roles, &g_daemon.roles) != 0)
+		return usage("run: --roles takes a comma-separated list of site, sup, mp");
+	if (opt.listen_tls != NULL && (opt.tls_cert == NULL || opt.tls_key == NULL))
+		return usage("run: --listen-tls needs --tls-cert and --tls-key");
+	if (opt.listen_tls == NULL && (opt.tls_cert != NULL || opt.tls_key != NULL))
+		return usage("run: --tls-cert and --tls-key go with --listen-tls");
+	if (opt.listen == NULL && opt.listen_tls == NULL)
+		opt.listen = DAEMON_DEFAULT_LISTEN;
+
+	if (join_path(g_daemon.db_path, sizeof(g_daemon.db_path), dir, DAEMON_DB_NAME, &err) != 0 ||
+	    join_path(g_daemon.log_path, sizeof(g_daemon.log_path), dir, "logs/" DAEMON_LOG_NAME,
+		      &err) != 0 ||
+	    join_path(path, sizeof(path), dir, "keys", &err) != 0)
+		return fail(&err);
+	if (stat(g_daemon.db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		pp_error_set(&err, HR_CRYPT_E_NOT_FOUND,
+			     "%s is not a patchpoint data directory (run 'patchpointd init')", dir);
+		return fail(&err);
+	}
+	if (pthread_mutex_init(&g_daemon.log_lock, NULL) != 0)
+		return 1;
+	if (pthread_key_create(&g_daemon.store_key, store_key_destroy) != 0)
+		goto out_mutex;
+	key_made = true;
+
+	/* The signer first: no thread, no database connection and no log yet to inherit. */
+	if (signer_start(path, &signer, &err) != 0)
+		goto out;
+	if (log_open(&err) != 0)
+		goto out;
+	daemon_log(CMTRACE_INFO, "patchpointd %s starting on %s (signer pid %ld)",
+		   PATCHPOINT_VERSION, dir, (long)signer_pid(signer));
+
+	s = store_open_sqlite(g_daemon.db_path, &err);
+	if (s == NULL)
+		goto out;
+	if (store_fail_running_syncs(s, "patchpointd stopped while the sync was running", &failed,
+				     &err) != 0)
+		goto out;
+	if (failed > 0)
+		daemon_log(CMTRACE_WARNING, "marked %u sync(s) left running as failed", failed);
+	if (store_top_level_site(s, &top, &err) != 0)
+		goto out;
+	(void)snprintf(g_daemon.site_code, sizeof(g_daemon.site_code), "%s", top.code);
+	store_close(s);
+	s = NULL;
+
+	opt.auth = check_token;
+	opt.log = http_log;
+	h = httpd_new(&opt, &err);
+	if (h == NULL || add_routes(h, &err) != 0)
+		goto out;
+
+	/* Workers inherit this mask, so the stop signals reach the main thread only. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &block, &old) != 0 || install_handlers() != 0) {
+		pp_error_set_errno(&err, errno, "cannot install the signal handlers");
+		goto out;
+	}
+	masked = true;
+	g_httpd = h;
+	if (httpd_start(h, &err) != 0)
+		goto out;
+	if (opt.listen != NULL)
+		printf("patchpointd: listening on http://%.*s:%d\n", listen_host_len(opt.listen),
+		       opt.listen, httpd_port(h, false));
+	if (opt.listen_tls != NULL)
+		printf("patchpointd: listening on https://%.*s:%d\n",
+		       listen_host_len(opt.listen_tls), opt.listen_tls, httpd_port(h, true));
+	(void)fflush(stdout);
+	daemon_log(CMTRACE_INFO, "listening: http port %d, https port %d, site %s",
+		   httpd_port(h, false), httpd_port(h, true), g_daemon.site_code);
+
+	sigdelset(&old, SIGTERM);
+	sigdelset(&old, SIGINT);
+	sigdelset(&old, SIGHUP);
+	while (!g_stop) {
+		(void)sigsuspend(&old);
+		if (g_reopen) {
+			g_reopen = 0;
+			if (log_open(&err) != 0) {
+				fprintf(stderr, "patchpointd: %s\n", err.message);
+				pp_error_clear(&err);
+			} else {
+				daemon_log(CMTRACE_INFO, "log reopened");
+			}
+		}
+	}
+	daemon_log(CMTRACE_INFO, "stopping");
+	rc = 0;
+out:
+	g_httpd = NULL;
+	if (h != NULL)
+		httpd_stop(h);
+	httpd_free(h);
+	store_close(s);
+	signer_stop(signer);
+	if (rc == 0)
+		daemon_log(CMTRACE_INFO, "stopped");
+	else if (err.code != 0)
+		daemon_log(CMTRACE_ERROR, "%s (0x%08X)", err.message, (unsigned)err.code);
+	if (masked)
+		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (key_made)
+		(void)pthread_key_delete(g_daemon.store_key);
+	(void)pthread_mutex_lock(&g_daemon.log_lock);
+	cmtrace_close(g_daemon.log);
+	g_daemon.log = NULL;
+	(void)pthread_mutex_unlock(&g_daemon.log_lock);
+out_mutex:
+	(void)pthread_mutex_destroy(&g_daemon.log_lock);
+	if (rc != 0 && err.code != 0)
+		return fail(&err);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("a command is required: init or run");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("patchpointd %s\n", PATCHPOINT_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "init") == 0)
+		return cmd_init(argc - 2, argv + 2);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 2, argv + 2);
+	return usage("unknown command '%s'", argv[1]);
+}
