@@ -1,8 +1,12 @@
 /* daemon_main.c - patchpointd: the site server (issue 3, DESIGN 2 and 6).
  *
- *   patchpointd init --data-dir D [--site-code PP1] [--site-name NAME]
- *   patchpointd run  --data-dir D [--listen A:P] [--listen-tls A:P --tls-cert F --tls-key F]
+ *   patchpointd init [--config F] --data-dir D [--site-code PP1] [--site-name NAME]
+ *   patchpointd run  [--config F [--check-config]] --data-dir D [--listen A:P]
+ *                    [--listen-tls A:P --tls-cert F --tls-key F]
  *                    [--roles site,sup,mp] [--workers N]
+ *
+ * Every option can come from an INI file (--config; docs/patchpointd.conf.sample lists them all);
+ * a flag overrides the file. A bad file is a usage error (exit 2) before anything starts.
  *
  * The data directory holds patchpoint.db (the store), keys/ (the signer's, 0700) and logs/
  * (patchpointd.log, CMTrace). run starts the signer child first, before any thread and before the
@@ -37,6 +41,7 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <ini.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -61,15 +66,17 @@ static const char usage_main[] =
     "    patchpointd - the patchpoint site server\n"
     "\n"
     "SYNOPSIS\n"
-    "    patchpointd init --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
-    "    patchpointd run --data-dir DIR [--listen ADDR:PORT] [--listen-tls ADDR:PORT\n"
-    "                    --tls-cert FILE --tls-key FILE] [--roles site,sup,mp] [--workers N]\n"
+    "    patchpointd init [--config FILE] --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
+    "    patchpointd run [--config FILE [--check-config]] --data-dir DIR [--listen ADDR:PORT]\n"
+    "                    [--listen-tls ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
+    "                    [--roles site,sup,mp] [--workers N]\n"
     "    patchpointd --help | --version\n"
     "\n"
     "DESCRIPTION\n"
     "    init creates a data directory with a standalone primary site and its local software\n"
     "    update point and prints an admin token once. run serves the REST API from it.\n"
-    "    'patchpointd COMMAND --help' describes each command.\n"
+    "    'patchpointd COMMAND --help' describes each command. Every option can also be set in\n"
+    "    an INI file given with --config (docs/patchpointd.conf.sample); flags override it.\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
@@ -79,7 +86,7 @@ static const char usage_init[] =
     "    patchpointd init - create a data directory\n"
     "\n"
     "SYNOPSIS\n"
-    "    patchpointd init --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
+    "    patchpointd init [--config FILE] --data-dir DIR [--site-code CODE] [--site-name NAME]\n"
     "\n"
     "DESCRIPTION\n"
     "    Creates DIR (mode 0700) with DIR/patchpoint.db, DIR/keys/ (the signer's, 0700) and\n"
@@ -88,20 +95,23 @@ static const char usage_init[] =
     "    An existing DIR must be empty; an initialised one is never initialised again.\n"
     "\n"
     "OPTIONS\n"
+    "    --config FILE      read options from an INI file: data_dir in [server], code and name\n"
+    "                       in [site] (docs/patchpointd.conf.sample); flags override it\n"
     "    --data-dir DIR     the data directory to create\n"
     "    --site-code CODE   three characters A-Z 0-9 (default " DAEMON_DEFAULT_SITE ")\n"
     "    --site-name NAME   the site's display name (default \"" DAEMON_DEFAULT_NAME "\")\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 success, 1 a failed operation, 2 a usage error.\n";
+    "    0 success, 1 a failed operation, 2 a usage error (a bad config file is one).\n";
 
 static const char usage_run[] =
     "NAME\n"
     "    patchpointd run - serve the REST API of a data directory\n"
     "\n"
     "SYNOPSIS\n"
-    "    patchpointd run --data-dir DIR [--listen ADDR:PORT] [--listen-tls ADDR:PORT\n"
-    "                    --tls-cert FILE --tls-key FILE] [--roles site,sup,mp] [--workers N]\n"
+    "    patchpointd run [--config FILE [--check-config]] --data-dir DIR [--listen ADDR:PORT]\n"
+    "                    [--listen-tls ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
+    "                    [--roles site,sup,mp] [--workers N]\n"
     "\n"
     "DESCRIPTION\n"
     "    Starts the signer child (keys in DIR/keys), then the HTTP(S) workers. Prints\n"
@@ -110,6 +120,11 @@ static const char usage_run[] =
     "    SIGTERM or SIGINT stops gracefully (exit 0); SIGHUP reopens the log.\n"
     "\n"
     "OPTIONS\n"
+    "    --config FILE           read options from an INI file, [server] data_dir, listen,\n"
+    "                            listen_tls, tls_cert, tls_key, roles, workers (every one in\n"
+    "                            docs/patchpointd.conf.sample); flags override it. An unknown\n"
+    "                            key or a bad value is a usage error naming FILE:LINE and key\n"
+    "    --check-config          check the options, print the settings run would use, exit\n"
     "    --data-dir DIR          a directory made by 'patchpointd init'\n"
     "    --listen ADDR:PORT      plain HTTP (default " DAEMON_DEFAULT_LISTEN
     " without --listen-tls)\n"
@@ -118,7 +133,8 @@ static const char usage_run[] =
     "    --workers N             HTTP worker threads, 1-64 (default 2)\n"
     "\n"
     "EXIT STATUS\n"
-    "    0 success (including a stop by signal), 1 a failed operation, 2 a usage error.\n";
+    "    0 success (including a stop by signal), 1 a failed operation, 2 a usage error\n"
+    "    (a bad config file is one; nothing is started then).\n";
 
 /* ---- shared state of a running daemon ---- */
 
@@ -182,6 +198,270 @@ static int join_path(char *out, size_t size, const char *dir, const char *name,
 		pp_error_set(err, HR_E_INVALIDARG, "path too long: %s/%s", dir, name);
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- configuration: command-line flags over an INI file (docs/patchpointd.conf.sample) ---- */
+
+enum conf_key {
+	CONF_DATA_DIR,
+	CONF_LISTEN,
+	CONF_LISTEN_TLS,
+	CONF_TLS_CERT,
+	CONF_TLS_KEY,
+	CONF_ROLES,
+	CONF_WORKERS,
+	CONF_SITE_CODE,
+	CONF_SITE_NAME,
+	CONF_KEYS
+};
+
+#define CONF_FOR_INIT 0x1
+#define CONF_FOR_RUN  0x2
+
+/* Every option: its INI section and key, its flag, and which commands take the flag. */
+static const struct conf_option {
+	const char *section, *key, *flag;
+	unsigned commands;
+} conf_options[CONF_KEYS] = {
+    [CONF_DATA_DIR] = {"server", "data_dir", "--data-dir", CONF_FOR_INIT | CONF_FOR_RUN},
+    [CONF_LISTEN] = {"server", "listen", "--listen", CONF_FOR_RUN},
+    [CONF_LISTEN_TLS] = {"server", "listen_tls", "--listen-tls", CONF_FOR_RUN},
+    [CONF_TLS_CERT] = {"server", "tls_cert", "--tls-cert", CONF_FOR_RUN},
+    [CONF_TLS_KEY] = {"server", "tls_key", "--tls-key", CONF_FOR_RUN},
+    [CONF_ROLES] = {"server", "roles", "--roles", CONF_FOR_RUN},
+    [CONF_WORKERS] = {"server", "workers", "--workers", CONF_FOR_RUN},
+    [CONF_SITE_CODE] = {"site", "code", "--site-code", CONF_FOR_INIT},
+    [CONF_SITE_NAME] = {"site", "name", "--site-name", CONF_FOR_INIT},
+};
+
+/* The effective settings: value[k] is the flag's, else the file's, else NULL (the default). */
+struct daemon_conf {
+	const char *value[CONF_KEYS];
+	char *file_value[CONF_KEYS]; /* owned copies of the file's values */
+	int file_line[CONF_KEYS];
+	const char *path; /* the --config file, NULL without one */
+	bool check;	  /* --check-config */
+};
+
+static void conf_free(struct daemon_conf *c)
+{
+	for (int k = 0; k < CONF_KEYS; k++)
+		free(c->file_value[k]);
+	memset(c, 0, sizeof(*c));
+}
+
+static int parse_roles(const char *list, unsigned *roles);
+
+/* 0 when v is a valid value of option k; -1 with the reason in why otherwise. */
+static int conf_check_value(enum conf_key k, const char *v, char *why, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct pp_error err;
+	unsigned roles;
+
+	if (*v == '\0') {
+		(void)snprintf(why, size, "empty value");
+		return -1;
+	}
+	switch (k) {
+	case CONF_DATA_DIR:
+	case CONF_TLS_CERT:
+	case CONF_TLS_KEY:
+		if (strlen(v) >= PATH_MAX - 32) {
+			(void)snprintf(why, size, "path too long");
+			return -1;
+		}
+		return 0;
+	case CONF_LISTEN:
+	case CONF_LISTEN_TLS:
+		pp_error_clear(&err);
+		if (httpd_parse_listen(v, &ss, &len, &err) != 0) {
+			(void)snprintf(why, size, "%s", err.message);
+			return -1;
+		}
+		return 0;
+	case CONF_ROLES:
+		if (parse_roles(v, &roles) != 0) {
+			(void)snprintf(why, size,
+				       "'%s' is not a comma-separated list of site, sup, mp", v);
+			return -1;
+		}
+		return 0;
+	case CONF_WORKERS: {
+		char *end;
+		unsigned long w = strtoul(v, &end, 10);
+
+		if (*end != '\0' || *v < '0' || *v > '9' || w < 1 || w > HTTPD_MAX_THREADS) {
+			(void)snprintf(why, size, "'%s' is not a number from 1 to %d", v,
+				       HTTPD_MAX_THREADS);
+			return -1;
+		}
+		return 0;
+	}
+	case CONF_SITE_CODE:
+		if (strlen(v) != STORE_SITE_CODE_LEN ||
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			      "0123456789") != STORE_SITE_CODE_LEN) {
+			(void)snprintf(why, size, "'%s' is not 3 characters of A-Z and 0-9", v);
+			return -1;
+		}
+		return 0;
+	case CONF_SITE_NAME:
+	case CONF_KEYS:
+		break;
+	}
+	return 0;
+}
+
+/* inih reads through this fgets so that the handler knows the line it is called for. */
+struct conf_parse {
+	FILE *f;
+	int newlines, line; /* newlines read so far; the line of the last chunk read */
+	struct daemon_conf *conf;
+	int error_line; /* the first error the handler found, 0 for none */
+	char error[1024];
+};
+
+static char *conf_read(char *str, int num, void *stream)
+{
+	struct conf_parse *p = stream;
+	char *s = fgets(str, num, p->f);
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	p->line = p->newlines + 1;
+	n = strlen(s);
+	if (n > 0 && s[n - 1] == '\n')
+		p->newlines++;
+	return s;
+}
+
+static int conf_on_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct conf_parse *p = user;
+	char why[600];
+	int k;
+	bool known_section = false;
+
+	if (p->error_line != 0)
+		return 0;
+	for (k = 0; k < CONF_KEYS; k++) {
+		if (strcmp(section, conf_options[k].section) != 0)
+			continue;
+		known_section = true;
+		if (name != NULL && strcmp(name, conf_options[k].key) == 0)
+			break;
+	}
+	if (!known_section) {
+		(void)snprintf(p->error, sizeof(p->error), "unknown section [%s]", section);
+		goto bad;
+	}
+	if (name == NULL)
+		return 1;
+	if (k == CONF_KEYS) {
+		(void)snprintf(p->error, sizeof(p->error), "[%s] %s: unknown key", section, name);
+		goto bad;
+	}
+	if (p->conf->file_value[k] != NULL) {
+		(void)snprintf(p->error, sizeof(p->error), "[%s] %s: already set on line %d",
+			       section, name, p->conf->file_line[k]);
+		goto bad;
+	}
+	if (conf_check_value((enum conf_key)k, value, why, sizeof(why)) != 0) {
+		(void)snprintf(p->error, sizeof(p->error), "[%s] %s: %s", section, name, why);
+		goto bad;
+	}
+	p->conf->file_value[k] = strdup(value);
+	if (p->conf->file_value[k] == NULL) {
+		(void)snprintf(p->error, sizeof(p->error), "out of memory");
+		goto bad;
+	}
+	p->conf->file_line[k] = p->line;
+	return 1;
+bad:
+	p->error_line = p->line;
+	return 0;
+}
+
+/* Reads c->path into c->file_value. A problem is a usage error: one line naming the file, the
+ * line and the key on stderr; returns 2. */
+static int conf_read_file(struct daemon_conf *c)
+{
+	struct conf_parse p;
+	int line;
+
+	memset(&p, 0, sizeof(p));
+	p.conf = c;
+	p.f = fopen(c->path, "r");
+	if (p.f == NULL) {
+		fprintf(stderr, "patchpointd: cannot read the config file %s: %s\n", c->path,
+			strerror(errno));
+		return 2;
+	}
+	line = ini_parse_stream(conf_read, &p, conf_on_value, &p);
+	(void)fclose(p.f);
+	if (line == 0)
+		return 0;
+	if (line > 0 && line == p.error_line)
+		fprintf(stderr, "patchpointd: %s:%d: %s\n", c->path, line, p.error);
+	else if (line > 0)
+		fprintf(stderr, "patchpointd: %s:%d: not a [section] or a 'key = value' line\n",
+			c->path, line);
+	else
+		fprintf(stderr, "patchpointd: %s: cannot parse (out of memory)\n", c->path);
+	return 2;
+}
+
+/* Parses the flags of command (CONF_FOR_INIT or CONF_FOR_RUN), then the --config file under
+ * them. Returns 0, or the exit status: 0 with *done after --help, 2 after a usage error. */
+static int conf_load(int argc, char **argv, unsigned command, const char *help,
+		     struct daemon_conf *c, bool *done)
+{
+	const char *name = command == CONF_FOR_INIT ? "init" : "run";
+	const char *flag[CONF_KEYS] = {NULL};
+	char why[600];
+	int i, k, rc;
+
+	memset(c, 0, sizeof(*c));
+	*done = false;
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(help, stdout);
+			*done = true;
+			return 0;
+		}
+		if (command == CONF_FOR_RUN && strcmp(argv[i], "--check-config") == 0) {
+			c->check = true;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return usage("%s: unknown option or missing value '%s'", name, argv[i]);
+		if (strcmp(argv[i], "--config") == 0) {
+			c->path = argv[++i];
+			continue;
+		}
+		for (k = 0; k < CONF_KEYS; k++)
+			if ((conf_options[k].commands & command) != 0 &&
+			    strcmp(argv[i], conf_options[k].flag) == 0)
+				break;
+		if (k == CONF_KEYS)
+			return usage("%s: unknown option '%s'", name, argv[i]);
+		flag[k] = argv[++i];
+		if (conf_check_value((enum conf_key)k, flag[k], why, sizeof(why)) != 0)
+			return usage("%s: %s: %s", name, argv[i - 1], why);
+	}
+	if (c->path != NULL) {
+		rc = conf_read_file(c);
+		if (rc != 0) {
+			conf_free(c);
+			return rc;
+		}
+	}
+	for (k = 0; k < CONF_KEYS; k++)
+		c->value[k] = flag[k] != NULL ? flag[k] : c->file_value[k];
 	return 0;
 }
 
@@ -267,9 +547,10 @@ static int init_tx(struct store *s, void *ctx, struct pp_error *err)
 	return store_admin_token_add(s, "init", c->token, err);
 }
 
-static int cmd_init(int argc, char **argv)
+static int init_data_dir(const struct daemon_conf *c)
 {
-	const char *dir = NULL, *code = DAEMON_DEFAULT_SITE, *name = DAEMON_DEFAULT_NAME;
+	const char *dir = c->value[CONF_DATA_DIR], *code = DAEMON_DEFAULT_SITE,
+		   *name = DAEMON_DEFAULT_NAME;
 	char path[PATH_MAX], token[2 * DAEMON_TOKEN_BYTES + 1];
 	unsigned char raw[DAEMON_TOKEN_BYTES];
 	struct init_ctx ctx;
@@ -280,22 +561,10 @@ static int cmd_init(int argc, char **argv)
 
 	pp_error_clear(&err);
 	memset(token, 0, sizeof(token));
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_init, stdout);
-			return 0;
-		}
-		if (i + 1 >= argc)
-			return usage("init: unknown option or missing value '%s'", argv[i]);
-		if (strcmp(argv[i], "--data-dir") == 0)
-			dir = argv[++i];
-		else if (strcmp(argv[i], "--site-code") == 0)
-			code = argv[++i];
-		else if (strcmp(argv[i], "--site-name") == 0)
-			name = argv[++i];
-		else
-			return usage("init: unknown option '%s'", argv[i]);
-	}
+	if (c->value[CONF_SITE_CODE] != NULL)
+		code = c->value[CONF_SITE_CODE];
+	if (c->value[CONF_SITE_NAME] != NULL)
+		name = c->value[CONF_SITE_NAME];
 	if (dir == NULL)
 		return usage("init: --data-dir is required");
 	if (init_check_dir(dir, &exists, &err) != 0)
@@ -353,6 +622,19 @@ out:
 		return fail(&err);
 	}
 	return 0;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	struct daemon_conf c;
+	bool done;
+	int rc = conf_load(argc, argv, CONF_FOR_INIT, usage_init, &c, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	rc = init_data_dir(&c);
+	conf_free(&c);
+	return rc;
 }
 
 /* ---- the HTTP side ---- */
@@ -633,9 +915,74 @@ static int install_handlers(void)
 	return sigaction(SIGPIPE, &sa, NULL);
 }
 
+static int run_serve(const struct daemon_conf *c);
+
+/* Prints the effective settings in the config file's own form, for --check-config. */
+static void conf_print(const struct daemon_conf *c)
+{
+	const char *section = "";
+
+	for (int k = 0; k < CONF_KEYS; k++) {
+		if (strcmp(section, conf_options[k].section) != 0) {
+			section = conf_options[k].section;
+			printf("[%s]\n", section);
+		}
+		if (c->value[k] != NULL)
+			printf("%s = %s\n", conf_options[k].key, c->value[k]);
+		else
+			printf("%s =\n", conf_options[k].key);
+	}
+}
+
 static int cmd_run(int argc, char **argv)
 {
-	const char *dir = NULL, *roles = "site,sup,mp";
+	static char workers_text[16];
+	struct daemon_conf c;
+	bool done;
+	int rc = conf_load(argc, argv, CONF_FOR_RUN, usage_run, &c, &done);
+
+	if (rc != 0 || done)
+		return rc;
+	if (c.value[CONF_DATA_DIR] == NULL) {
+		rc = usage("run: --data-dir (or data_dir in [server] of --config) is required");
+		goto out;
+	}
+	if (c.value[CONF_LISTEN_TLS] != NULL &&
+	    (c.value[CONF_TLS_CERT] == NULL || c.value[CONF_TLS_KEY] == NULL)) {
+		rc = usage("run: --listen-tls needs --tls-cert and --tls-key");
+		goto out;
+	}
+	if (c.value[CONF_LISTEN_TLS] == NULL &&
+	    (c.value[CONF_TLS_CERT] != NULL || c.value[CONF_TLS_KEY] != NULL)) {
+		rc = usage("run: --tls-cert and --tls-key go with --listen-tls");
+		goto out;
+	}
+	/* The defaults, filled in so that --check-config shows what run would use. */
+	if (c.value[CONF_LISTEN] == NULL && c.value[CONF_LISTEN_TLS] == NULL)
+		c.value[CONF_LISTEN] = DAEMON_DEFAULT_LISTEN;
+	if (c.value[CONF_ROLES] == NULL)
+		c.value[CONF_ROLES] = "site,sup,mp";
+	if (c.value[CONF_WORKERS] == NULL) {
+		(void)snprintf(workers_text, sizeof(workers_text), "%d", HTTPD_DEFAULT_THREADS);
+		c.value[CONF_WORKERS] = workers_text;
+	}
+	if (c.value[CONF_SITE_CODE] == NULL)
+		c.value[CONF_SITE_CODE] = DAEMON_DEFAULT_SITE;
+	if (c.value[CONF_SITE_NAME] == NULL)
+		c.value[CONF_SITE_NAME] = DAEMON_DEFAULT_NAME;
+	if (c.check) {
+		conf_print(&c);
+		goto out;
+	}
+	rc = run_serve(&c);
+out:
+	conf_free(&c);
+	return rc;
+}
+
+static int run_serve(const struct daemon_conf *c)
+{
+	const char *dir = c->value[CONF_DATA_DIR];
 	char path[PATH_MAX];
 	struct httpd_options opt;
 	struct pp_error err;
@@ -647,50 +994,17 @@ static int cmd_run(int argc, char **argv)
 	sigset_t block, old;
 	unsigned failed = 0;
 	bool key_made = false, masked = false;
-	int i, rc = 1;
+	int rc = 1;
 
 	pp_error_clear(&err);
 	memset(&opt, 0, sizeof(opt));
-	for (i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			fputs(usage_run, stdout);
-			return 0;
-		}
-		if (i + 1 >= argc)
-			return usage("run: unknown option or missing value '%s'", argv[i]);
-		if (strcmp(argv[i], "--data-dir") == 0) {
-			dir = argv[++i];
-		} else if (strcmp(argv[i], "--listen") == 0) {
-			opt.listen = argv[++i];
-		} else if (strcmp(argv[i], "--listen-tls") == 0) {
-			opt.listen_tls = argv[++i];
-		} else if (strcmp(argv[i], "--tls-cert") == 0) {
-			opt.tls_cert = argv[++i];
-		} else if (strcmp(argv[i], "--tls-key") == 0) {
-			opt.tls_key = argv[++i];
-		} else if (strcmp(argv[i], "--roles") == 0) {
-			roles = argv[++i];
-		} else if (strcmp(argv[i], "--workers") == 0) {
-			char *end;
-			unsigned long w = strtoul(argv[++i], &end, 10);
-
-			if (*argv[i] == '\0' || *end != '\0' || w < 1 || w > HTTPD_MAX_THREADS)
-				return usage("run: --workers takes 1 to %d", HTTPD_MAX_THREADS);
-			opt.threads = (unsigned)w;
-		} else {
-			return usage("run: unknown option '%s'", argv[i]);
-		}
-	}
-	if (dir == NULL)
-		return usage("run: --data-dir is required");
-	if (parse_roles(roles, &g_daemon.roles) != 0)
+	opt.listen = c->value[CONF_LISTEN];
+	opt.listen_tls = c->value[CONF_LISTEN_TLS];
+	opt.tls_cert = c->value[CONF_TLS_CERT];
+	opt.tls_key = c->value[CONF_TLS_KEY];
+	opt.threads = (unsigned)strtoul(c->value[CONF_WORKERS], NULL, 10);
+	if (parse_roles(c->value[CONF_ROLES], &g_daemon.roles) != 0)
 		return usage("run: --roles takes a comma-separated list of site, sup, mp");
-	if (opt.listen_tls != NULL && (opt.tls_cert == NULL || opt.tls_key == NULL))
-		return usage("run: --listen-tls needs --tls-cert and --tls-key");
-	if (opt.listen_tls == NULL && (opt.tls_cert != NULL || opt.tls_key != NULL))
-		return usage("run: --tls-cert and --tls-key go with --listen-tls");
-	if (opt.listen == NULL && opt.listen_tls == NULL)
-		opt.listen = DAEMON_DEFAULT_LISTEN;
 
 	if (join_path(g_daemon.db_path, sizeof(g_daemon.db_path), dir, DAEMON_DB_NAME, &err) != 0 ||
 	    join_path(g_daemon.log_path, sizeof(g_daemon.log_path), dir, "logs/" DAEMON_LOG_NAME,

@@ -125,4 +125,91 @@ stop
 is "second run stops with 0" "$RC" 0
 fails "its signer child is gone too" kill -0 "${SIGNER:-999999999}"
 
+# ---- --config: an INI file (docs/patchpointd.conf.sample), flags over it ----
+SAMPLE=$SRCDIR/docs/patchpointd.conf.sample
+like "run --help names --config" "$("$PATCHPOINTD" run --help)" '--config FILE'
+like "init --help names --config" "$("$PATCHPOINTD" init --help)" '--config FILE'
+printf '; a test config\n[server]\ndata_dir = %s\nlisten = 127.0.0.1:0\nroles = sup\nworkers = 1\n' \
+  "$D" >good.conf
+start_conf() { # start_conf NAME ARGS...: like start, with only the given arguments
+  local name=$1 i
+  shift
+  rm -f "$name.out"
+  "$PATCHPOINTD" run "$@" >"$name.out" 2>>"$name.err" &
+  PID=$!
+  for i in $(seq 200); do
+    grep -q '^patchpointd: listening on' "$name.out" 2>/dev/null && break
+    sleep 0.05
+  done
+  PORT=$(sed -n 's|^patchpointd: listening on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$name.out")
+  H=http://127.0.0.1:$PORT
+}
+start_conf conf1 --config good.conf
+like "a config file's listen and data_dir start the daemon" "$(cat conf1.out)" \
+  '^patchpointd: listening on http://127\.0\.0\.1:[1-9][0-9]*$'
+st=$(req $H/api/v1/status)
+like "it serves the data dir of the file" "$st" '"site_code":"PP1"'
+like "it takes roles from the file" "$st" '"roles":\["sup"\]'
+stop
+is "config run stops with 0" "$RC" 0
+start_conf conf2 --config good.conf --roles site,mp
+like "a flag overrides the file" "$(req $H/api/v1/status)" '"roles":\["site","mp"\]'
+stop
+is "override run stops with 0" "$RC" 0
+
+# A bad file stops everything before the signer, the log or a listener: exit 2, file:line key.
+bad_conf() { # bad_conf NAME FILE REGEX
+  local out rc size
+  size=$(stat -c %s "$LOG")
+  out=$(timeout 10 "$PATCHPOINTD" run --config "$2" 2>&1)
+  rc=$?
+  is "$1: exit 2" "$rc" 2
+  like "$1: names file, line and key" "$out" "$3"
+  unlike "$1: nothing listening" "$out" 'listening'
+  is "$1: nothing started (the log did not grow)" "$(stat -c %s "$LOG")" "$size"
+}
+printf '[server]\ndata_dir = %s\nlisten = 127.0.0.1:0\nlisten_tsl = 127.0.0.1:0\n' "$D" >unknown.conf
+bad_conf "unknown key" unknown.conf '^patchpointd: unknown\.conf:4: \[server\] listen_tsl: unknown key$'
+printf '[server]\ndata_dir = %s\n[sever]\nlisten = 127.0.0.1:0\n' "$D" >section.conf
+bad_conf "unknown section" section.conf '^patchpointd: section\.conf:4: unknown section \[sever\]$'
+printf '[server]\ndata_dir = %s\nlisten = 127.0.0.1:0\n\nworkers = 0\n' "$D" >workers.conf
+bad_conf "workers = 0" workers.conf '^patchpointd: workers\.conf:5: \[server\] workers: .*1 to 64'
+printf '[server]\ndata_dir = %s\nlisten = nonsense\n' "$D" >listen.conf
+bad_conf "listen = nonsense" listen.conf '^patchpointd: listen\.conf:3: \[server\] listen: .*nonsense'
+printf '[server]\ndata_dir = %s\nlisten = 127.0.0.1:0\nlisten = 127.0.0.1:0\n' "$D" >twice.conf
+bad_conf "a key given twice" twice.conf '^patchpointd: twice\.conf:4: \[server\] listen: already set on line 3$'
+printf '[server]\ndata_dir = %s\nlisten 127.0.0.1:0\n' "$D" >syntax.conf
+bad_conf "a line that is not key = value" syntax.conf '^patchpointd: syntax\.conf:3: '
+exits "a missing config file is a usage error" 2 "$PATCHPOINTD" run --config "$TMP/none.conf"
+exits "a bad flag value is a usage error too" 2 "$PATCHPOINTD" run --config good.conf --workers 65
+
+# The sample: it passes the check, and names every option the parser knows, each with a value
+# that passes the check too once uncommented.
+check=$("$PATCHPOINTD" run --config "$SAMPLE" --check-config 2>&1)
+is "the sample passes --check-config" "$?" 0
+like "--check-config prints the effective settings" "$check" '^\[server\]'
+like "--check-config fills in the defaults" "$check" 'listen = 127\.0\.0\.1:8530'
+missing=
+for key in $(printf '%s\n' "$check" | sed -n 's/^\([a-z_]*\) =.*/\1/p'); do
+  grep -qE "^;?$key = " "$SAMPLE" || missing="$missing $key"
+done
+is "the sample names every option the parser knows" "$missing" ""
+is "--check-config knows 9 options" "$(printf '%s\n' "$check" | grep -c ' =')" 9
+sed -E 's/^;([a-z_]+ = )/\1/' "$SAMPLE" >all.conf
+all=$("$PATCHPOINTD" run --config all.conf --check-config 2>&1)
+is "the sample with every option uncommented passes too" "$?" 0
+like "and its values are the ones printed" "$all" 'listen_tls = 0\.0\.0\.0:8531'
+
+# init reads data_dir and [site] from the file; flags override it.
+printf '[server]\ndata_dir = %s\n[site]\ncode = PP7\nname = From the file\n' "$TMP/d2" >init.conf
+like "init --config takes data_dir and [site]" "$("$PATCHPOINTD" init --config init.conf)" \
+  'Site: +PP7 \(From the file\)'
+like "init: a flag overrides the file" \
+  "$("$PATCHPOINTD" init --config init.conf --data-dir "$TMP/d3" --site-code PP8)" \
+  'Site: +PP8 \(From the file\)'
+printf '[site]\ncode = pp1\n' >badsite.conf
+exits "init: a bad site code in the file is a usage error" 2 "$PATCHPOINTD" init \
+  --config badsite.conf --data-dir "$TMP/d4"
+fails "and nothing was created" test -e "$TMP/d4"
+
 done_testing
