@@ -298,8 +298,27 @@ static int sq_pragma(struct sq *q, const char *sql, const char *expect, struct p
 	"code, name, ifnull(parent_code, ''), created_at, "                                        \
 	"EXISTS (SELECT 1 FROM sites c WHERE c.parent_code = sites.code)"
 
-static void site_from_row(sqlite3_stmt *st, struct store_site *out)
+/* Fills a record of some type from the current row of st. */
+typedef void (*sq_row_fn)(sqlite3_stmt *st, void *out);
+
+/* Steps st once: *found tells whether a row came, and from_row fills out from it. Finalizes st
+ * in every case. */
+static int sq_one(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, void *out, bool *found,
+		  struct pp_error *err, const char *what)
 {
+	int r = sq_row(q, st, err, what);
+
+	*found = r == 1;
+	if (r == 1)
+		from_row(st, out);
+	sqlite3_finalize(st);
+	return r < 0 ? -1 : 0;
+}
+
+static void site_from_row(sqlite3_stmt *st, void *record)
+{
+	struct store_site *out = record;
+
 	memset(out, 0, sizeof(*out));
 	col_text(st, 0, out->code, sizeof(out->code));
 	col_text(st, 1, out->name, sizeof(out->name));
@@ -355,24 +374,15 @@ static int site_one(struct sq *q, const char *sql, const char *code, struct stor
 		    bool *found, struct pp_error *err)
 {
 	sqlite3_stmt *st = sq_prepare(q, sql, err);
-	int r, rc = -1;
 
 	*found = false;
 	if (st == NULL)
 		return -1;
-	if (code != NULL && sq_text(q, st, 1, code, err) != 0)
-		goto out;
-	r = sq_row(q, st, err, "read the site");
-	if (r < 0)
-		goto out;
-	if (r == 1) {
-		site_from_row(st, out);
-		*found = true;
+	if (code != NULL && sq_text(q, st, 1, code, err) != 0) {
+		sqlite3_finalize(st);
+		return -1;
 	}
-	rc = 0;
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return sq_one(q, st, site_from_row, out, found, err, "read the site");
 }
 
 static int sq_site_get(void *impl, const char *code, struct store_site *out, bool *found,
@@ -502,8 +512,9 @@ static int sq_settings_put(void *impl, const struct store_third_party_settings *
 
 #define SUP_COLUMNS "id, site_code, url, location, sync_source, created_at"
 
-static void sup_from_row(sqlite3_stmt *st, struct store_sup *out)
+static void sup_from_row(sqlite3_stmt *st, void *record)
 {
+	struct store_sup *out = record;
 	const unsigned char *loc;
 
 	memset(out, 0, sizeof(*out));
@@ -540,18 +551,6 @@ static int sq_sup_insert(void *impl, struct store_sup *sup, struct pp_error *err
 	return rc;
 }
 
-static int sup_one(struct sq *q, sqlite3_stmt *st, struct store_sup *out, bool *found,
-		   struct pp_error *err)
-{
-	int r = sq_row(q, st, err, "read the SUP");
-
-	*found = r == 1;
-	if (r == 1)
-		sup_from_row(st, out);
-	sqlite3_finalize(st);
-	return r < 0 ? -1 : 0;
-}
-
 static int sq_sup_get(void *impl, int64_t id, struct store_sup *out, bool *found,
 		      struct pp_error *err)
 {
@@ -565,7 +564,7 @@ static int sq_sup_get(void *impl, int64_t id, struct store_sup *out, bool *found
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return sup_one(q, st, out, found, err);
+	return sq_one(q, st, sup_from_row, out, found, err, "read the SUP");
 }
 
 static int sq_sup_sync_source(void *impl, const char *site_code, struct store_sup *out, bool *found,
@@ -582,7 +581,7 @@ static int sq_sup_sync_source(void *impl, const char *site_code, struct store_su
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return sup_one(q, st, out, found, err);
+	return sq_one(q, st, sup_from_row, out, found, err, "read the SUP");
 }
 
 static int sq_sup_list(void *impl, const char *site_code, struct store_sup **out, size_t *count,
@@ -774,8 +773,9 @@ static int sq_cert_set_blocked(void *impl, const char *thumbprint, bool blocked,
 
 #define SYNC_COLUMNS "id, state, step, started_at, ifnull(finished_at, 0), error"
 
-static void sync_from_row(sqlite3_stmt *st, struct store_sync *out)
+static void sync_from_row(sqlite3_stmt *st, void *record)
 {
+	struct store_sync *out = record;
 	const unsigned char *state;
 
 	memset(out, 0, sizeof(*out));
@@ -792,18 +792,6 @@ static void sync_from_row(sqlite3_stmt *st, struct store_sync *out)
 	col_text(st, 5, out->error, sizeof(out->error));
 }
 
-static int sync_one(struct sq *q, sqlite3_stmt *st, struct store_sync *out, bool *found,
-		    struct pp_error *err)
-{
-	int r = sq_row(q, st, err, "read the sync");
-
-	*found = r == 1;
-	if (r == 1)
-		sync_from_row(st, out);
-	sqlite3_finalize(st);
-	return r < 0 ? -1 : 0;
-}
-
 static int sq_sync_get(void *impl, int64_t id, struct store_sync *out, bool *found,
 		       struct pp_error *err)
 {
@@ -817,7 +805,7 @@ static int sq_sync_get(void *impl, int64_t id, struct store_sync *out, bool *fou
 		sqlite3_finalize(st);
 		return -1;
 	}
-	return sync_one(q, st, out, found, err);
+	return sq_one(q, st, sync_from_row, out, found, err, "read the sync");
 }
 
 static int sq_sync_latest(void *impl, struct store_sync *out, bool *found, struct pp_error *err)
@@ -829,7 +817,7 @@ static int sq_sync_latest(void *impl, struct store_sync *out, bool *found, struc
 	*found = false;
 	if (st == NULL)
 		return -1;
-	return sync_one(q, st, out, found, err);
+	return sq_one(q, st, sync_from_row, out, found, err, "read the sync");
 }
 
 static int sq_sync_insert(void *impl, int64_t now, int64_t *id, int64_t *running_id,
@@ -861,7 +849,7 @@ static int sq_sync_insert(void *impl, int64_t now, int64_t *id, int64_t *running
 	st = sq_prepare(q, "SELECT " SYNC_COLUMNS " FROM syncs WHERE state = 'running'", err);
 	if (st == NULL)
 		goto out;
-	r = sync_one(q, st, &running, &found, err);
+	r = sq_one(q, st, sync_from_row, &running, &found, err, "read the sync");
 	st = NULL;
 	if (r != 0)
 		goto out;
