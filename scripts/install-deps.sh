@@ -6,11 +6,11 @@ set -euo pipefail
 # libevent-dev also provides the libevent_openssl and libevent_pthreads pkg-config modules.
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
   libevent-dev libsqlite3-dev libinih-dev libcurl4-openssl-dev clang-format clang-tidy cppcheck)
-peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl)
+peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl python3)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;
-  --bench) extra_pkgs=(time bc) ;;
+  --bench) extra_pkgs=(time bc wrk nginx-light) ;; # nginx-light: the static-file peer of bench/api.sh
 esac
 
 missing=()

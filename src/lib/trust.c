@@ -290,7 +290,7 @@ static bool timestamp_usable(const struct authenticode_info *info, const struct 
 	bool ok = false;
 
 	memset(&tc, 0, sizeof(tc));
-	if (!info->has_timestamp) {
+	if (info == NULL || !info->has_timestamp) {
 		(void)snprintf(why, why_size, "the signature is not timestamped");
 		return false;
 	}
@@ -335,55 +335,26 @@ out:
 	return ok;
 }
 
-uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct trust_request *req,
-			     struct trust_result *res)
+/* The chain, store, policy, usage and validity checks of a signer certificate, in the order of
+ * DESIGN 5.7. info (may be NULL) supplies the timestamp that may stand in for validity. */
+static uint32_t evaluate_signer(X509 *signer, STACK_OF(X509) * certs,
+				const struct authenticode_info *info,
+				const struct trust_request *req, struct trust_result *res)
 {
 	struct stores s;
 	struct chain c;
 	struct machinepolicy_value pv;
 	struct pp_error e;
-	X509 *signer = info ? info->signer : NULL, *root, *bad;
+	X509 *root, *bad;
 	char who[400], why[128];
 	time_t now = req->now ? req->now : time(NULL);
 	const char *problem;
 	uint32_t hr;
 
-	memset(res, 0, sizeof(*res));
 	memset(&s, 0, sizeof(s));
 	memset(&c, 0, sizeof(c));
 	pp_error_clear(&e);
-	if (info == NULL || info->p7 == NULL || signer == NULL)
-		return decide(res, HR_TRUST_E_NOSIGNATURE, "the content is not signed");
-	subject(signer, res->signer_subject, sizeof(res->signer_subject));
-	thumbprint(signer, res->signer_thumbprint);
 	describe(signer, who, sizeof(who));
-
-	if (!info->digest_matches) {
-		hr = decide(res, HR_TRUST_E_BAD_DIGEST,
-			    "the content digest does not match the digest in the signature of %s; "
-			    "the file was changed after it was signed",
-			    who);
-		goto out;
-	}
-	if (!info->signature_valid) {
-		hr = decide(res, HR_TRUST_E_BAD_DIGEST,
-			    "the signature by %s does not verify with its certificate's key", who);
-		goto out;
-	}
-	if (req->expected_sha1 != NULL &&
-	    (!info->has_sha1 || memcmp(req->expected_sha1, info->sha1, 20) != 0)) {
-		hr = decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
-			    "the file's SHA-1 digest differs from the one in the update metadata");
-		goto out;
-	}
-	if (req->expected_sha256 != NULL &&
-	    (!info->has_sha256 || memcmp(req->expected_sha256, info->sha256, 32) != 0)) {
-		hr =
-		    decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
-			   "the file's SHA-256 digest differs from the one in the update metadata");
-		goto out;
-	}
-
 	if (req->machine == NULL || load_stores(req->machine, &s, &e) != 0) {
 		hr = decide(res, e.code ? e.code : HR_E_INVALIDARG,
 			    "cannot read the certificate stores of %s: %s",
@@ -391,7 +362,7 @@ uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct 
 			    e.message[0] ? e.message : "no machine directory");
 		goto out;
 	}
-	if (chain_build(signer, info->certs, &s, &c, &e) != 0) {
+	if (chain_build(signer, certs, &s, &c, &e) != 0) {
 		hr = decide(res, e.code, "%s", e.message);
 		goto out;
 	}
@@ -459,6 +430,74 @@ uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct 
 out:
 	chain_free(&c);
 	stores_free(&s);
+	return hr;
+}
+
+uint32_t trust_evaluate_cert(X509 *cert, STACK_OF(X509) * extra, const struct trust_request *req,
+			     struct trust_result *res)
+{
+	STACK_OF(X509) * all;
+	uint32_t hr;
+
+	memset(res, 0, sizeof(*res));
+	if (cert == NULL)
+		return decide(res, HR_E_INVALIDARG, "no certificate to evaluate");
+	subject(cert, res->signer_subject, sizeof(res->signer_subject));
+	thumbprint(cert, res->signer_thumbprint);
+	/* As in a signature, the certificate itself is among the candidates, so that a
+	 * self-signed one ends its own chain and is then judged against Root. */
+	all = extra != NULL ? sk_X509_dup(extra) : sk_X509_new_null();
+	if (all == NULL || !sk_X509_push(all, cert)) {
+		sk_X509_free(all);
+		return decide(res, HR_E_OUTOFMEMORY, "out of memory");
+	}
+	hr = evaluate_signer(cert, all, NULL, req, res);
+	sk_X509_free(all);
+	return hr;
+}
+
+uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct trust_request *req,
+			     struct trust_result *res)
+{
+	X509 *signer = info ? info->signer : NULL;
+	char who[400];
+	uint32_t hr;
+
+	memset(res, 0, sizeof(*res));
+	if (info == NULL || info->p7 == NULL || signer == NULL)
+		return decide(res, HR_TRUST_E_NOSIGNATURE, "the content is not signed");
+	subject(signer, res->signer_subject, sizeof(res->signer_subject));
+	thumbprint(signer, res->signer_thumbprint);
+	describe(signer, who, sizeof(who));
+
+	if (!info->digest_matches) {
+		hr = decide(res, HR_TRUST_E_BAD_DIGEST,
+			    "the content digest does not match the digest in the signature of %s; "
+			    "the file was changed after it was signed",
+			    who);
+		goto out;
+	}
+	if (!info->signature_valid) {
+		hr = decide(res, HR_TRUST_E_BAD_DIGEST,
+			    "the signature by %s does not verify with its certificate's key", who);
+		goto out;
+	}
+	if (req->expected_sha1 != NULL &&
+	    (!info->has_sha1 || memcmp(req->expected_sha1, info->sha1, 20) != 0)) {
+		hr = decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
+			    "the file's SHA-1 digest differs from the one in the update metadata");
+		goto out;
+	}
+	if (req->expected_sha256 != NULL &&
+	    (!info->has_sha256 || memcmp(req->expected_sha256, info->sha256, 32) != 0)) {
+		hr =
+		    decide(res, HR_WU_E_DM_INCORRECTFILEHASH,
+			   "the file's SHA-256 digest differs from the one in the update metadata");
+		goto out;
+	}
+
+	hr = evaluate_signer(signer, info->certs, info, req, res);
+out:
 	return hr;
 }
 

@@ -40,6 +40,13 @@ uint32_t trust_evaluate_cab(const char *path, const struct trust_request *req,
 uint32_t trust_evaluate_info(const struct authenticode_info *info, const struct trust_request *req,
 			     struct trust_result *res);
 
+/* The decision on a certificate alone, as if it had signed content now without a timestamp:
+ * chain (extra may supply intermediates; may be NULL), Disallowed, Root, then for
+ * TRUST_POLICY_WSUS the policy value and TrustedPublisher, usage and validity. This is "Validate
+ * trust chain" of the publisher's Show certificate. */
+uint32_t trust_evaluate_cert(X509 *cert, STACK_OF(X509) * extra, const struct trust_request *req,
+			     struct trust_result *res);
+
 /* The trust policy names accepted by the CLI ("wsus", "authenticode"). */
 int trust_parse_policy(const char *name, enum trust_policy *out, struct pp_error *err);
 

@@ -8,27 +8,31 @@
  * Every option can come from an INI file (--config; docs/patchpointd.conf.sample lists them all);
  * a flag overrides the file. A bad file is a usage error (exit 2) before anything starts.
  *
- * The data directory holds patchpoint.db (the store), keys/ (the signer's, 0700) and logs/
- * (patchpointd.log, CMTrace). run starts the signer child first, before any thread and before the
- * database or the log is opened, so the child inherits neither; then the HTTP workers.
- *
- * Database connections: a struct store is one SQLite connection for one thread. Each HTTP worker
- * opens its own lazily on its first request and keeps it in thread-specific data (a pthread key);
- * the key's destructor closes it when the worker thread ends in httpd_stop. The main thread uses
- * its own connection for start-up work only.
+ * The data directory holds patchpoint.db (the store), keys/ (the signer's, 0700), machine/ (the
+ * server's own certificate stores, Root and TrustedPublisher) and logs/ (patchpointd.log,
+ * wsyncmgr.log, WCM.log, Publisher.log; CMTrace). run starts the signer child first (with the
+ * sup role), before any thread and before the database or the logs are opened, so the child
+ * inherits neither; then the sync manager thread (site role) and the HTTP workers. The routes are
+ * in api.c (site role) and sup_api.c (sup role); each worker keeps its own database connection.
  *
  * Signals: SIGTERM and SIGINT call httpd_shutdown (only write(2)s to eventfds) and set a flag;
- * SIGHUP sets a flag. They are blocked while the workers start, so the workers inherit a mask
+ * SIGHUP sets a flag. They are blocked while the threads start, so the threads inherit a mask
  * that keeps them out, and the main thread waits for them in sigsuspend. */
+#include "api.h"
 #include "cmtrace.h"
 #include "error.h"
 #include "hresult.h"
 #include "httpd.h"
 #include "signer.h"
+#include "signstore.h"
+#include "srvlog.h"
 #include "store.h"
+#include "sup_api.h"
+#include "syncmgr.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,8 +62,7 @@
 #define DAEMON_DEFAULT_NAME   "Primary site"
 #define DAEMON_LOCAL_SUP_URL  "http://localhost:8530/"
 #define DAEMON_DEFAULT_LISTEN "127.0.0.1:8530"
-
-enum { ROLE_SITE = 0x1, ROLE_SUP = 0x2, ROLE_MP = 0x4, ROLE_ALL = 0x7 };
+#define DAEMON_SYNC_INTERVAL  (7u * 24u * 3600u) /* Configuration Manager's default: weekly */
 
 static const char usage_main[] =
     "NAME\n"
@@ -111,13 +114,15 @@ static const char usage_run[] =
     "SYNOPSIS\n"
     "    patchpointd run [--config FILE [--check-config]] --data-dir DIR [--listen ADDR:PORT]\n"
     "                    [--listen-tls ADDR:PORT --tls-cert FILE --tls-key FILE]\n"
-    "                    [--roles site,sup,mp] [--workers N]\n"
+    "                    [--roles site,sup,mp] [--workers N] [--sync-interval SECONDS]\n"
+    "                    [--managed-cert-days N] [--managed-key-bits BITS]\n"
+    "                    [--sup-ca-bundle FILE] [--sup-token-file FILE]\n"
     "\n"
     "DESCRIPTION\n"
     "    Starts the signer child (keys in DIR/keys), then the HTTP(S) workers. Prints\n"
     "    'patchpointd: listening on http://ADDR:PORT' (and https) once it serves; port 0 picks a\n"
     "    free port and the real one is printed. Logs to DIR/logs/patchpointd.log (CMTrace).\n"
-    "    SIGTERM or SIGINT stops gracefully (exit 0); SIGHUP reopens the log.\n"
+    "    SIGTERM or SIGINT stops gracefully (exit 0); SIGHUP reopens the logs.\n"
     "\n"
     "OPTIONS\n"
     "    --config FILE           read options from an INI file, [server] data_dir, listen,\n"
@@ -131,6 +136,22 @@ static const char usage_run[] =
     "    --listen-tls ADDR:PORT  HTTPS, with --tls-cert (PEM chain) and --tls-key (PEM key)\n"
     "    --roles LIST            comma-separated site, sup, mp (default all three)\n"
     "    --workers N             HTTP worker threads, 1-64 (default 2)\n"
+    "    --sync-interval SECONDS seconds between scheduled synchronizations; 0 = on demand\n"
+    "                            only (default 604800, weekly)\n"
+    "    --managed-cert-days N   validity of the certificate a sync generates when\n"
+    "                            Configuration Manager manages the certificate (default 1095)\n"
+    "    --managed-key-bits BITS its RSA key length: 2048 (default), 3072 or 4096\n"
+    "    --sup-ca-bundle FILE    PEM CAs trusted for a remote SUP's HTTPS certificate\n"
+    "    --sup-token-file FILE   the remote SUP's admin token (a 0600 file)\n"
+    "\n"
+    "ROLES\n"
+    "    site  the REST API of the hierarchy, the sync manager (wsyncmgr.log), WCM.log\n"
+    "    sup   the signer child and its signing store, served to remote site servers over\n"
+    "          HTTPS only (/api/v1/signing-store)\n"
+    "    mp    the management point (nothing yet)\n"
+    "\n"
+    "LOGS\n"
+    "    DIR/logs: patchpointd.log, wsyncmgr.log, WCM.log, Publisher.log (CMTrace).\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success (including a stop by signal), 1 a failed operation, 2 a usage error\n"
@@ -138,17 +159,15 @@ static const char usage_run[] =
 
 /* ---- shared state of a running daemon ---- */
 
-struct daemon {
-	char db_path[PATH_MAX];
-	char log_path[PATH_MAX];
-	unsigned roles;
-	char site_code[STORE_SITE_CODE_LEN + 1];
-	pthread_mutex_t log_lock; /* guards log: workers write, the main thread reopens */
-	struct cmtrace_log *log;
-	pthread_key_t store_key; /* the calling worker's struct store */
+/* The logs of a running daemon; NULL members are silent (srvlog_write accepts NULL). */
+struct daemon_logs {
+	struct srvlog *main; /* patchpointd.log */
+	struct srvlog *sync; /* wsyncmgr.log */
+	struct srvlog *wcm;  /* WCM.log */
+	struct srvlog *publisher;
 };
 
-static struct daemon g_daemon;
+static struct daemon_logs g_logs;
 static struct httpd *volatile g_httpd;
 static volatile sig_atomic_t g_stop, g_reopen;
 
@@ -173,21 +192,7 @@ static int fail(const struct pp_error *err)
 	return 1;
 }
 
-static void daemon_log(enum cmtrace_type type, const char *fmt, ...) PP_PRINTF(2, 3);
-
-static void daemon_log(enum cmtrace_type type, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	(void)pthread_mutex_lock(&g_daemon.log_lock);
-	if (g_daemon.log != NULL)
-		(void)cmtrace_write(g_daemon.log, type, "%s", msg);
-	(void)pthread_mutex_unlock(&g_daemon.log_lock);
-}
+#define daemon_log(...) srvlog_write(g_logs.main, __VA_ARGS__)
 
 static int join_path(char *out, size_t size, const char *dir, const char *name,
 		     struct pp_error *err)
@@ -213,6 +218,11 @@ enum conf_key {
 	CONF_WORKERS,
 	CONF_SITE_CODE,
 	CONF_SITE_NAME,
+	CONF_SYNC_INTERVAL,
+	CONF_MANAGED_DAYS,
+	CONF_MANAGED_BITS,
+	CONF_SUP_CA_BUNDLE,
+	CONF_SUP_TOKEN_FILE,
 	CONF_KEYS
 };
 
@@ -233,6 +243,11 @@ static const struct conf_option {
     [CONF_WORKERS] = {"server", "workers", "--workers", CONF_FOR_RUN},
     [CONF_SITE_CODE] = {"site", "code", "--site-code", CONF_FOR_INIT},
     [CONF_SITE_NAME] = {"site", "name", "--site-name", CONF_FOR_INIT},
+    [CONF_SYNC_INTERVAL] = {"sync", "interval", "--sync-interval", CONF_FOR_RUN},
+    [CONF_MANAGED_DAYS] = {"certificate", "managed_days", "--managed-cert-days", CONF_FOR_RUN},
+    [CONF_MANAGED_BITS] = {"certificate", "managed_key_bits", "--managed-key-bits", CONF_FOR_RUN},
+    [CONF_SUP_CA_BUNDLE] = {"remote_sup", "ca_bundle", "--sup-ca-bundle", CONF_FOR_RUN},
+    [CONF_SUP_TOKEN_FILE] = {"remote_sup", "token_file", "--sup-token-file", CONF_FOR_RUN},
 };
 
 /* The effective settings: value[k] is the flag's, else the file's, else NULL (the default). */
@@ -253,6 +268,20 @@ static void conf_free(struct daemon_conf *c)
 
 static int parse_roles(const char *list, unsigned *roles);
 
+/* 0 when v is a decimal number in [min, max]; -1 with the reason in why otherwise. */
+static int conf_check_number(const char *v, long min, long max, char *why, size_t size)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+
+	if (*end != '\0' || *v < '0' || *v > '9' || n < (unsigned long)min ||
+	    n > (unsigned long)max) {
+		(void)snprintf(why, size, "'%s' is not a number from %ld to %ld", v, min, max);
+		return -1;
+	}
+	return 0;
+}
+
 /* 0 when v is a valid value of option k; -1 with the reason in why otherwise. */
 static int conf_check_value(enum conf_key k, const char *v, char *why, size_t size)
 {
@@ -269,6 +298,8 @@ static int conf_check_value(enum conf_key k, const char *v, char *why, size_t si
 	case CONF_DATA_DIR:
 	case CONF_TLS_CERT:
 	case CONF_TLS_KEY:
+	case CONF_SUP_CA_BUNDLE:
+	case CONF_SUP_TOKEN_FILE:
 		if (strlen(v) >= PATH_MAX - 32) {
 			(void)snprintf(why, size, "path too long");
 			return -1;
@@ -289,22 +320,23 @@ static int conf_check_value(enum conf_key k, const char *v, char *why, size_t si
 			return -1;
 		}
 		return 0;
-	case CONF_WORKERS: {
-		char *end;
-		unsigned long w = strtoul(v, &end, 10);
-
-		if (*end != '\0' || *v < '0' || *v > '9' || w < 1 || w > HTTPD_MAX_THREADS) {
-			(void)snprintf(why, size, "'%s' is not a number from 1 to %d", v,
-				       HTTPD_MAX_THREADS);
-			return -1;
-		}
-		return 0;
-	}
+	case CONF_WORKERS:
+		return conf_check_number(v, 1, HTTPD_MAX_THREADS, why, size);
 	case CONF_SITE_CODE:
 		if (strlen(v) != STORE_SITE_CODE_LEN ||
 		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			      "0123456789") != STORE_SITE_CODE_LEN) {
 			(void)snprintf(why, size, "'%s' is not 3 characters of A-Z and 0-9", v);
+			return -1;
+		}
+		return 0;
+	case CONF_SYNC_INTERVAL:
+		return conf_check_number(v, 0, 366L * 24 * 3600, why, size);
+	case CONF_MANAGED_DAYS:
+		return conf_check_number(v, 1, 100L * 366, why, size);
+	case CONF_MANAGED_BITS:
+		if (strcmp(v, "2048") != 0 && strcmp(v, "3072") != 0 && strcmp(v, "4096") != 0) {
+			(void)snprintf(why, size, "'%s' is not 2048, 3072 or 4096", v);
 			return -1;
 		}
 		return 0;
@@ -637,196 +669,6 @@ static int cmd_init(int argc, char **argv)
 	return rc;
 }
 
-/* ---- the HTTP side ---- */
-
-static void store_key_destroy(void *p)
-{
-	store_close(p);
-}
-
-/* The calling worker's connection, opened on first use; NULL with err set on failure. */
-static struct store *thread_store(struct pp_error *err)
-{
-	struct store *s = pthread_getspecific(g_daemon.store_key);
-
-	if (s != NULL)
-		return s;
-	s = store_open_sqlite(g_daemon.db_path, err);
-	if (s == NULL)
-		return NULL;
-	if (pthread_setspecific(g_daemon.store_key, s) != 0) {
-		store_close(s);
-		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot keep the database connection");
-		return NULL;
-	}
-	return s;
-}
-
-static int check_token(void *ctx, const char *token)
-{
-	struct pp_error err;
-	struct store *s;
-	bool valid = false;
-
-	(void)ctx;
-	pp_error_clear(&err);
-	s = thread_store(&err);
-	if (s == NULL || store_admin_token_verify(s, token, &valid, &err) != 0) {
-		daemon_log(CMTRACE_ERROR, "cannot check an admin token: %s", err.message);
-		return 0;
-	}
-	return valid ? 1 : 0;
-}
-
-static void http_log(void *ctx, const char *line)
-{
-	(void)ctx;
-	daemon_log(CMTRACE_INFO, "%s", line);
-}
-
-/* Answers a store failure with the status its code calls for. */
-static void reply_store_error(struct httpd_request *req, const struct pp_error *err)
-{
-	if (err->code == HR_CRYPT_E_NOT_FOUND) {
-		httpd_reply_error(req, 404, "not_found", "%s", err->message);
-		return;
-	}
-	if (err->code == HR_E_INVALIDARG) {
-		httpd_reply_error(req, 400, "invalid_argument", "%s", err->message);
-		return;
-	}
-	daemon_log(CMTRACE_ERROR, "%s %s: %s (0x%08X)", httpd_request_method(req),
-		   httpd_request_path(req), err->message, (unsigned)err->code);
-	httpd_reply_error(req, 500, "internal_error", "the server could not answer; see its log");
-}
-
-static json_t *site_json(const struct store_site *site)
-{
-	return json_pack(
-	    "{s:s, s:s, s:o, s:b, s:I}", "code", site->code, "name", site->name, "parent_code",
-	    site->parent_code[0] != '\0' ? json_string(site->parent_code) : json_null(), "is_cas",
-	    site->has_children, "created_at", (json_int_t)site->created_at);
-}
-
-static json_t *sup_json(const struct store_sup *sup)
-{
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:I}", "id", (json_int_t)sup->id, "site_code",
-			 sup->site_code, "url", sup->url, "location",
-			 sup->location == STORE_SUP_LOCAL ? "local" : "remote", "sync_source",
-			 sup->sync_source, "created_at", (json_int_t)sup->created_at);
-}
-
-static void reply_body(struct httpd_request *req, json_t *body)
-{
-	if (body == NULL) {
-		httpd_reply_error(req, 500, "out_of_memory", "out of memory");
-		return;
-	}
-	httpd_reply_json(req, 200, body);
-	json_decref(body);
-}
-
-static void on_status(struct httpd_request *req, void *ctx)
-{
-	json_t *roles = json_array();
-
-	(void)ctx;
-	if (roles != NULL && (g_daemon.roles & ROLE_SITE) != 0)
-		(void)json_array_append_new(roles, json_string("site"));
-	if (roles != NULL && (g_daemon.roles & ROLE_SUP) != 0)
-		(void)json_array_append_new(roles, json_string("sup"));
-	if (roles != NULL && (g_daemon.roles & ROLE_MP) != 0)
-		(void)json_array_append_new(roles, json_string("mp"));
-	reply_body(req,
-		   json_pack("{s:s, s:s, s:o*, s:s}", "name", "patchpointd", "version",
-			     PATCHPOINT_VERSION, "roles", roles, "site_code", g_daemon.site_code));
-}
-
-static void on_sites(struct httpd_request *req, void *ctx)
-{
-	struct pp_error err;
-	struct store_site *sites = NULL;
-	struct store *s;
-	json_t *arr;
-	size_t n = 0, i;
-
-	(void)ctx;
-	pp_error_clear(&err);
-	s = thread_store(&err);
-	if (s == NULL || store_site_list(s, &sites, &n, &err) != 0) {
-		reply_store_error(req, &err);
-		return;
-	}
-	arr = json_array();
-	for (i = 0; arr != NULL && i < n; i++)
-		(void)json_array_append_new(arr, site_json(&sites[i]));
-	free(sites);
-	reply_body(req, json_pack("{s:o*}", "sites", arr));
-}
-
-static void on_site(struct httpd_request *req, void *ctx)
-{
-	const char *code = httpd_request_capture(req, "code");
-	struct pp_error err;
-	struct store_site site;
-	struct store_sup *sups = NULL;
-	struct store *s;
-	json_t *body, *arr;
-	size_t n = 0, i;
-
-	(void)ctx;
-	pp_error_clear(&err);
-	s = thread_store(&err);
-	if (s == NULL) {
-		reply_store_error(req, &err);
-		return;
-	}
-	if (code == NULL || store_site_get(s, code, &site, &err) != 0) {
-		if (err.code == HR_CRYPT_E_NOT_FOUND || err.code == HR_E_INVALIDARG || code == NULL)
-			httpd_reply_error(req, 404, "not_found", "no site with code '%s'",
-					  code != NULL ? code : "");
-		else
-			reply_store_error(req, &err);
-		return;
-	}
-	if (store_sup_list(s, site.code, &sups, &n, &err) != 0) {
-		reply_store_error(req, &err);
-		return;
-	}
-	arr = json_array();
-	for (i = 0; arr != NULL && i < n; i++)
-		(void)json_array_append_new(arr, sup_json(&sups[i]));
-	free(sups);
-	body = site_json(&site);
-	if (body != NULL && (arr == NULL || json_object_set_new(body, "sups", arr) != 0)) {
-		json_decref(body);
-		body = NULL;
-	}
-	reply_body(req, body);
-}
-
-static void on_sups(struct httpd_request *req, void *ctx)
-{
-	struct pp_error err;
-	struct store_sup *sups = NULL;
-	struct store *s;
-	json_t *arr;
-	size_t n = 0, i;
-
-	(void)ctx;
-	pp_error_clear(&err);
-	s = thread_store(&err);
-	if (s == NULL || store_sup_list(s, NULL, &sups, &n, &err) != 0) {
-		reply_store_error(req, &err);
-		return;
-	}
-	arr = json_array();
-	for (i = 0; arr != NULL && i < n; i++)
-		(void)json_array_append_new(arr, sup_json(&sups[i]));
-	free(sups);
-	reply_body(req, json_pack("{s:o*}", "sups", arr));
-}
-
 /* ---- run ---- */
 
 static void on_stop_signal(int sig)
@@ -855,40 +697,58 @@ static int parse_roles(const char *list, unsigned *roles)
 	*roles = 0;
 	for (tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
 		if (strcmp(tok, "site") == 0)
-			*roles |= ROLE_SITE;
+			*roles |= API_ROLE_SITE;
 		else if (strcmp(tok, "sup") == 0)
-			*roles |= ROLE_SUP;
+			*roles |= API_ROLE_SUP;
 		else if (strcmp(tok, "mp") == 0)
-			*roles |= ROLE_MP;
+			*roles |= API_ROLE_MP;
 		else
 			return -1;
 	}
 	return *roles != 0 ? 0 : -1;
 }
 
-static int log_open(struct pp_error *err)
-{
-	struct cmtrace_log *log = cmtrace_open(g_daemon.log_path, DAEMON_COMPONENT, 0, err);
+static const struct {
+	const char *file, *component;
+	size_t offset;
+} daemon_log_files[] = {
+    {DAEMON_LOG_NAME, DAEMON_COMPONENT, offsetof(struct daemon_logs, main)},
+    {"wsyncmgr.log", "SMS_WSUS_SYNC_MANAGER", offsetof(struct daemon_logs, sync)},
+    {"WCM.log", "SMS_WSUS_CONFIGURATION_MANAGER", offsetof(struct daemon_logs, wcm)},
+    {"Publisher.log", "Publisher", offsetof(struct daemon_logs, publisher)},
+};
 
-	if (log == NULL)
-		return -1;
-	(void)pthread_mutex_lock(&g_daemon.log_lock);
-	cmtrace_close(g_daemon.log);
-	g_daemon.log = log;
-	(void)pthread_mutex_unlock(&g_daemon.log_lock);
+#define LOG_SLOT(i) ((struct srvlog **)((char *)&g_logs + daemon_log_files[i].offset))
+
+static int logs_open(const char *dir, struct pp_error *err)
+{
+	for (size_t i = 0; i < sizeof(daemon_log_files) / sizeof(daemon_log_files[0]); i++) {
+		*LOG_SLOT(i) =
+		    srvlog_open(dir, daemon_log_files[i].file, daemon_log_files[i].component, err);
+		if (*LOG_SLOT(i) == NULL)
+			return -1;
+	}
 	return 0;
 }
 
-static int add_routes(struct httpd *h, struct pp_error *err)
+static void logs_reopen(void)
 {
-	if (httpd_route(h, "GET", "/api/v1/status", on_status, NULL, 0) != 0 ||
-	    httpd_route(h, "GET", "/api/v1/sites", on_sites, NULL, HTTPD_ADMIN) != 0 ||
-	    httpd_route(h, "GET", "/api/v1/sites/{code}", on_site, NULL, HTTPD_ADMIN) != 0 ||
-	    httpd_route(h, "GET", "/api/v1/sups", on_sups, NULL, HTTPD_ADMIN) != 0) {
-		pp_error_set(err, HR_E_FAIL, "cannot add the API routes");
-		return -1;
+	struct pp_error err;
+
+	for (size_t i = 0; i < sizeof(daemon_log_files) / sizeof(daemon_log_files[0]); i++) {
+		pp_error_clear(&err);
+		if (srvlog_reopen(*LOG_SLOT(i), &err) != 0)
+			fprintf(stderr, "patchpointd: %s\n", err.message);
 	}
-	return 0;
+	daemon_log(CMTRACE_INFO, "logs reopened");
+}
+
+static void logs_close(void)
+{
+	for (size_t i = 0; i < sizeof(daemon_log_files) / sizeof(daemon_log_files[0]); i++) {
+		srvlog_close(*LOG_SLOT(i));
+		*LOG_SLOT(i) = NULL;
+	}
 }
 
 /* The length of the address part of "ADDR:PORT" (httpd_new has validated it). */
@@ -980,77 +840,162 @@ out:
 	return rc;
 }
 
+/* Reads the remote SUP's admin token from path (first line); the file must not be readable by
+ * group or others, as for any secret. */
+static int read_token_file(const char *path, char *out, size_t size, struct pp_error *err)
+{
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (f == NULL) {
+		pp_error_set_errno(err, errno, "cannot read the remote SUP token file %s", path);
+		return -1;
+	}
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
+		(void)fclose(f);
+		pp_error_set(err, HR_E_ACCESSDENIED,
+			     "the remote SUP token file %s is readable by others; chmod 600 it",
+			     path);
+		return -1;
+	}
+	if (fgets(out, (int)size, f) == NULL)
+		out[0] = '\0';
+	(void)fclose(f);
+	n = strcspn(out, "\r\n");
+	out[n] = '\0';
+	if (n == 0) {
+		pp_error_set(err, HR_E_INVALIDARG, "the remote SUP token file %s is empty", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills the parts of the API that come from the configuration and the data directory. */
+static int run_prepare(const struct daemon_conf *c, struct api *api, struct signer *signer,
+		       char *token, size_t token_size, struct pp_error *err)
+{
+	struct certmgr *cm = &api->certmgr;
+
+	cm->machine = api->certmgr.machine;
+	cm->sync_log = g_logs.sync;
+	cm->publisher_log = g_logs.publisher;
+	cm->remote_ca = c->value[CONF_SUP_CA_BUNDLE];
+	if (c->value[CONF_MANAGED_DAYS] != NULL)
+		cm->managed_days = atoi(c->value[CONF_MANAGED_DAYS]);
+	if (c->value[CONF_MANAGED_BITS] != NULL)
+		cm->managed_bits = atoi(c->value[CONF_MANAGED_BITS]);
+	if (c->value[CONF_SUP_TOKEN_FILE] != NULL) {
+		if (read_token_file(c->value[CONF_SUP_TOKEN_FILE], token, token_size, err) != 0)
+			return -1;
+		cm->remote_token = token;
+	}
+	if (signer != NULL) {
+		cm->local = signstore_local(signer, err);
+		if (cm->local == NULL)
+			return -1;
+	}
+	api->version = PATCHPOINT_VERSION;
+	api->log = g_logs.main;
+	api->wcm_log = g_logs.wcm;
+	return api_init(api, err);
+}
+
+/* At start: syncs a killed process left running are marked failed, so a new one can run. */
+static int run_recover(struct api *api, char *site_code, size_t size, struct pp_error *err)
+{
+	struct store *s = store_open_sqlite(api->db_path, err);
+	struct store_site top;
+	unsigned failed = 0;
+	int rc = -1;
+
+	if (s == NULL)
+		return -1;
+	if (store_fail_running_syncs(s, "patchpointd stopped while the sync was running", &failed,
+				     err) != 0 ||
+	    store_top_level_site(s, &top, err) != 0)
+		goto out;
+	if (failed > 0) {
+		daemon_log(CMTRACE_WARNING, "marked %u sync(s) left running as failed", failed);
+		srvlog_write(g_logs.sync, CMTRACE_WARNING,
+			     "%u sync(s) were left running by a stopped patchpointd; marked failed",
+			     failed);
+	}
+	(void)snprintf(site_code, size, "%s", top.code);
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
 static int run_serve(const struct daemon_conf *c)
 {
 	const char *dir = c->value[CONF_DATA_DIR];
-	char path[PATH_MAX];
+	static char db_path[PATH_MAX], log_dir[PATH_MAX], machine[PATH_MAX], keys[PATH_MAX];
+	static char site_code[STORE_SITE_CODE_LEN + 1], token[STORE_TOKEN_MAX + 2];
 	struct httpd_options opt;
+	struct syncmgr_options so;
 	struct pp_error err;
 	struct signer *signer = NULL;
-	struct store *s = NULL;
-	struct store_site top;
+	struct syncmgr *sync = NULL;
+	struct api api;
 	struct httpd *h = NULL;
 	struct stat st;
 	sigset_t block, old;
-	unsigned failed = 0;
-	bool key_made = false, masked = false;
+	bool masked = false;
 	int rc = 1;
 
 	pp_error_clear(&err);
 	memset(&opt, 0, sizeof(opt));
+	memset(&api, 0, sizeof(api));
 	opt.listen = c->value[CONF_LISTEN];
 	opt.listen_tls = c->value[CONF_LISTEN_TLS];
 	opt.tls_cert = c->value[CONF_TLS_CERT];
 	opt.tls_key = c->value[CONF_TLS_KEY];
 	opt.threads = (unsigned)strtoul(c->value[CONF_WORKERS], NULL, 10);
-	if (parse_roles(c->value[CONF_ROLES], &g_daemon.roles) != 0)
+	if (parse_roles(c->value[CONF_ROLES], &api.roles) != 0)
 		return usage("run: --roles takes a comma-separated list of site, sup, mp");
 
-	if (join_path(g_daemon.db_path, sizeof(g_daemon.db_path), dir, DAEMON_DB_NAME, &err) != 0 ||
-	    join_path(g_daemon.log_path, sizeof(g_daemon.log_path), dir, "logs/" DAEMON_LOG_NAME,
-		      &err) != 0 ||
-	    join_path(path, sizeof(path), dir, "keys", &err) != 0)
+	if (join_path(db_path, sizeof(db_path), dir, DAEMON_DB_NAME, &err) != 0 ||
+	    join_path(log_dir, sizeof(log_dir), dir, "logs", &err) != 0 ||
+	    join_path(machine, sizeof(machine), dir, "machine", &err) != 0 ||
+	    join_path(keys, sizeof(keys), dir, "keys", &err) != 0)
 		return fail(&err);
-	if (stat(g_daemon.db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (stat(db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		pp_error_set(&err, HR_CRYPT_E_NOT_FOUND,
 			     "%s is not a patchpoint data directory (run 'patchpointd init')", dir);
 		return fail(&err);
 	}
-	if (pthread_mutex_init(&g_daemon.log_lock, NULL) != 0)
-		return 1;
-	if (pthread_key_create(&g_daemon.store_key, store_key_destroy) != 0)
-		goto out_mutex;
-	key_made = true;
+	api.db_path = db_path;
+	api.log_dir = log_dir;
+	api.site_code = site_code;
+	api.certmgr.machine = machine;
 
-	/* The signer first: no thread, no database connection and no log yet to inherit. */
-	if (signer_start(path, &signer, &err) != 0)
+	/* The signer first: no thread, no database connection and no log yet to inherit. It
+	 * holds the signing store of the sup role. */
+	if ((api.roles & API_ROLE_SUP) != 0 && signer_start(keys, &signer, &err) != 0)
 		goto out;
-	if (log_open(&err) != 0)
+	if (logs_open(log_dir, &err) != 0)
 		goto out;
-	daemon_log(CMTRACE_INFO, "patchpointd %s starting on %s (signer pid %ld)",
-		   PATCHPOINT_VERSION, dir, (long)signer_pid(signer));
+	daemon_log(CMTRACE_INFO, "patchpointd %s starting on %s, roles %s (signer pid %ld)",
+		   PATCHPOINT_VERSION, dir, c->value[CONF_ROLES],
+		   signer != NULL ? (long)signer_pid(signer) : 0L);
+	if (run_recover(&api, site_code, sizeof(site_code), &err) != 0 ||
+	    run_prepare(c, &api, signer, token, sizeof(token), &err) != 0)
+		goto out;
 
-	s = store_open_sqlite(g_daemon.db_path, &err);
-	if (s == NULL)
-		goto out;
-	if (store_fail_running_syncs(s, "patchpointd stopped while the sync was running", &failed,
-				     &err) != 0)
-		goto out;
-	if (failed > 0)
-		daemon_log(CMTRACE_WARNING, "marked %u sync(s) left running as failed", failed);
-	if (store_top_level_site(s, &top, &err) != 0)
-		goto out;
-	(void)snprintf(g_daemon.site_code, sizeof(g_daemon.site_code), "%s", top.code);
-	store_close(s);
-	s = NULL;
-
-	opt.auth = check_token;
-	opt.log = http_log;
+	opt.auth = api_check_token;
+	opt.auth_ctx = &api;
+	opt.log = api_http_log;
+	opt.log_ctx = &api;
 	h = httpd_new(&opt, &err);
-	if (h == NULL || add_routes(h, &err) != 0)
+	if (h == NULL || api_add_routes(h, &api, &err) != 0 ||
+	    ((api.roles & API_ROLE_SUP) != 0 &&
+	     sup_api_add_routes(h, api.certmgr.local, &err) != 0))
 		goto out;
 
-	/* Workers inherit this mask, so the stop signals reach the main thread only. */
+	/* Workers and the sync manager inherit this mask, so the stop signals reach the main
+	 * thread only. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -1060,6 +1005,19 @@ static int run_serve(const struct daemon_conf *c)
 		goto out;
 	}
 	masked = true;
+	if ((api.roles & API_ROLE_SITE) != 0) {
+		memset(&so, 0, sizeof(so));
+		so.db_path = db_path;
+		so.interval = c->value[CONF_SYNC_INTERVAL] != NULL
+				  ? (unsigned)strtoul(c->value[CONF_SYNC_INTERVAL], NULL, 10)
+				  : DAEMON_SYNC_INTERVAL;
+		so.certmgr = api.certmgr;
+		so.log = g_logs.sync;
+		sync = syncmgr_start(&so, &err);
+		if (sync == NULL)
+			goto out;
+		api.syncmgr = sync;
+	}
 	g_httpd = h;
 	if (httpd_start(h, &err) != 0)
 		goto out;
@@ -1071,7 +1029,7 @@ static int run_serve(const struct daemon_conf *c)
 		       listen_host_len(opt.listen_tls), opt.listen_tls, httpd_port(h, true));
 	(void)fflush(stdout);
 	daemon_log(CMTRACE_INFO, "listening: http port %d, https port %d, site %s",
-		   httpd_port(h, false), httpd_port(h, true), g_daemon.site_code);
+		   httpd_port(h, false), httpd_port(h, true), site_code);
 
 	sigdelset(&old, SIGTERM);
 	sigdelset(&old, SIGINT);
@@ -1080,12 +1038,7 @@ static int run_serve(const struct daemon_conf *c)
 		(void)sigsuspend(&old);
 		if (g_reopen) {
 			g_reopen = 0;
-			if (log_open(&err) != 0) {
-				fprintf(stderr, "patchpointd: %s\n", err.message);
-				pp_error_clear(&err);
-			} else {
-				daemon_log(CMTRACE_INFO, "log reopened");
-			}
+			logs_reopen();
 		}
 	}
 	daemon_log(CMTRACE_INFO, "stopping");
@@ -1095,22 +1048,18 @@ out:
 	if (h != NULL)
 		httpd_stop(h);
 	httpd_free(h);
-	store_close(s);
+	syncmgr_stop(sync);
+	api_fini(&api);
+	signstore_free(api.certmgr.local);
 	signer_stop(signer);
+	OPENSSL_cleanse(token, sizeof(token));
 	if (rc == 0)
 		daemon_log(CMTRACE_INFO, "stopped");
 	else if (err.code != 0)
 		daemon_log(CMTRACE_ERROR, "%s (0x%08X)", err.message, (unsigned)err.code);
 	if (masked)
 		(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (key_made)
-		(void)pthread_key_delete(g_daemon.store_key);
-	(void)pthread_mutex_lock(&g_daemon.log_lock);
-	cmtrace_close(g_daemon.log);
-	g_daemon.log = NULL;
-	(void)pthread_mutex_unlock(&g_daemon.log_lock);
-out_mutex:
-	(void)pthread_mutex_destroy(&g_daemon.log_lock);
+	logs_close();
 	if (rc != 0 && err.code != 0)
 		return fail(&err);
 	return rc;

@@ -437,6 +437,26 @@ out:
 	request_free(req);
 }
 
+void httpd_reply_bytes(struct httpd_request *req, int status, const char *content_type,
+		       const void *data, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
+
+	if (buf == NULL || evbuffer_add(buf, data, len) != 0) {
+		send_error_raw(req->w, req->ev, req->path, 500, "internal_error",
+			       "out of memory while encoding the response");
+		goto out;
+	}
+	evhttp_add_header(hdr, "Content-Type", content_type);
+	evhttp_add_header(hdr, "Cache-Control", "no-store");
+	send_reply(req->w, req->ev, req->path, status, buf);
+out:
+	if (buf != NULL)
+		evbuffer_free(buf);
+	request_free(req);
+}
+
 void httpd_reply_error(struct httpd_request *req, int status, const char *code, const char *fmt,
 		       ...)
 {
@@ -506,6 +526,35 @@ const char *httpd_request_path(const struct httpd_request *req)
 const char *httpd_request_header(const struct httpd_request *req, const char *name)
 {
 	return evhttp_find_header(evhttp_request_get_input_headers(req->ev), name);
+}
+
+bool httpd_request_is_tls(const struct httpd_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req->ev);
+	struct bufferevent *bev = conn != NULL ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	return bev != NULL && bufferevent_openssl_get_ssl(bev) != NULL;
+}
+
+int httpd_request_query(const struct httpd_request *req, const char *name, char *out, size_t size)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->ev);
+	const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	struct evkeyvalq params;
+	const char *v;
+	int rc = -1;
+
+	if (query == NULL)
+		return -1;
+	if (evhttp_parse_query_str(query, &params) != 0)
+		return -1;
+	v = evhttp_find_header(&params, name);
+	if (v != NULL && strlen(v) < size) {
+		memcpy(out, v, strlen(v) + 1);
+		rc = 0;
+	}
+	evhttp_clear_headers(&params);
+	return rc;
 }
 
 int httpd_request_json(struct httpd_request *req, json_t **out, struct pp_error *err)

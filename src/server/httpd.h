@@ -106,6 +106,13 @@ const char *httpd_request_path(const struct httpd_request *req);
 /* Value of a request header, NULL when absent. */
 const char *httpd_request_header(const struct httpd_request *req, const char *name);
 
+/* True when req came in over the TLS listener. */
+bool httpd_request_is_tls(const struct httpd_request *req);
+
+/* The percent-decoded value of query parameter name copied into out; -1 when the query has no
+ * such parameter, does not parse, or the value does not fit in size bytes. */
+int httpd_request_query(const struct httpd_request *req, const char *name, char *out, size_t size);
+
 /* Parses the body as JSON into *out (the caller owns it: json_decref). On failure the error reply
  * has already been sent (415 unsupported_media_type, 413 payload_too_large, 400 invalid_json with
  * line and column) and req is gone: the handler must only return. */
@@ -118,6 +125,10 @@ void httpd_reply_json(struct httpd_request *req, int status, json_t *body);
 /* Replies status with exactly {"error":{"code":"<code>","message":"<formatted>"}}. */
 void httpd_reply_error(struct httpd_request *req, int status, const char *code, const char *fmt,
 		       ...) PP_PRINTF(4, 5);
+
+/* Replies status with len bytes of data as content_type (copied). */
+void httpd_reply_bytes(struct httpd_request *req, int status, const char *content_type,
+		       const void *data, size_t len);
 
 /* Replies 200 with size bytes of fd from offset 0 through evbuffer_add_file (sendfile on plain
  * connections). Takes ownership of fd in every case. */

@@ -693,6 +693,37 @@ static void test_legacy_countersignature(void **state)
 
 /* ---- the rest ---- */
 
+/* "Validate trust chain" of a certificate alone: the same engine and order as for content. */
+static void test_certificate_alone(void **state)
+{
+	struct fx *f = *state;
+	struct trust_result res;
+	struct trust_request req = {.policy = TRUST_POLICY_WSUS};
+	STACK_OF(X509) *extra = sk_X509_new_null();
+	char *m = machine_trusting(f, f->cert[C_LEAF]);
+
+	assert_non_null(extra);
+	assert_true(sk_X509_push(extra, f->cert[C_INTER]) > 0);
+	req.machine = m;
+	assert_hr(trust_evaluate_cert(f->cert[C_LEAF], extra, &req, &res), HR_S_OK);
+	assert_non_null(strstr(res.signer_subject, "PP Trust Signer"));
+	/* without the intermediate the chain cannot be built */
+	assert_hr(trust_evaluate_cert(f->cert[C_LEAF], NULL, &req, &res), HR_CERT_E_CHAINING);
+	/* not in TrustedPublisher of this machine */
+	assert_hr(trust_evaluate_cert(f->cert[C_NOEKU], extra, &req, &res),
+		  HR_TRUST_E_SUBJECT_NOT_TRUSTED);
+	/* an expired certificate has no timestamp to stand in for its validity */
+	add(m, CERTSTORE_TRUSTED_PUBLISHER, f->cert[C_EXPIRED]);
+	assert_hr(trust_evaluate_cert(f->cert[C_EXPIRED], extra, &req, &res), HR_CERT_E_EXPIRED);
+	assert_non_null(strstr(res.detail, "not timestamped"));
+	/* a root nobody trusts */
+	req.policy = TRUST_POLICY_AUTHENTICODE;
+	assert_hr(trust_evaluate_cert(f->cert[C_SELF], NULL, &req, &res), HR_CERT_E_UNTRUSTEDROOT);
+	assert_hr(trust_evaluate_cert(NULL, NULL, &req, &res), HR_E_INVALIDARG);
+	sk_X509_free(extra);
+	free(m);
+}
+
 static void test_bad_input(void **state)
 {
 	struct fx *f = *state;
@@ -748,6 +779,7 @@ int main(void)
 	    cmocka_unit_test(test_legacy_countersignature),
 	    cmocka_unit_test(test_bad_input),
 	    cmocka_unit_test(test_parse_policy),
+	    cmocka_unit_test(test_certificate_alone),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

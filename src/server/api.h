@@ -1,0 +1,48 @@
+/* api.h - the REST API of the site role (docs/api.md): sites, the hierarchy's third-party
+ * update settings, software update points, synchronizations, Certificates, the publisher's
+ * certificate and status, and the logs. Handlers run on the HTTP worker threads; each worker
+ * keeps its own database connection in thread-specific data. */
+#ifndef PATCHPOINT_API_H
+#define PATCHPOINT_API_H
+
+#include "certmgr.h"
+#include "error.h"
+#include "httpd.h"
+#include "srvlog.h"
+#include "syncmgr.h"
+
+#include <pthread.h>
+
+#define API_ROLE_SITE 0x1u
+#define API_ROLE_SUP  0x2u
+#define API_ROLE_MP   0x4u
+
+struct api {
+	const char *version;
+	const char *db_path;
+	const char *log_dir;	 /* for GET /api/v1/logs/{name} */
+	unsigned roles;		 /* API_ROLE_* */
+	const char *site_code;	 /* the top-level site at start, for /status */
+	struct certmgr certmgr;	 /* template: store is filled per request */
+	struct syncmgr *syncmgr; /* NULL without the site role */
+	struct srvlog *log;	 /* patchpointd.log */
+	struct srvlog *wcm_log;	 /* WCM.log */
+	/* private */
+	bool key_made;
+	pthread_key_t store_key;
+};
+
+/* Prepares the per-thread connections. */
+int api_init(struct api *a, struct pp_error *err) PP_WARN_UNUSED;
+
+/* GET /api/v1/status always; the site routes with the site role. */
+int api_add_routes(struct httpd *h, struct api *a, struct pp_error *err) PP_WARN_UNUSED;
+
+/* httpd_options.auth and .log callbacks; ctx is the struct api. */
+int api_check_token(void *ctx, const char *token);
+void api_http_log(void *ctx, const char *line);
+
+/* Releases what api_init made (after the workers have stopped). */
+void api_fini(struct api *a);
+
+#endif
