@@ -18,7 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#define API_LOG_CHUNK	(1024 * 1024)
+#define API_LOG_CHUNK (1024 * 1024)
 
 /* ---- per-thread connections ---- */
 
