@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# A scripted tour of the patchpoint signing toolkit: create the WSUS signing certificate, build
-# and sign an update cabinet, and show it verifying on a device that trusts the certificate and
-# failing with 0x800b0109 on one that does not. Everything it makes lands in demo-out/.
+# A scripted tour of patchpoint. First the server: patchpointd on its embedded SQLite database,
+# third-party updates enabled with a managed certificate, a sync that creates the WSUS signing
+# certificate and logs its insertion, the certificate shown, the publisher status turning ready.
+# Then the signing toolkit: build and sign an update cabinet, and show it verifying on a device
+# that trusts the certificate and failing with 0x800b0109 on one that does not. Everything it
+# makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
 pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
+ppd=${PATCHPOINTD:-$(dirname "$pp")/patchpointd}
 out=${DEMO_OUT:-demo-out}
 rm -rf "$out"
 mkdir -p "$out"
@@ -12,8 +16,43 @@ cd "$out"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ patchpoint'; printf ' %q' "$@"; printf '\n'; "$pp" "$@"; }
+runc() { printf '$ %s' "$1"; shift; printf ' %q' "$@"; printf '\n'; }
 
-step "1. Create the WSUS signing certificate (publisher mode, RSA 2048, SHA-256, Code Signing)"
+step "A. Start the site server: a standalone primary site PP1 with its local software update point"
+runc patchpointd init --data-dir server
+"$ppd" init --data-dir server >init.out
+grep -v -E '^[0-9a-f]{64}$' init.out || true
+export PATCHPOINT_TOKEN=$(grep -E '^[0-9a-f]{64}$' init.out)
+runc patchpointd run --data-dir server --listen 127.0.0.1:0
+"$ppd" run --data-dir server --listen 127.0.0.1:0 >server.out 2>server.err &
+ppd_pid=$!
+trap 'kill "$ppd_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q 'listening on' server.out 2>/dev/null && break; sleep 0.05; done
+cat server.out
+export PATCHPOINT_SERVER=$(sed -n 's|^patchpointd: listening on \(http://.*\)$|\1|p' server.out)
+echo "(admin token in PATCHPOINT_TOKEN, server in PATCHPOINT_SERVER=$PATCHPOINT_SERVER)"
+run publisher status || true
+
+step "B. Enable third-party software updates; Configuration Manager manages the certificate"
+run sup set --third-party on --cert-mode managed
+
+step "C. Synchronize software updates: the sync creates the WSUS signing certificate"
+run sync --wait
+
+step "D. wsyncmgr.log says the certificate was inserted"
+run log wsyncmgr | grep -E 'inserted|Sync [0-9]+ (started|succeeded)'
+
+step "E. Show certificate, as the publisher's console does"
+run publisher cert show
+run certificates list
+
+step "F. The publisher's checklist turns green"
+run publisher status
+kill "$ppd_pid"
+wait "$ppd_pid" 2>/dev/null || true
+trap - EXIT
+
+step "1. The toolkit: create a signing certificate offline (publisher mode, RSA 2048, SHA-256, Code Signing)"
 umask 077
 printf 'demo-password\n' > pfx-password.txt
 umask 022

@@ -42,6 +42,13 @@ int cli_sign(struct cli *cli, int argc, char **argv);
 int cli_verify(struct cli *cli, int argc, char **argv);
 int cli_certutil(struct cli *cli, int argc, char **argv);
 int cli_policy(struct cli *cli, int argc, char **argv);
+/* Admin commands over patchpointd's REST API (cli_api.h). */
+int cli_site(struct cli *cli, int argc, char **argv);
+int cli_sup(struct cli *cli, int argc, char **argv);
+int cli_sync(struct cli *cli, int argc, char **argv);
+int cli_certificates(struct cli *cli, int argc, char **argv);
+int cli_publisher(struct cli *cli, int argc, char **argv);
+int cli_logs(struct cli *cli, int argc, char **argv);
 
 extern const char cli_sign_manual[];
 extern const char cli_verify_manual[];

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #ifndef PATCHPOINT_VERSION
 #define PATCHPOINT_VERSION "0.1.0"
 #endif
@@ -29,6 +31,16 @@ static const char main_manual[] =
     "    certutil                     -addstore, -delstore, -store, -dump on machine stores\n"
     "    policy set|get|clear         machine policy values (AcceptTrustedPublisherCerts)\n"
     "\n"
+    "ADMIN COMMANDS (over patchpointd's REST API; see 'patchpoint site --help')\n"
+    "    site list|add|show           sites of the hierarchy\n"
+    "    sup list|show|add|set        software update points, third-party updates settings\n"
+    "    sync                         synchronize software updates (--wait for the result)\n"
+    "    certificates list|show|block|unblock\n"
+    "                                 Administration > Security > Certificates\n"
+    "    publisher cert create|import|export|show, publisher status\n"
+    "                                 the signing certificate of the software update point\n"
+    "    log NAME                     a server log (wsyncmgr, WCM, patchpointd); --follow\n"
+    "\n"
     "OPTIONS\n"
     "    --log FILE    append a CMTrace-format record of what each command did to FILE\n"
     "                  (also $PATCHPOINT_LOG)\n"
@@ -38,6 +50,10 @@ static const char main_manual[] =
     "ENVIRONMENT\n"
     "    PATCHPOINT_MACHINE   machine directory used when --machine is not given\n"
     "                         (default /var/lib/patchpoint/machine)\n"
+    "    PATCHPOINT_SERVER    patchpointd's URL for the admin commands\n"
+    "                         (default http://127.0.0.1:8530)\n"
+    "    PATCHPOINT_TOKEN     the admin token for the admin commands\n"
+    "    PATCHPOINT_CA_BUNDLE CA certificates that verify an https:// server\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed check or operation (one line on stderr), 2 a usage error.\n";
@@ -48,8 +64,12 @@ struct group {
 };
 
 static const struct group groups[] = {
-    {"cert", cli_cert},	    {"cab", cli_cab},		{"sign", cli_sign},
-    {"verify", cli_verify}, {"certutil", cli_certutil}, {"policy", cli_policy},
+    {"cert", cli_cert},		  {"cab", cli_cab},
+    {"sign", cli_sign},		  {"verify", cli_verify},
+    {"certutil", cli_certutil},	  {"policy", cli_policy},
+    {"site", cli_site},		  {"sup", cli_sup},
+    {"sync", cli_sync},		  {"certificates", cli_certificates},
+    {"publisher", cli_publisher}, {"log", cli_logs},
 };
 
 int main(int argc, char **argv)
@@ -87,6 +107,12 @@ int main(int argc, char **argv)
 		if (cli.log == NULL)
 			return cli_fail(&cli, &err);
 	}
+	/* Once, before any thread: the admin commands' HTTP client (cli_api.c). */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("patchpoint: cannot initialise libcurl\n", stderr);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
 	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		if (strcmp(argv[i], groups[g].name) == 0) {
 			cli_log(&cli, CMTRACE_INFO, "patchpoint %s started", argv[i]);
@@ -98,6 +124,7 @@ int main(int argc, char **argv)
 	}
 	rc = cli_usage("", "unknown command '%s'", argv[i]);
 out:
+	curl_global_cleanup();
 	cmtrace_close(cli.log);
 	return rc;
 }

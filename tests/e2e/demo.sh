@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The README's tour (scripts/demo.sh) runs and shows what it promises.
 . "$(dirname "$0")/../lib.sh"
-out=$(DEMO_OUT="$TMP/demo" bash "$SRCDIR/scripts/demo.sh" "$PATCHPOINT" 2>&1); rc=$?
+out=$(DEMO_OUT="$TMP/demo" PATCHPOINTD="${PATCHPOINTD:-}" bash "$SRCDIR/scripts/demo.sh" "$PATCHPOINT" 2>&1); rc=$?
 is "demo exits 0" "$rc" "0"
+like "demo: the server's sync logs the insertion" "$out" 'Third-party WSUS Signing certificate [0-9A-F]{40} inserted into Certificates'
+like "demo: the certificate is shown" "$out" 'Subject: CN=WSUS Publishers Self-signed'
+like "demo: the publisher status ends ready" "$out" 'Ready to publish'
+unlike "demo: the server was stopped" "$(pgrep -f "$TMP/demo" || true)" '[0-9]'
+
 is "demo: trusted device verifies OK" "$(printf '%s\n' "$out" | grep -cx 'OK')" "1"
 like "demo: fresh device fails with 0x800B0109" "$out" '0x800B0109 CERT_E_UNTRUSTEDROOT'
 like "demo: half-configured device fails with 0x800B0004" "$out" '0x800B0004 TRUST_E_SUBJECT_NOT_TRUSTED'

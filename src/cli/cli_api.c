@@ -1,0 +1,628 @@
+/* cli_api.c - the client of patchpointd's REST API (see cli_api.h). */
+#include "cli_api.h"
+
+#include "hresult.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <ini.h>
+#include <openssl/crypto.h>
+
+#ifndef PATCHPOINT_VERSION
+#define PATCHPOINT_VERSION "0.1.0"
+#endif
+
+/* A log chunk is at most 1 MiB of text, which JSON escaping can grow up to six times. */
+#define API_MAX_RESPONSE (8u << 20)
+#define API_CONNECT_SECS 10L
+#define API_TIMEOUT_SECS 120L
+#define API_CONF_MAX	 (64u << 10)
+#define API_URL_MAX	 2048
+
+struct cli_api {
+	char *server;	 /* base URL without a trailing slash */
+	char *token;	 /* secret: wiped in cli_api_free */
+	char *ca_bundle; /* NULL: the system's */
+	CURL *curl;
+	char curl_error[CURL_ERROR_SIZE];
+};
+
+bool cli_api_flag(struct cli_api_flags *flags, int c, const char *arg)
+{
+	switch (c) {
+	case CLI_API_OPT_SERVER:
+		flags->server = arg;
+		return true;
+	case CLI_API_OPT_TOKEN:
+		flags->token = arg;
+		return true;
+	case CLI_API_OPT_TOKEN_FILE:
+		flags->token_file = arg;
+		return true;
+	case CLI_API_OPT_CA_BUNDLE:
+		flags->ca_bundle = arg;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* ---- cli.conf ---- */
+
+struct api_conf {
+	char path[1024];
+	bool exists;
+	mode_t mode;
+	char *server;
+	char *token;
+	char *ca_bundle;
+	char error[300];
+	bool failed; /* error holds why; ini_parse_file returns the line */
+};
+
+static void conf_clear(struct api_conf *c)
+{
+	free(c->server);
+	if (c->token != NULL)
+		OPENSSL_cleanse(c->token, strlen(c->token));
+	free(c->token);
+	free(c->ca_bundle);
+	c->server = c->token = c->ca_bundle = NULL;
+}
+
+static int conf_on_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct api_conf *c = user;
+	char **slot;
+
+	if (c->failed)
+		return 0;
+	if (strcmp(section, "cli") != 0) {
+		(void)snprintf(c->error, sizeof(c->error), "unknown section [%s] (only [cli])",
+			       section);
+		goto bad;
+	}
+	if (name == NULL)
+		return 1;
+	if (strcmp(name, "server") == 0)
+		slot = &c->server;
+	else if (strcmp(name, "token") == 0)
+		slot = &c->token;
+	else if (strcmp(name, "ca_bundle") == 0)
+		slot = &c->ca_bundle;
+	else {
+		(void)snprintf(c->error, sizeof(c->error),
+			       "[cli] %s: unknown key (server, token, ca_bundle)", name);
+		goto bad;
+	}
+	if (*slot != NULL) {
+		(void)snprintf(c->error, sizeof(c->error), "[cli] %s: set twice", name);
+		goto bad;
+	}
+	*slot = strdup(value);
+	if (*slot == NULL) {
+		(void)snprintf(c->error, sizeof(c->error), "out of memory");
+		goto bad;
+	}
+	return 1;
+bad:
+	c->failed = true;
+	return 0;
+}
+
+/* Reads cli.conf when there is one. Returns 0 (also without a file) or -1 with err set. */
+static int conf_load(struct api_conf *c, struct pp_error *err)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	struct stat st;
+	FILE *f = NULL;
+	int fd = -1, n, line, rc = -1;
+
+	if (xdg != NULL && xdg[0] == '/') {
+		n = snprintf(c->path, sizeof(c->path), "%s/patchpoint/cli.conf", xdg);
+	} else {
+		if (home == NULL || home[0] == '\0') {
+			const struct passwd *pw = getpwuid(getuid());
+
+			home = pw != NULL ? pw->pw_dir : NULL;
+		}
+		if (home == NULL)
+			return 0;
+		n = snprintf(c->path, sizeof(c->path), "%s/.config/patchpoint/cli.conf", home);
+	}
+	if (n < 0 || (size_t)n >= sizeof(c->path))
+		return 0;
+	fd = open(c->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		pp_error_set_errno(err, errno, "cannot read %s", c->path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)API_CONF_MAX) {
+		pp_error_set(err, HR_E_FAIL, "%s is not a regular file of at most %u bytes",
+			     c->path, API_CONF_MAX);
+		goto out;
+	}
+	c->exists = true;
+	c->mode = st.st_mode & 07777;
+	f = fdopen(fd, "r");
+	if (f == NULL) {
+		pp_error_set_errno(err, errno, "cannot read %s", c->path);
+		goto out;
+	}
+	fd = -1;
+	line = ini_parse_file(f, conf_on_value, c);
+	if (line > 0 && c->failed) {
+		pp_error_set(err, HR_E_FAIL, "%s:%d: %s", c->path, line, c->error);
+		goto out;
+	}
+	if (line != 0) {
+		pp_error_set(err, HR_E_FAIL, "%s:%d: not a [section] or a 'key = value' line",
+			     c->path, line);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f != NULL)
+		(void)fclose(f);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* ---- resolution ---- */
+
+static const char *first_set(const char *a, const char *b, const char *c)
+{
+	if (a != NULL && a[0] != '\0')
+		return a;
+	if (b != NULL && b[0] != '\0')
+		return b;
+	if (c != NULL && c[0] != '\0')
+		return c;
+	return NULL;
+}
+
+/* A token goes into an HTTP header: printable ASCII without spaces only. */
+static bool token_valid(const char *t)
+{
+	size_t i;
+
+	if (t[0] == '\0' || strlen(t) > CLI_PASSWORD_MAX)
+		return false;
+	for (i = 0; t[i] != '\0'; i++)
+		if (t[i] <= ' ' || t[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+static int server_set(struct cli_api *api, const char *url, const char *origin,
+		      struct pp_error *err)
+{
+	size_t len = strlen(url);
+
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		pp_error_set(err, HR_E_FAIL,
+			     "the server URL '%s' (%s) must start with http:// or https://", url,
+			     origin);
+		return -1;
+	}
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	if (len >= API_URL_MAX / 2 || strcspn(url, " \t\r\n") < len) {
+		pp_error_set(err, HR_E_FAIL, "the server URL (%s) is not a valid URL", origin);
+		return -1;
+	}
+	api->server = strndup(url, len);
+	if (api->server == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* A token must be the admin's alone, as ssh wants of a private key. */
+static void refuse_readable(const char *path, mode_t mode, struct pp_error *err)
+{
+	pp_error_set(err, HR_E_FAIL,
+		     "%s holds the admin token but is readable by other users (mode %04o); run "
+		     "'chmod 600 %s'",
+		     path, (unsigned)(mode & 07777), path);
+}
+
+struct cli_api *cli_api_open(struct cli *cli, const char *cmd, const struct cli_api_flags *flags,
+			     int *exit_code)
+{
+	struct api_conf conf;
+	struct cli_api *api = NULL;
+	struct pp_error err;
+	char token[CLI_PASSWORD_MAX + 1];
+	struct stat st;
+	const char *server, *ca, *tok = NULL, *origin;
+	const char *env_server = getenv("PATCHPOINT_SERVER"),
+		   *env_token = getenv("PATCHPOINT_TOKEN");
+
+	pp_error_clear(&err);
+	memset(&conf, 0, sizeof(conf));
+	token[0] = '\0';
+	if (flags->token != NULL && flags->token_file != NULL) {
+		*exit_code = cli_usage(cmd, "--token and --token-file exclude each other");
+		return NULL;
+	}
+	if (conf_load(&conf, &err) != 0)
+		goto fail;
+	api = calloc(1, sizeof(*api));
+	if (api == NULL) {
+		pp_error_set(&err, HR_E_OUTOFMEMORY, "out of memory");
+		goto fail;
+	}
+
+	server = first_set(flags->server, env_server, conf.server);
+	origin = server == NULL		   ? "default"
+		 : server == flags->server ? "--server"
+		 : server == env_server	   ? "$PATCHPOINT_SERVER"
+					   : conf.path;
+	if (server_set(api, server != NULL ? server : CLI_API_DEFAULT_SERVER, origin, &err) != 0)
+		goto fail;
+
+	ca = first_set(flags->ca_bundle, getenv("PATCHPOINT_CA_BUNDLE"), conf.ca_bundle);
+	if (ca != NULL) {
+		if (access(ca, R_OK) != 0) {
+			pp_error_set_errno(&err, errno, "cannot read the CA bundle %s", ca);
+			goto fail;
+		}
+		api->ca_bundle = strdup(ca);
+		if (api->ca_bundle == NULL) {
+			pp_error_set(&err, HR_E_OUTOFMEMORY, "out of memory");
+			goto fail;
+		}
+	}
+
+	if (flags->token != NULL) {
+		tok = flags->token;
+		origin = "--token";
+	} else if (flags->token_file != NULL) {
+		if (stat(flags->token_file, &st) == 0 && (st.st_mode & 077) != 0) {
+			refuse_readable(flags->token_file, st.st_mode, &err);
+			goto fail;
+		}
+		if (cli_read_password(flags->token_file, token, sizeof(token), &err) != 0)
+			goto fail;
+		tok = token;
+		origin = flags->token_file;
+	} else if (env_token != NULL && env_token[0] != '\0') {
+		tok = env_token;
+		origin = "$PATCHPOINT_TOKEN";
+	} else if (conf.token != NULL && conf.token[0] != '\0') {
+		if ((conf.mode & 077) != 0) {
+			refuse_readable(conf.path, conf.mode, &err);
+			goto fail;
+		}
+		tok = conf.token;
+		origin = conf.path;
+	}
+	if (tok == NULL) {
+		*exit_code =
+		    cli_usage(cmd,
+			      "no admin token: give --token TOKEN or --token-file FILE, set "
+			      "PATCHPOINT_TOKEN, or put 'token = ...' under [cli] in %s",
+			      conf.path[0] != '\0' ? conf.path : "~/.config/patchpoint/cli.conf");
+		goto out;
+	}
+	if (!token_valid(tok)) {
+		pp_error_set(&err, HR_E_FAIL,
+			     "the admin token from %s is not a token (printable characters, no "
+			     "spaces)",
+			     origin);
+		goto fail;
+	}
+	api->token = strdup(tok);
+	if (api->token == NULL) {
+		pp_error_set(&err, HR_E_OUTOFMEMORY, "out of memory");
+		goto fail;
+	}
+
+	api->curl = curl_easy_init();
+	if (api->curl == NULL) {
+		pp_error_set(&err, HR_E_FAIL, "cannot start the HTTP client (libcurl)");
+		goto fail;
+	}
+	conf_clear(&conf);
+	OPENSSL_cleanse(token, sizeof(token));
+	return api;
+fail:
+	*exit_code = cli_fail(cli, &err);
+out:
+	conf_clear(&conf);
+	OPENSSL_cleanse(token, sizeof(token));
+	cli_api_free(api);
+	return NULL;
+}
+
+void cli_api_free(struct cli_api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->token != NULL)
+		OPENSSL_cleanse(api->token, strlen(api->token));
+	free(api->token);
+	free(api->server);
+	free(api->ca_bundle);
+	if (api->curl != NULL)
+		curl_easy_cleanup(api->curl);
+	free(api);
+}
+
+const char *cli_api_server(const struct cli_api *api)
+{
+	return api->server;
+}
+
+bool cli_api_private_transport(const struct cli_api *api)
+{
+	static const char *const loopback[] = {"http://127.0.0.1", "http://localhost",
+					       "http://[::1]"};
+	size_t i, n;
+	char next;
+
+	if (strncmp(api->server, "https://", 8) == 0)
+		return true;
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		n = strlen(loopback[i]);
+		next = api->server[n];
+		if (strncasecmp(api->server, loopback[i], n) == 0 &&
+		    (next == '\0' || next == ':' || next == '/'))
+			return true;
+	}
+	return false;
+}
+
+/* ---- requests ---- */
+
+struct api_buffer {
+	unsigned char *data;
+	size_t len, cap;
+	bool too_big;
+};
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
+{
+	struct api_buffer *b = user;
+	size_t n = size * nmemb, cap;
+	unsigned char *p;
+
+	if (n > API_MAX_RESPONSE - b->len) {
+		b->too_big = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap == 0 ? 4096 : b->cap;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->data, cap);
+		if (p == NULL)
+			return 0;
+		b->data = p;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+void cli_api_response_free(struct cli_api_response *resp)
+{
+	if (resp == NULL)
+		return;
+	free(resp->body);
+	json_decref(resp->json);
+	memset(resp, 0, sizeof(*resp));
+	resp->error_code = "";
+	resp->error_message = "";
+}
+
+char *cli_api_escape(const char *seg)
+{
+	char *e = curl_easy_escape(NULL, seg, 0), *copy;
+
+	if (e == NULL)
+		return NULL;
+	copy = strdup(e);
+	curl_free(e);
+	return copy;
+}
+
+static void describe_error(const struct cli_api_response *resp, const char *url,
+			   struct pp_error *err)
+{
+	if (resp->error_message[0] != '\0')
+		pp_error_set(err, HR_E_FAIL, "%s (HTTP %ld %s)", resp->error_message, resp->status,
+			     resp->error_code[0] != '\0' ? resp->error_code : "error");
+	else
+		pp_error_set(err, HR_E_FAIL, "%s answered HTTP %ld without an error message", url,
+			     resp->status);
+}
+
+static int add_header(struct curl_slist **list, const char *header)
+{
+	struct curl_slist *l = curl_slist_append(*list, header);
+
+	if (l == NULL)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+int cli_api_request(struct cli_api *api, const char *method, const char *path, const json_t *body,
+		    struct cli_api_response *resp, struct pp_error *err)
+{
+	struct api_buffer buf = {NULL, 0, 0, false};
+	struct curl_slist *headers = NULL;
+	char url[API_URL_MAX], *payload = NULL;
+	const json_t *e;
+	CURLcode cc;
+	int n, rc = -1;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->error_code = "";
+	resp->error_message = "";
+	n = snprintf(url, sizeof(url), "%s%s", api->server, path);
+	if (n < 0 || (size_t)n >= sizeof(url)) {
+		pp_error_set(err, HR_E_FAIL, "the request URL is too long");
+		return -1;
+	}
+	if (body != NULL) {
+		payload = json_dumps(body, JSON_COMPACT);
+		if (payload == NULL) {
+			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+			return -1;
+		}
+	}
+	/* The body is small and known: no "Expect: 100-continue" round trip before it. */
+	if (add_header(&headers, "Accept: application/json") != 0 ||
+	    add_header(&headers, "Expect:") != 0 ||
+	    (payload != NULL && add_header(&headers, "Content-Type: application/json") != 0)) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+
+	curl_easy_reset(api->curl);
+	api->curl_error[0] = '\0';
+	(void)curl_easy_setopt(api->curl, CURLOPT_URL, url);
+	(void)curl_easy_setopt(api->curl, CURLOPT_CUSTOMREQUEST, method);
+	(void)curl_easy_setopt(api->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(api->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(api->curl, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(api->curl, CURLOPT_CONNECTTIMEOUT, API_CONNECT_SECS);
+	(void)curl_easy_setopt(api->curl, CURLOPT_TIMEOUT, API_TIMEOUT_SECS);
+	(void)curl_easy_setopt(api->curl, CURLOPT_USERAGENT, "patchpoint/" PATCHPOINT_VERSION);
+	(void)curl_easy_setopt(api->curl, CURLOPT_ERRORBUFFER, api->curl_error);
+	(void)curl_easy_setopt(api->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	(void)curl_easy_setopt(api->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (api->ca_bundle != NULL)
+		(void)curl_easy_setopt(api->curl, CURLOPT_CAINFO, api->ca_bundle);
+	/* libcurl keeps the bearer token to itself and never sends it on to another host. */
+	(void)curl_easy_setopt(api->curl, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+	(void)curl_easy_setopt(api->curl, CURLOPT_XOAUTH2_BEARER, api->token);
+	(void)curl_easy_setopt(api->curl, CURLOPT_HTTPHEADER, headers);
+	(void)curl_easy_setopt(api->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_MAX_RESPONSE);
+	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEFUNCTION, on_body);
+	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEDATA, &buf);
+	if (payload != NULL) {
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, payload);
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				       (curl_off_t)strlen(payload));
+	} else if (strcmp(method, "GET") != 0) {
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, "");
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+	}
+
+	cc = curl_easy_perform(api->curl);
+	if (cc != CURLE_OK) {
+		if (buf.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+			pp_error_set(err, HR_E_FAIL, "the answer of %s is over %u MiB", url,
+				     API_MAX_RESPONSE >> 20);
+		else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
+			pp_error_set(err, HR_E_FAIL,
+				     "cannot reach %s: %s (give the CA that issued the server's "
+				     "certificate with --ca-bundle FILE)",
+				     api->server,
+				     api->curl_error[0] != '\0' ? api->curl_error
+								: curl_easy_strerror(cc));
+		else
+			pp_error_set(err, HR_E_FAIL, "cannot reach %s: %s", api->server,
+				     api->curl_error[0] != '\0' ? api->curl_error
+								: curl_easy_strerror(cc));
+		goto out;
+	}
+	(void)curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	resp->body = buf.data != NULL ? buf.data : (unsigned char *)calloc(1, 1);
+	resp->len = buf.len;
+	buf.data = NULL;
+	if (resp->body == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	if (resp->len > 0 && (resp->body[0] == '{' || resp->body[0] == '['))
+		resp->json = json_loadb((const char *)resp->body, resp->len, 0, NULL);
+	e = json_object_get(resp->json, "error");
+	if (json_is_object(e)) {
+		resp->error_code = cli_json_str(e, "code");
+		resp->error_message = cli_json_str(e, "message");
+	}
+	if (resp->status < 200 || resp->status > 299) {
+		describe_error(resp, url, err);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (payload != NULL) {
+		OPENSSL_cleanse(payload, strlen(payload));
+		free(payload);
+	}
+	curl_slist_free_all(headers);
+	free(buf.data);
+	return rc;
+}
+
+json_t *cli_api_call(struct cli_api *api, const char *method, const char *path, const json_t *body,
+		     struct pp_error *err)
+{
+	struct cli_api_response resp;
+	json_t *doc = NULL;
+
+	if (cli_api_request(api, method, path, body, &resp, err) == 0) {
+		if (json_is_object(resp.json)) {
+			doc = resp.json;
+			resp.json = NULL;
+		} else {
+			pp_error_set(err, HR_E_FAIL, "%s%s answered HTTP %ld without a JSON object",
+				     api->server, path, resp.status);
+		}
+	}
+	cli_api_response_free(&resp);
+	return doc;
+}
+
+/* ---- reading records ---- */
+
+const char *cli_json_str(const json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s != NULL ? s : "";
+}
+
+long long cli_json_int(const json_t *obj, const char *key, long long def)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : def;
+}
+
+bool cli_json_bool(const json_t *obj, const char *key)
+{
+	return json_is_true(json_object_get(obj, key));
+}
+
+void cli_format_time(long long t, char *out, size_t size)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)snprintf(out, size, "-");
+}
