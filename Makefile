@@ -34,6 +34,7 @@ demo: build
 bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/sign.sh $(BUILD)/patchpoint
+	@bash bench/api.sh $(BUILD)/patchpointd
 
 fuzz:
 	@bash scripts/install-deps.sh --fuzz

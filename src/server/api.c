@@ -795,11 +795,14 @@ static void on_publisher_create(struct httpd_request *req, void *ctx)
 	    field(req, body, "exportable", FIELD_BOOL, &exportable) < 0 ||
 	    field(req, body, "force", FIELD_BOOL, &force) < 0)
 		goto out;
-	if ((years != NULL && (json_integer_value(years) < 1 || json_integer_value(years) > 100)) ||
-	    (bits != NULL && json_integer_value(bits) != 2048 && json_integer_value(bits) != 3072 &&
-	     json_integer_value(bits) != 4096)) {
+	if (years != NULL && (json_integer_value(years) < 1 || json_integer_value(years) > 100)) {
+		httpd_reply_error(req, 400, "invalid_argument", "field \"years\" must be 1 to 100");
+		goto out;
+	}
+	if (bits != NULL && json_integer_value(bits) != 2048 && json_integer_value(bits) != 3072 &&
+	    json_integer_value(bits) != 4096) {
 		httpd_reply_error(req, 400, "invalid_argument",
-				  "years must be 1-100 and key_bits 2048, 3072 or 4096");
+				  "field \"key_bits\" must be 2048, 3072 or 4096");
 		goto out;
 	}
 	o.subject = subject != NULL ? json_string_value(subject) : NULL;
@@ -859,6 +862,10 @@ static void on_publisher_import(struct httpd_request *req, void *ctx)
 out:
 	if (der != NULL)
 		OPENSSL_clear_free(der, der_len);
+	/* jansson frees without wiping: clear the password it holds first. */
+	if (json_is_string(json_object_get(body, "password")))
+		OPENSSL_cleanse((char *)json_string_value(json_object_get(body, "password")),
+				json_string_length(json_object_get(body, "password")));
 	json_decref(body);
 }
 
@@ -925,6 +932,57 @@ static const char *log_file(const char *name)
 	return NULL;
 }
 
+/* Length of the UTF-8 sequence that starts with byte b, 0 for a byte that cannot start one. */
+static size_t utf8_lead(unsigned char b)
+{
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xC2 && b <= 0xDF)
+		return 2;
+	if (b >= 0xE0 && b <= 0xEF)
+		return 3;
+	if (b >= 0xF0 && b <= 0xF4)
+		return 4;
+	return 0;
+}
+
+/* Makes buf[0..*len) valid UTF-8 for JSON: a sequence cut by the end of the chunk is left for
+ * the next read (*len shrinks so next_offset points at its first byte); any other invalid byte
+ * becomes '?'. Overlong and surrogate forms beyond the lead byte are left to jansson's check. */
+static void utf8_clean(char *buf, size_t *len)
+{
+	size_t i = 0, n;
+
+	while (i < *len) {
+		unsigned char b = (unsigned char)buf[i];
+		size_t k;
+
+		n = utf8_lead(b);
+		if (n == 0) {
+			buf[i++] = '?';
+			continue;
+		}
+		if (i + n > *len) {
+			bool prefix = true;
+
+			for (k = 1; i + k < *len; k++)
+				prefix = prefix && ((unsigned char)buf[i + k] & 0xC0) == 0x80;
+			if (prefix) {
+				*len = i;
+				return;
+			}
+		}
+		for (k = 1; k < n && i + k < *len; k++)
+			if (((unsigned char)buf[i + k] & 0xC0) != 0x80)
+				break;
+		if (k < n) {
+			buf[i++] = '?';
+			continue;
+		}
+		i += n;
+	}
+}
+
 static void on_log(struct httpd_request *req, void *ctx)
 {
 	struct api *a = ctx;
@@ -973,6 +1031,12 @@ static void on_log(struct httpd_request *req, void *ctx)
 		got = buf != NULL ? pread(fd, buf, want, (off_t)offset) : -1;
 		if (got < 0)
 			got = 0;
+		if (got > 0) {
+			size_t clean = (size_t)got;
+
+			utf8_clean(buf, &clean);
+			got = (ssize_t)clean;
+		}
 	}
 	if (fd >= 0)
 		(void)close(fd);

@@ -313,7 +313,10 @@ int certmgr_sync_step(const struct certmgr *cm, struct certmgr_step_result *out,
 		out->outcome = CERTMGR_IMPORTED;
 	}
 	(void)snprintf(out->thumbprint, sizeof(out->thumbprint), "%s", use->thumbprint);
-	if (add_to_certificates(cm, use, &out->inserted, err) != 0)
+	/* Registration trusts it on this server; a crash between the two, or a store restored
+	 * from elsewhere, is mended here. */
+	if (trust_on_server(cm, use->cert, err) != 0 ||
+	    add_to_certificates(cm, use, &out->inserted, err) != 0)
 		goto out;
 	srvlog_write(cm->sync_log, CMTRACE_INFO,
 		     out->inserted ? "Third-party WSUS Signing certificate %s inserted into "
@@ -465,7 +468,7 @@ static int check_overwrite(const struct certmgr *cm, struct certmgr_target *t, b
 		pp_error_set(
 		    err, HR_ERROR_ALREADY_EXISTS,
 		    "a valid signing certificate %s (valid until %s) is already registered; "
-		    "use --force to replace it",
+		    "replace it with force (patchpoint publisher cert create|import --force)",
 		    certs[pick].thumbprint, expiry);
 		rc = -1;
 	}

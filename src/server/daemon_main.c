@@ -117,6 +117,7 @@ static const char usage_run[] =
     "                    [--roles site,sup,mp] [--workers N] [--sync-interval SECONDS]\n"
     "                    [--managed-cert-days N] [--managed-key-bits BITS]\n"
     "                    [--sup-ca-bundle FILE] [--sup-token-file FILE]\n"
+    "                    [--access-log errors|all]\n"
     "\n"
     "DESCRIPTION\n"
     "    Starts the signer child (keys in DIR/keys), then the HTTP(S) workers. Prints\n"
@@ -143,6 +144,8 @@ static const char usage_run[] =
     "    --managed-key-bits BITS its RSA key length: 2048 (default), 3072 or 4096\n"
     "    --sup-ca-bundle FILE    PEM CAs trusted for a remote SUP's HTTPS certificate\n"
     "    --sup-token-file FILE   the remote SUP's admin token (a 0600 file)\n"
+    "    --access-log WHAT       requests written to patchpointd.log: errors (status 400 and\n"
+    "                            above, the default) or all\n"
     "\n"
     "ROLES\n"
     "    site  the REST API of the hierarchy, the sync manager (wsyncmgr.log), WCM.log\n"
@@ -223,6 +226,7 @@ enum conf_key {
 	CONF_MANAGED_BITS,
 	CONF_SUP_CA_BUNDLE,
 	CONF_SUP_TOKEN_FILE,
+	CONF_ACCESS_LOG,
 	CONF_KEYS
 };
 
@@ -248,6 +252,7 @@ static const struct conf_option {
     [CONF_MANAGED_BITS] = {"certificate", "managed_key_bits", "--managed-key-bits", CONF_FOR_RUN},
     [CONF_SUP_CA_BUNDLE] = {"remote_sup", "ca_bundle", "--sup-ca-bundle", CONF_FOR_RUN},
     [CONF_SUP_TOKEN_FILE] = {"remote_sup", "token_file", "--sup-token-file", CONF_FOR_RUN},
+    [CONF_ACCESS_LOG] = {"server", "access_log", "--access-log", CONF_FOR_RUN},
 };
 
 /* The effective settings: value[k] is the flag's, else the file's, else NULL (the default). */
@@ -337,6 +342,12 @@ static int conf_check_value(enum conf_key k, const char *v, char *why, size_t si
 	case CONF_MANAGED_BITS:
 		if (strcmp(v, "2048") != 0 && strcmp(v, "3072") != 0 && strcmp(v, "4096") != 0) {
 			(void)snprintf(why, size, "'%s' is not 2048, 3072 or 4096", v);
+			return -1;
+		}
+		return 0;
+	case CONF_ACCESS_LOG:
+		if (strcmp(v, "errors") != 0 && strcmp(v, "all") != 0) {
+			(void)snprintf(why, size, "'%s' is not errors or all", v);
 			return -1;
 		}
 		return 0;
@@ -988,6 +999,8 @@ static int run_serve(const struct daemon_conf *c)
 	opt.auth_ctx = &api;
 	opt.log = api_http_log;
 	opt.log_ctx = &api;
+	opt.log_success =
+	    c->value[CONF_ACCESS_LOG] != NULL && strcmp(c->value[CONF_ACCESS_LOG], "all") == 0;
 	h = httpd_new(&opt, &err);
 	if (h == NULL || api_add_routes(h, &api, &err) != 0 ||
 	    ((api.roles & API_ROLE_SUP) != 0 &&

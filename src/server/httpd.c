@@ -30,6 +30,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -70,6 +71,7 @@ struct httpd {
 	void *auth_ctx;
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	bool log_success;
 	SSL_CTX *ssl_ctx;
 	int port[2];
 	struct httpd_route_entry routes[HTTPD_MAX_ROUTES];
@@ -384,7 +386,9 @@ static void on_complete(struct evhttp_request *ev, void *arg)
 static void send_reply(struct httpd_worker *w, struct evhttp_request *ev, const char *path,
 		       int status, struct evbuffer *body)
 {
-	logf_line(w->h, "%s %s %d", method_name(evhttp_request_get_command(ev)), path, status);
+	if (status >= 400 || w->h->log_success)
+		logf_line(w->h, "%s %s %d", method_name(evhttp_request_get_command(ev)), path,
+			  status);
 	if (evhttp_request_get_connection(ev) != NULL) {
 		evhttp_request_set_on_complete_cb(ev, on_complete, w);
 	} else if (w->inflight > 0) {
@@ -584,7 +588,12 @@ int httpd_request_json(struct httpd_request *req, json_t **out, struct pp_error 
 		goto out;
 	}
 	data = (const char *)evbuffer_pullup(in, -1);
-	*out = json_loadb(data != NULL ? data : "", n, JSON_REJECT_DUPLICATES, &jerr);
+	*out = json_loadb(data != NULL ? data : "", n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			  &jerr);
+	/* Bodies carry PFX passwords: wipe the raw bytes once parsed. */
+	if (data != NULL)
+		OPENSSL_cleanse((void *)data, n);
+	(void)evbuffer_drain(in, n);
 	if (*out == NULL) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA, "malformed JSON at line %d, column %d: %s",
 			     jerr.line, jerr.column, jerr.text);
@@ -979,6 +988,7 @@ struct httpd *httpd_new(const struct httpd_options *opt, struct pp_error *err)
 	h->auth_ctx = opt->auth_ctx;
 	h->log = opt->log;
 	h->log_ctx = opt->log_ctx;
+	h->log_success = opt->log_success;
 	h->nworkers = opt->threads != 0 ? opt->threads : HTTPD_DEFAULT_THREADS;
 	if (opt->listen_tls != NULL) {
 		h->ssl_ctx = tls_context(opt->tls_cert, opt->tls_key, err);

@@ -46,10 +46,13 @@ struct httpd_options {
 	 * any route carries HTTPD_ADMIN; without it such routes always answer 401. */
 	int (*auth)(void *ctx, const char *token);
 	void *auth_ctx;
-	/* Receives one line per request ("GET /api/v1/ping 200") and per failure; NULL = silent.
-	 * Called from worker threads. Never carries headers or bodies. */
+	/* Receives one line per failed request ("GET /api/v1/sites 401", status 400 and above), per
+	 * answered request too with log_success ("GET /api/v1/ping 200"), and per failure of the
+	 * server itself; NULL = silent. Called from worker threads. Never carries headers or
+	 * bodies. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	bool log_success;
 };
 
 /* A handler answers its request exactly once, now or later from an event on the request's own

@@ -4,6 +4,7 @@
 #include "store_migrations.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,10 +14,20 @@
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 #define SQ_LIST_MAX	   100000 /* rows a list call returns at most */
+#define SQ_CACHE	   48	  /* prepared statements kept per connection */
+
+/* A statement kept prepared between calls, keyed by its SQL text (a string literal of this file,
+ * so the pointer identifies it). */
+struct sq_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+	bool in_use;
+};
 
 struct sq {
 	sqlite3 *db;
 	int depth; /* open transaction levels: 0 none, 1 BEGIN, more are savepoints */
+	struct sq_cached cache[SQ_CACHE];
 };
 
 /* Maps a SQLite result to an HRESULT and records "<what>: <SQLite's message>". */
@@ -58,17 +69,54 @@ static int sq_fail(struct sq *q, int rc, struct pp_error *err, const char *what)
 	return -1;
 }
 
+/* A prepared statement for sql: the connection's cached one when it is free (preparing is most
+ * of the cost of a short query), else a new one, cached when there is room. Give it back with
+ * sq_release. */
 static sqlite3_stmt *sq_prepare(struct sq *q, const char *sql, struct pp_error *err)
 {
+	struct sq_cached *slot = NULL;
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+	int rc;
 
+	for (size_t i = 0; i < SQ_CACHE; i++) {
+		struct sq_cached *c = &q->cache[i];
+
+		if (c->sql == sql && !c->in_use) {
+			c->in_use = true;
+			return c->st;
+		}
+		if (c->sql == NULL && slot == NULL)
+			slot = c;
+	}
+	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		(void)sq_fail(q, rc, err, "prepare");
 		sqlite3_finalize(st);
 		return NULL;
 	}
+	if (slot != NULL) {
+		slot->sql = sql;
+		slot->st = st;
+		slot->in_use = true;
+	}
 	return st;
+}
+
+/* Gives back a statement from sq_prepare: a cached one is reset for its next use, any other is
+ * finalized. NULL is a no-op. */
+static void sq_release(struct sq *q, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < SQ_CACHE; i++) {
+		if (q->cache[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			q->cache[i].in_use = false;
+			return;
+		}
+	}
+	sq_release(q, st);
 }
 
 /* Binding helpers: return 0, or -1 with err set. */
@@ -193,6 +241,8 @@ static void sq_close(void *impl)
 		return;
 	while (q->depth > 0)
 		sq_rollback(q);
+	for (size_t i = 0; i < SQ_CACHE; i++)
+		sqlite3_finalize(q->cache[i].st);
 	/* sqlite3_close_v2 defers the close if a statement leaked; none should. */
 	(void)sqlite3_close_v2(q->db);
 	free(q);
@@ -214,7 +264,7 @@ static int sq_version(struct sq *q, int *version, struct pp_error *err)
 	} else {
 		pp_error_set(err, HR_E_FAIL, "site database: no schema version");
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -248,7 +298,7 @@ static int sq_migrate_one(struct sq *q, const struct store_migration *m, struct 
 		goto out;
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	if (rc == 0)
 		rc = sq_commit(q, err);
 	if (rc != 0)
@@ -311,7 +361,7 @@ static int sq_one(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, void *out,
 	*found = r == 1;
 	if (r == 1)
 		from_row(st, out);
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return r < 0 ? -1 : 0;
 }
 
@@ -341,7 +391,7 @@ static int sq_site_insert(void *impl, const struct store_site *site, struct pp_e
 	    sq_int(q, st, 4, site->created_at, err) == 0 &&
 	    sq_done(q, st, err, "add the site") == 0)
 		rc = 0;
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -366,7 +416,7 @@ static int sq_site_reparent(void *impl, const char *code, const char *parent_cod
 	    sq_done(q, st, err, "move the site") == 0)
 		rc = 0;
 out:
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -379,7 +429,7 @@ static int site_one(struct sq *q, const char *sql, const char *code, struct stor
 	if (st == NULL)
 		return -1;
 	if (code != NULL && sq_text(q, st, 1, code, err) != 0) {
-		sqlite3_finalize(st);
+		sq_release(q, st);
 		return -1;
 	}
 	return sq_one(q, st, site_from_row, out, found, err, "read the site");
@@ -447,7 +497,7 @@ static int sq_site_list(void *impl, struct store_site **out, size_t *count, stru
 	rc = 0;
 out:
 	free(arr);
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -477,7 +527,7 @@ static int sq_settings_get(void *impl, struct store_third_party_settings *out, s
 		pp_error_set(err, HR_ERROR_INVALID_DATA,
 			     "site database: the hierarchy settings row is missing");
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -504,7 +554,7 @@ static int sq_settings_put(void *impl, const struct store_third_party_settings *
 			     "site database: the hierarchy settings row is missing");
 		rc = -1;
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -547,7 +597,7 @@ static int sq_sup_insert(void *impl, struct store_sup *sup, struct pp_error *err
 		sup->id = sqlite3_last_insert_rowid(q->db);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -561,7 +611,7 @@ static int sq_sup_get(void *impl, int64_t id, struct store_sup *out, bool *found
 	if (st == NULL)
 		return -1;
 	if (sq_int(q, st, 1, id, err) != 0) {
-		sqlite3_finalize(st);
+		sq_release(q, st);
 		return -1;
 	}
 	return sq_one(q, st, sup_from_row, out, found, err, "read the SUP");
@@ -578,7 +628,7 @@ static int sq_sup_sync_source(void *impl, const char *site_code, struct store_su
 	if (st == NULL)
 		return -1;
 	if (sq_text(q, st, 1, site_code, err) != 0) {
-		sqlite3_finalize(st);
+		sq_release(q, st);
 		return -1;
 	}
 	return sq_one(q, st, sup_from_row, out, found, err, "read the SUP");
@@ -613,7 +663,7 @@ static int sq_sup_list(void *impl, const char *site_code, struct store_sup **out
 	rc = 0;
 out:
 	free(arr);
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -681,7 +731,7 @@ static int sq_cert_insert(void *impl, const struct store_certificate *c, bool *i
 		*inserted = sqlite3_changes(q->db) == 1;
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -710,7 +760,7 @@ static int sq_cert_get(void *impl, const char *thumbprint, struct store_certific
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -744,7 +794,7 @@ static int sq_cert_list(void *impl, struct store_certificate **out, size_t *coun
 	rc = 0;
 out:
 	store_certificate_list_free(arr, n);
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -765,7 +815,7 @@ static int sq_cert_set_blocked(void *impl, const char *thumbprint, bool blocked,
 		*found = sqlite3_changes(q->db) == 1;
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -802,7 +852,7 @@ static int sq_sync_get(void *impl, int64_t id, struct store_sync *out, bool *fou
 	if (st == NULL)
 		return -1;
 	if (sq_int(q, st, 1, id, err) != 0) {
-		sqlite3_finalize(st);
+		sq_release(q, st);
 		return -1;
 	}
 	return sq_one(q, st, sync_from_row, out, found, err, "read the sync");
@@ -845,7 +895,7 @@ static int sq_sync_insert(void *impl, int64_t now, int64_t *id, int64_t *running
 		goto out;
 	}
 	/* syncs_one_running refused it: name the sync that runs. */
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	st = sq_prepare(q, "SELECT " SYNC_COLUMNS " FROM syncs WHERE state = 'running'", err);
 	if (st == NULL)
 		goto out;
@@ -858,7 +908,7 @@ static int sq_sync_insert(void *impl, int64_t now, int64_t *id, int64_t *running
 		     "synchronization %lld is running (step \"%s\"); one sync runs at a time",
 		     (long long)*running_id, found ? running.step : "");
 out:
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	if (rc == 0)
 		rc = sq_commit(q, err);
 	if (rc != 0)
@@ -884,7 +934,7 @@ static int sq_sync_update(void *impl, const struct store_sync *s, struct pp_erro
 	    sq_text(q, st, 4, s->error, err) == 0 && sq_int(q, st, 5, s->id, err) == 0 &&
 	    sq_done(q, st, err, "update the sync") == 0)
 		rc = 0;
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -906,7 +956,7 @@ static int sq_sync_fail_running(void *impl, const char *reason, int64_t now, uns
 		*count = (unsigned)sqlite3_changes(q->db);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -925,7 +975,7 @@ static int sq_token_insert(void *impl, const char *name, const uint8_t hash[32],
 	if (sq_text(q, st, 1, name, err) == 0 && sq_blob(q, st, 2, hash, 32, err) == 0 &&
 	    sq_int(q, st, 3, now, err) == 0 && sq_done(q, st, err, "add the admin token") == 0)
 		rc = 0;
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -959,7 +1009,7 @@ static int sq_token_hashes(void *impl, uint8_t **hashes, size_t *count, struct p
 	rc = 0;
 out:
 	free(arr);
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 
@@ -1020,7 +1070,7 @@ static int sq_pragma(struct sq *q, const char *sql, const char *expect, struct p
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
+	sq_release(q, st);
 	return rc;
 }
 

@@ -194,7 +194,7 @@ for key in $(printf '%s\n' "$check" | sed -n 's/^\([a-z_]*\) =.*/\1/p'); do
   grep -qE "^;?$key = " "$SAMPLE" || missing="$missing $key"
 done
 is "the sample names every option the parser knows" "$missing" ""
-is "--check-config knows 14 options" "$(printf '%s\n' "$check" | grep -c ' =')" 14
+is "--check-config knows 15 options" "$(printf '%s\n' "$check" | grep -c ' =')" 15
 sed -E 's/^;([a-z_]+ = )/\1/' "$SAMPLE" >all.conf
 all=$("$PATCHPOINTD" run --config all.conf --check-config 2>&1)
 is "the sample with every option uncommented passes too" "$?" 0

@@ -243,7 +243,7 @@ static void create(struct fx *f, int years, bool force, int expect_rc, char thum
 		json_decref(show);
 	} else {
 		assert_int_equal(err.code, HR_ERROR_ALREADY_EXISTS);
-		assert_non_null(strstr(err.message, "use --force to replace it"));
+		assert_non_null(strstr(err.message, "--force"));
 	}
 }
 
