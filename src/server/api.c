@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -20,16 +21,30 @@
 
 #define API_LOG_CHUNK (1024 * 1024)
 
-/* ---- per-thread connections ---- */
+/* ---- per-thread state: the connection and the token last accepted ---- */
 
-static void store_key_destroy(void *p)
+/* How long a worker trusts a token it has checked against the database. Tokens are only ever
+ * added today; when revocation comes, this bounds how long a revoked token keeps working. */
+#define API_TOKEN_REMEMBER_SECONDS 10
+
+struct api_thread {
+	struct store *store;
+	uint8_t token_sha256[32]; /* of the token accepted last */
+	time_t token_until;	  /* trusted without a query until then; 0 = nothing remembered */
+};
+
+static void thread_destroy(void *p)
 {
-	store_close(p);
+	struct api_thread *t = p;
+
+	store_close(t->store);
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
 }
 
 int api_init(struct api *a, struct pp_error *err)
 {
-	if (pthread_key_create(&a->store_key, store_key_destroy) != 0) {
+	if (pthread_key_create(&a->store_key, thread_destroy) != 0) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot create the connection key");
 		return -1;
 	}
@@ -44,37 +59,64 @@ void api_fini(struct api *a)
 	a->key_made = false;
 }
 
-/* The calling worker's connection, opened on first use. */
-static struct store *thread_store(struct api *a, struct pp_error *err)
+/* The calling worker's state, made with its connection on first use. */
+static struct api_thread *thread_state(struct api *a, struct pp_error *err)
 {
-	struct store *s = pthread_getspecific(a->store_key);
+	struct api_thread *t = pthread_getspecific(a->store_key);
 
-	if (s != NULL)
-		return s;
-	s = store_open_sqlite(a->db_path, err);
-	if (s == NULL)
-		return NULL;
-	if (pthread_setspecific(a->store_key, s) != 0) {
-		store_close(s);
-		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot keep the database connection");
+	if (t != NULL)
+		return t;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 		return NULL;
 	}
-	return s;
+	t->store = store_open_sqlite(a->db_path, err);
+	if (t->store == NULL || pthread_setspecific(a->store_key, t) != 0) {
+		if (t->store != NULL)
+			pp_error_set(err, HR_E_OUTOFMEMORY, "cannot keep the database connection");
+		store_close(t->store);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static struct store *thread_store(struct api *a, struct pp_error *err)
+{
+	struct api_thread *t = thread_state(a, err);
+
+	return t != NULL ? t->store : NULL;
 }
 
 int api_check_token(void *ctx, const char *token)
 {
 	struct api *a = ctx;
 	struct pp_error err;
-	struct store *s;
+	struct api_thread *t;
+	uint8_t sha[32];
+	time_t now = time(NULL);
 	bool valid = false;
 
 	pp_error_clear(&err);
-	s = thread_store(a, &err);
-	if (s == NULL || store_admin_token_verify(s, token, &valid, &err) != 0) {
+	t = thread_state(a, &err);
+	if (t == NULL) {
 		srvlog_write(a->log, CMTRACE_ERROR, "cannot check an admin token: %s", err.message);
 		return 0;
 	}
+	if (store_admin_token_digest(token, sha, &err) != 0)
+		return 0; /* not a token of ours at all: a plain 401 */
+	if (now < t->token_until && CRYPTO_memcmp(sha, t->token_sha256, sizeof(sha)) == 0)
+		return 1;
+	if (store_admin_token_verify(t->store, token, &valid, &err) != 0) {
+		srvlog_write(a->log, CMTRACE_ERROR, "cannot check an admin token: %s", err.message);
+		return 0;
+	}
+	if (valid) {
+		memcpy(t->token_sha256, sha, sizeof(sha));
+		t->token_until = now + API_TOKEN_REMEMBER_SECONDS;
+	}
+	OPENSSL_cleanse(sha, sizeof(sha));
 	return valid ? 1 : 0;
 }
 

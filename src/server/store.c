@@ -1,6 +1,7 @@
 /* store.c - the domain rules of the site database, over a backend's primitive operations. */
 #include "store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -808,7 +809,17 @@ int store_fail_running_syncs(struct store *s, const char *reason, unsigned *coun
 
 /* ---- admin tokens ---- */
 
-static int token_hash(const char *token, uint8_t hash[32], struct pp_error *err)
+/* SHA-256 fetched once: an implicit fetch on every EVP_Digest takes OpenSSL's provider locks,
+ * and every admin request hashes its token. */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+int store_admin_token_digest(const char *token, uint8_t hash[32], struct pp_error *err)
 {
 	unsigned int len = 0;
 	size_t n;
@@ -819,7 +830,9 @@ static int token_hash(const char *token, uint8_t hash[32], struct pp_error *err)
 			     STORE_TOKEN_MIN, STORE_TOKEN_MAX);
 		return -1;
 	}
-	if (EVP_Digest(token, n, hash, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+	(void)pthread_once(&sha256_once, sha256_fetch);
+	if (sha256_md == NULL || EVP_Digest(token, n, hash, &len, sha256_md, NULL) != 1 ||
+	    len != 32) {
 		pp_error_set_openssl(err, HR_E_FAIL, "cannot hash the admin token");
 		return -1;
 	}
@@ -834,7 +847,7 @@ int store_admin_token_add(struct store *s, const char *name, const char *token,
 
 	if (check_text(name, STORE_NAME_MAX, false, "token name", err) != 0)
 		return -1;
-	if (token_hash(token, hash, err) != 0)
+	if (store_admin_token_digest(token, hash, err) != 0)
 		goto out;
 	rc = s->ops->token_insert(s->impl, name, hash, store_now(), err);
 out:
@@ -855,7 +868,7 @@ int store_admin_token_verify(struct store *s, const char *token, bool *valid, st
 	n = token != NULL ? strnlen(token, STORE_TOKEN_MAX + 1) : 0;
 	if (n < STORE_TOKEN_MIN || n > STORE_TOKEN_MAX)
 		return 0;
-	if (token_hash(token, hash, err) != 0)
+	if (store_admin_token_digest(token, hash, err) != 0)
 		goto out;
 	if (s->ops->token_hashes(s->impl, &hashes, &count, err) != 0)
 		goto out;

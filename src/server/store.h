@@ -261,6 +261,10 @@ int store_fail_running_syncs(struct store *s, const char *reason, unsigned *coun
 int store_admin_token_add(struct store *s, const char *name, const char *token,
 			  struct pp_error *err) PP_WARN_UNUSED;
 
+/* The SHA-256 under which a token is stored; E_INVALIDARG for a token of the wrong length. */
+int store_admin_token_digest(const char *token, uint8_t hash[32],
+			     struct pp_error *err) PP_WARN_UNUSED;
+
 /* *valid tells whether token matches a stored one; compared in constant time over every stored
  * hash. A wrong token is not an error (returns 0 with *valid false). */
 int store_admin_token_verify(struct store *s, const char *token, bool *valid,

@@ -4,6 +4,7 @@
 #include "store_migrations.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1074,6 +1075,16 @@ out:
 	return rc;
 }
 
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+
+/* Before SQLite's first use in the process: no memory statistics, whose global mutex every
+ * allocation of every connection would take. Refused (and harmless) when the program has already
+ * used SQLite. */
+static void sq_configure(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 struct store *store_open_sqlite_with(const char *path, const struct store_migration *migrations,
 				     unsigned count, struct pp_error *err)
 {
@@ -1084,9 +1095,11 @@ struct store *store_open_sqlite_with(const char *path, const struct store_migrat
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory opening the site database");
 		return NULL;
 	}
+	(void)pthread_once(&sq_once, sq_configure);
+	/* A struct store is used by one thread at a time (store.h): no per-connection mutex. */
 	rc = sqlite3_open_v2(path, &q->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW |
-				 SQLITE_OPEN_FULLMUTEX,
+				 SQLITE_OPEN_NOMUTEX,
 			     NULL);
 	if (rc != SQLITE_OK) {
 		pp_error_set(err, rc == SQLITE_CANTOPEN ? HR_ERROR_FILE_NOT_FOUND : HR_E_FAIL,
