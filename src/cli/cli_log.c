@@ -76,20 +76,33 @@ static void pause_for(double seconds)
 		;
 }
 
-/* Reads one chunk of the log from *offset; sets *offset to the next one. */
+/* Reads one chunk of the log from *offset; sets *offset to the next one. *file_id is the
+ * server's identity of the file (0 before the first read): when it changes the log was replaced
+ * (rolled over), so the chunk is read again from the start of the new file. */
 static json_t *log_read(struct cli *cli, struct cli_api *api, const char *name, long long *offset,
-			int *rc)
+			long long *file_id, int *rc)
 {
 	struct pp_error err;
 	char path[256];
-	json_t *doc;
+	json_t *doc = NULL;
+	long long id;
 
-	pp_error_clear(&err);
-	(void)snprintf(path, sizeof(path), "/api/v1/logs/%s?offset=%lld", name, *offset);
-	doc = cli_api_call(api, "GET", path, NULL, &err);
-	if (doc == NULL) {
-		*rc = cli_fail(cli, &err);
-		return NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		pp_error_clear(&err);
+		json_decref(doc);
+		(void)snprintf(path, sizeof(path), "/api/v1/logs/%s?offset=%lld", name, *offset);
+		doc = cli_api_call(api, "GET", path, NULL, &err);
+		if (doc == NULL) {
+			*rc = cli_fail(cli, &err);
+			return NULL;
+		}
+		id = cli_json_int(doc, "file_id", 0);
+		if (*file_id == 0 || id == *file_id || *offset == 0) {
+			*file_id = id;
+			break;
+		}
+		*file_id = id;
+		*offset = 0;
 	}
 	*offset = cli_json_int(doc, "next_offset", *offset);
 	*rc = CLI_EXIT_OK;
@@ -150,7 +163,7 @@ int cli_logs(struct cli *cli, int argc, char **argv)
 	char *name = NULL;
 	bool follow = false, json = false;
 	double interval = 1.0;
-	long long offset = 0, before;
+	long long offset = 0, before, file_id = 0;
 	int c, rc = CLI_EXIT_OK;
 
 	if (cli_wants_help(argc, argv) || (argc > 1 && strcmp(argv[1], "help") == 0))
@@ -193,7 +206,7 @@ int cli_logs(struct cli *cli, int argc, char **argv)
 		const json_t *text;
 
 		before = offset;
-		doc = log_read(cli, api, name, &offset, &rc);
+		doc = log_read(cli, api, name, &offset, &file_id, &rc);
 		if (doc == NULL)
 			goto out;
 		text = json_object_get(doc, "text");
@@ -244,7 +257,7 @@ int cli_logs(struct cli *cli, int argc, char **argv)
 		pause_for(interval);
 		if (g_stop)
 			break;
-		doc = log_read(cli, api, name, &offset, &rc);
+		doc = log_read(cli, api, name, &offset, &file_id, &rc);
 		if (doc == NULL) {
 			if (g_stop)
 				rc = CLI_EXIT_OK;
