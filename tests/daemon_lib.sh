@@ -82,3 +82,37 @@ pd_cleanup() {
   rm -rf "$TMP"
 }
 trap pd_cleanup EXIT
+
+# jget PATH: a value of the JSON document on stdin, PATH a dotted list of keys and indexes
+# ("items.0.name"); strings print as text, the rest as JSON.
+jget() {
+  python3 -c 'import json,sys; d=json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    d = d[int(k)] if isinstance(d, list) else d[k]
+print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$1"
+}
+
+# jfield NAME [JSON]: the first "NAME": value of JSON (default: stdin): a string's text, or a
+# number, true, false, null; read with bash alone (python starts slowly on a loaded machine).
+jfield() {
+  local j
+  if [ $# -ge 2 ]; then j=$2; else IFS= read -r -d '' j; fi
+  [[ $j =~ \"$1\":(\"(([^\"\\]|\\.)*)\"|[-0-9.]+|true|false|null) ]] || return 1
+  if [ -n "${BASH_REMATCH[2]}" ] || [ "${BASH_REMATCH[1]}" == '""' ]; then
+    echo "${BASH_REMATCH[2]}"
+  else
+    echo "${BASH_REMATCH[1]}"
+  fi
+}
+
+# pd_wait_sync URL TOKEN ID: waits (at most 60 s) until the sync is no longer running and prints
+# its state.
+pd_wait_sync() {
+  local i b
+  for i in $(seq 600); do
+    b=$(curl -s --max-time 20 -H "Authorization: Bearer $2" "$1/api/v1/syncs/$3")
+    [[ $b == *'"state":"running"'* ]] || break
+    sleep 0.1
+  done
+  jfield state "$b"
+}

@@ -398,52 +398,71 @@ static int list_nonempty(struct certmgr_target *t, struct signer_cert **certs, s
 	return 0;
 }
 
-int certmgr_publisher_show(const struct certmgr *cm, json_t **out, struct pp_error *err)
+/* Runs fn on the certificate "show" and "export" are about (pick_any) in the target's signing
+ * store; CRYPT_E_NOT_FOUND when the store is empty. */
+static int with_shown_cert(const struct certmgr *cm,
+			   int (*fn)(const struct certmgr *cm, const struct signer_cert *c,
+				     void *ctx, struct pp_error *err),
+			   void *ctx, struct pp_error *err)
 {
 	struct certmgr_target t;
 	struct signer_cert *certs = NULL;
 	size_t n = 0;
 	int rc = -1;
 
-	*out = NULL;
 	if (certmgr_target_open(cm, &t, err) != 0)
 		return -1;
-	if (list_nonempty(&t, &certs, &n, err) == 0) {
-		*out = show_json(cm, &certs[pick_any(cm, certs, n)], err);
-		rc = *out != NULL ? 0 : -1;
-	}
+	if (list_nonempty(&t, &certs, &n, err) == 0)
+		rc = fn(cm, &certs[pick_any(cm, certs, n)], ctx, err);
 	signer_certs_free(certs, n);
 	certmgr_target_release(&t);
 	return rc;
 }
 
+static int show_fn(const struct certmgr *cm, const struct signer_cert *c, void *ctx,
+		   struct pp_error *err)
+{
+	json_t **out = ctx;
+
+	*out = show_json(cm, c, err);
+	return *out != NULL ? 0 : -1;
+}
+
+int certmgr_publisher_show(const struct certmgr *cm, json_t **out, struct pp_error *err)
+{
+	*out = NULL;
+	return with_shown_cert(cm, show_fn, out, err);
+}
+
+struct cer_out {
+	uint8_t **der;
+	size_t *len;
+};
+
+static int cer_fn(const struct certmgr *cm, const struct signer_cert *c, void *ctx,
+		  struct pp_error *err)
+{
+	struct cer_out *o = ctx;
+
+	(void)cm;
+	*o->der = malloc(c->der_len);
+	if (*o->der == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		return -1;
+	}
+	memcpy(*o->der, c->der, c->der_len);
+	*o->len = c->der_len;
+	return 0;
+}
+
 int certmgr_publisher_cer(const struct certmgr *cm, uint8_t **der, size_t *der_len,
 			  struct pp_error *err)
 {
-	struct certmgr_target t;
-	struct signer_cert *certs = NULL;
-	size_t n = 0;
-	int rc = -1;
+	struct cer_out o = {der, der_len};
 
 	*der = NULL;
 	*der_len = 0;
-	if (certmgr_target_open(cm, &t, err) != 0)
-		return -1;
-	if (list_nonempty(&t, &certs, &n, err) == 0) {
-		const struct signer_cert *c = &certs[pick_any(cm, certs, n)];
-
-		*der = malloc(c->der_len);
-		if (*der == NULL) {
-			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-		} else {
-			memcpy(*der, c->der, c->der_len);
-			*der_len = c->der_len;
-			rc = 0;
-		}
-	}
-	signer_certs_free(certs, n);
-	certmgr_target_release(&t);
-	return rc;
+	return with_shown_cert(cm, cer_fn, &o, err);
 }
 
 /* ---- create and import ---- */

@@ -21,31 +21,7 @@ A=(-H "Authorization: Bearer $PD_TOKEN")
 J=(-H 'Content-Type: application/json')
 api() { pd_req "${A[@]}" "$@"; }      # body + status line
 body() { api "$@" | sed '$d'; }       # body only
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$1"; }
-# jfield NAME [JSON]: the first "NAME": value of JSON (default: stdin): a string's text, or a
-# number, true, false, null; read with bash alone (python starts slowly on a loaded machine).
-jfield() {
-  local j
-  if [ $# -ge 2 ]; then j=$2; else IFS= read -r -d '' j; fi
-  [[ $j =~ \"$1\":(\"(([^\"\\]|\\.)*)\"|[-0-9.]+|true|false|null) ]] || return 1
-  if [ -n "${BASH_REMATCH[2]}" ] || [ "${BASH_REMATCH[1]}" == '""' ]; then
-    echo "${BASH_REMATCH[2]}"
-  else
-    echo "${BASH_REMATCH[1]}"
-  fi
-}
-wait_sync() { # ID: waits (at most 60 s) until the sync is no longer running, prints its state
-  local i b
-  for i in $(seq 600); do
-    b=$(body "$H/api/v1/syncs/$1")
-    [[ $b == *'"state":"running"'* ]] || break
-    sleep 0.1
-  done
-  jfield state "$b"
-}
+wait_sync() { pd_wait_sync "$H" "$PD_TOKEN" "$1"; } # ID: prints the final state
 # check_error CODE BODY: first line what is wrong with the error body (empty when it is exactly
 # {"error":{"code":CODE,"message":non-empty string}}), then the message. Signing-store errors
 # may add "hresult".

@@ -13,27 +13,7 @@ command -v openssl >/dev/null || { echo "1..0 # SKIP openssl missing (scripts/in
 J=(-H 'Content-Type: application/json')
 api() { pd_req -H "Authorization: Bearer $PD_TOKEN" "$@"; } # body + status line
 body() { api "$@" | sed '$d'; }                              # body only
-# jfield NAME [JSON]: the first "NAME": value of JSON (default: stdin): a string's text, or a
-# number, true, false, null; read with bash alone (python starts slowly on a loaded machine).
-jfield() {
-  local j
-  if [ $# -ge 2 ]; then j=$2; else IFS= read -r -d '' j; fi
-  [[ $j =~ \"$1\":(\"(([^\"\\]|\\.)*)\"|[-0-9.]+|true|false|null) ]] || return 1
-  if [ -n "${BASH_REMATCH[2]}" ] || [ "${BASH_REMATCH[1]}" == '""' ]; then
-    echo "${BASH_REMATCH[2]}"
-  else
-    echo "${BASH_REMATCH[1]}"
-  fi
-}
-wait_sync() { # URL ID: waits (at most 60 s) until the sync is no longer running, prints its state
-  local i b
-  for i in $(seq 600); do
-    b=$(body "$1/api/v1/syncs/$2")
-    [[ $b == *'"state":"running"'* ]] || break
-    sleep 0.1
-  done
-  jfield state "$b"
-}
+wait_sync() { pd_wait_sync "$1" "$PD_TOKEN" "$2"; } # URL ID: prints the final state
 thumb_of() { openssl x509 -inform DER -in "$1" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'; }
 # The WSUS signing rows of Certificates, one thumbprint a line, sorted.
 signing_rows() {

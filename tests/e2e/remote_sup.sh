@@ -9,10 +9,6 @@
 cd "$TMP"
 command -v python3 >/dev/null || { echo "1..0 # SKIP python3 missing (scripts/install-deps.sh)"; exit 0; }
 
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$1"; }
 J=(-H 'Content-Type: application/json')
 NOT_HTTPS='Remote WSUS connection is not HTTPS. This prevents software update point from getting the signing certificate for third-party updates'
 
@@ -72,14 +68,9 @@ site() {
   printf -v "AUTH_$name" '%s' "$auth"
 }
 sync_wait() { # URL AUTH: runs a sync, prints its final state
-  local id i st
+  local id
   id=$(pd_req -H "$2" -X POST "$1/api/v1/syncs" | sed '$d' | jget sync.id)
-  for i in $(seq 300); do
-    st=$(pd_req -H "$2" "$1/api/v1/syncs/$id" | sed '$d' | jget sync.state)
-    [ "$st" != running ] && break
-    sleep 0.05
-  done
-  echo "$st"
+  pd_wait_sync "$1" "${2#Authorization: Bearer }" "$id"
 }
 
 # ---- over http:// ----

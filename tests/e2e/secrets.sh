@@ -18,10 +18,6 @@ D=$TMP/data
 R=$TMP/resp # every response: NN-name.hdr, NN-name.body, NN-name.status
 mkdir -p "$R"
 J=(-H 'Content-Type: application/json')
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$1"; }
 _n=0
 # call NAME CURL-ARGS...: one request with the admin token (or $TOKEN_FOR_CALL), saved in $R;
 # sets LAST (path prefix).
@@ -34,27 +30,7 @@ call() {
 }
 st() { cat "$LAST.status"; }
 bd() { cat "$LAST.body"; }
-# jfield NAME [JSON]: the first "NAME": value of JSON (default: stdin): a string's text, or a
-# number, true, false, null; read with bash alone (python starts slowly on a loaded machine).
-jfield() {
-  local j
-  if [ $# -ge 2 ]; then j=$2; else IFS= read -r -d '' j; fi
-  [[ $j =~ \"$1\":(\"(([^\"\\]|\\.)*)\"|[-0-9.]+|true|false|null) ]] || return 1
-  if [ -n "${BASH_REMATCH[2]}" ] || [ "${BASH_REMATCH[1]}" == '""' ]; then
-    echo "${BASH_REMATCH[2]}"
-  else
-    echo "${BASH_REMATCH[1]}"
-  fi
-}
-wait_sync() { # ID: waits (at most 60 s) until the sync is no longer running, prints its state
-  local i b
-  for i in $(seq 600); do
-    b=$(curl -s --max-time 20 -H "Authorization: Bearer $PD_TOKEN" "$H/api/v1/syncs/$1")
-    [[ $b == *'"state":"running"'* ]] || break
-    sleep 0.1
-  done
-  jfield state "$b"
-}
+wait_sync() { pd_wait_sync "$H" "$PD_TOKEN" "$1"; } # ID: prints the final state
 thumb() { openssl x509 -in "$1" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'; }
 
 # ---- the secrets the test knows ----

@@ -18,19 +18,7 @@ J=(-H 'Content-Type: application/json')
 api() { pd_req "${A[@]}" "$@"; }                                  # body + status line
 body() { api "$@" | sed '$d'; }                                   # body only
 status() { api "$@" | tail -n1; }                                 # status only
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin)
-for k in sys.argv[1].split("."):
-    d = d[int(k)] if isinstance(d, list) else d[k]
-print(json.dumps(d) if isinstance(d, (dict, list, bool)) or d is None else d)' "$1"; }
-wait_sync() { # ID: waits until the sync is no longer running, prints its state
-  local i st
-  for i in $(seq 200); do
-    st=$(body "$H/api/v1/syncs/$1" | jget sync.state)
-    [ "$st" != running ] && break
-    sleep 0.05
-  done
-  echo "$st"
-}
+wait_sync() { pd_wait_sync "$H" "$PD_TOKEN" "$1"; } # ID: prints the final state
 LOGS=$D/logs
 
 # ---- before anything is enabled ----
