@@ -70,7 +70,8 @@ static int parse_interval(const char *text, double *out)
 /* Sleeps for seconds, returning early when a stop signal arrives. */
 static void pause_for(double seconds)
 {
-	struct timespec ts = {(time_t)seconds, (long)((seconds - floor(seconds)) * 1e9)};
+	time_t whole = (time_t)seconds; /* seconds is positive: the cast truncates */
+	struct timespec ts = {whole, (long)((seconds - (double)whole) * 1e9)};
 
 	while (!g_stop && nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
