@@ -1082,9 +1082,10 @@ static void on_log(struct httpd_request *req, void *ctx)
 	}
 	if (fd >= 0)
 		(void)close(fd);
-	body = json_pack("{s:s, s:I, s:I, s:I, s:s%}", "name", file, "offset", (json_int_t)offset,
-			 "next_offset", (json_int_t)(offset + got), "size", (json_int_t)st.st_size,
-			 "text", buf != NULL ? buf : "", (size_t)got);
+	body = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s%}", "name", file, "file_id",
+			 (json_int_t)st.st_ino, "offset", (json_int_t)offset, "next_offset",
+			 (json_int_t)(offset + got), "size", (json_int_t)st.st_size, "text",
+			 buf != NULL ? buf : "", (size_t)got);
 	free(buf);
 	reply_new(req, 200, body);
 }

@@ -173,6 +173,17 @@ is "logs: an offset past the end (rolled over) restarts at 0" \
   "$(body "$H/api/v1/logs/WCM.log?offset=999999999" | jget offset)" 0
 is "logs: unknown name 404" "$(status $H/api/v1/logs/secrets)" 404
 is "logs: bad offset 400" "$(status "$H/api/v1/logs/wsyncmgr?offset=-1")" 400
+# logrotate's way: move the files away, SIGHUP, and patchpointd writes new ones
+ID1=$(body "$H/api/v1/logs/wsyncmgr" | jget file_id)
+mv "$LOGS/wsyncmgr.log" "$LOGS/wsyncmgr.log.1"
+kill -HUP "$PD_PID_main"
+for i in $(seq 50); do [ -f "$LOGS/wsyncmgr.log" ] && break; sleep 0.05; done
+SYNC4=$(body -X POST $H/api/v1/syncs | jget sync.id)
+is "a sync after SIGHUP succeeds" "$(wait_sync "$SYNC4")" succeeded
+like "SIGHUP: the sync writes to the new wsyncmgr.log" "$(cat "$LOGS/wsyncmgr.log")" "Sync $SYNC4 started"
+unlike "SIGHUP: nothing more in the moved file" "$(cat "$LOGS/wsyncmgr.log.1")" "Sync $SYNC4 started"
+l=$(body "$H/api/v1/logs/wsyncmgr?offset=$NEXT")
+unlike "logs: the new file has a new file_id" "$(jget file_id <<<"$l")" "^$ID1\$"
 pd_stop main
 is "graceful stop" "$PD_RC" 0
 
@@ -193,6 +204,9 @@ r=$(api -X POST "${J[@]}" -d '{"code":"CAS","name":"Central","cas":true}' $H/api
 is "add a CAS above the primary: 201" "$(tail -n1 <<<"$r")" 201
 is "the CAS is the top-level site" "$(body $H/api/v1/sites | jget sites.0.code)" CAS
 is "PP1 is its child" "$(body $H/api/v1/sites/PP1 | jget parent_code)" CAS
+is "a second primary under the CAS, with a UTF-8 name: 201" \
+  "$(status -X POST "${J[@]}" -d '{"code":"ZH1","name":"Zürich Primär","parent_code":"CAS"}' $H/api/v1/sites)" 201
+like "logs: UTF-8 text comes back whole" "$(body $H/api/v1/logs/WCM | jget text)" 'Site ZH1 \(Zürich Primär\) added under CAS'
 r=$(api -X PUT "${J[@]}" -d '{"enable_third_party_updates":false}' $H/api/v1/sites/PP1/third-party-updates)
 is "settings on a child site: 409" "$(tail -n1 <<<"$r")" 409
 like "409 not_top_level names the top-level site" "$r" '"not_top_level","message":"[^"]*CAS'
