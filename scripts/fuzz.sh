@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for FUZZ_SECONDS
-# (default 60) from a seed corpus of real cabinets and signatures made here.
+# (default 60) from a seed corpus made here: real cabinets and signatures for the library's
+# parsers; signer wire messages, signing-store entries, routes and listen addresses for the
+# server's. FUZZ_BUILD chooses the build directory (default build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
-build=build-fuzz
+build=${FUZZ_BUILD:-build-fuzz}
 if [ ! -f $build/build.ninja ]; then
   CC=clang meson setup $build -Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false
 fi
@@ -12,7 +14,8 @@ ninja -C $build
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/cab" "$seeds/sig" fuzz/corpus-cab fuzz/corpus-signature
+mkdir -p "$seeds/cab" "$seeds/sig" "$seeds/wire" "$seeds/entry" "$seeds/route" fuzz/corpus-cab \
+  fuzz/corpus-signature fuzz/corpus-signer-wire fuzz/corpus-signstore-entry fuzz/corpus-http-route
 printf 'seed file\n' > "$seeds/a.txt"
 head -c 40000 /dev/urandom > "$seeds/b.bin"
 (cd "$seeds" && gcab -c cab/none.cab a.txt b.bin && gcab -c -z cab/mszip.cab a.txt b.bin)
@@ -29,6 +32,79 @@ for f in signed ossl-signed; do
   osslsigncode extract-signature -in "$seeds/cab/$f.cab" -out "$seeds/sig/$f.der" >/dev/null
 done
 
+# Signing-store entries (signstore.h): a code-signing certificate valid at the target's fixed
+# "now" (2030) and a second one as its chain, with their SHA-1 thumbprints.
+thumb() { openssl x509 -inform DER -in "$1" -noout -fingerprint -sha1 | sed 's/.*=//; s/://g'; }
+for n in 1 2; do
+  openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=seed $n" -days 7300 \
+    -addext extendedKeyUsage=codeSigning -keyout "$seeds/k$n.pem" -outform DER \
+    -out "$seeds/c$n.der" 2>/dev/null
+done
+tp1=$(thumb "$seeds/c1.der") tp2=$(thumb "$seeds/c2.der")
+b1=$(base64 -w0 "$seeds/c1.der") b2=$(base64 -w0 "$seeds/c2.der")
+e1=$(printf '{"thumbprint":"%s","der":"%s","chain":[],"exportable":false,"has_key":true}' "$tp1" "$b1")
+e2=$(printf '{"thumbprint":"%s","der":"%s","chain":["%s"],"exportable":true,"has_key":false}' \
+  "$tp2" "$b2" "$b1")
+printf '%s' "$e1" > "$seeds/entry/entry.json"
+printf '{"certificate":%s}' "$e2" > "$seeds/entry/answer.json"
+printf '{"certificates":[%s,%s]}' "$e1" "$e2" > "$seeds/entry/list.json"
+printf 'QUJDRA==' > "$seeds/entry/b64"
+
+# Signer wire messages (signer.h): one-record messages, header fields little-endian.
+le16() { printf '%04x' "$1" | sed 's/\(..\)\(..\)/\2\1/' | xxd -r -p; }
+le32() { printf '%08x' "$1" | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/' | xxd -r -p; }
+field() { le32 "$(wc -c < "$1")"; cat "$1"; } # a length-prefixed field from a file
+msg() { # type body-file: magic, type, flags LAST, length, offset 0, body
+  printf 'PPSG'; le16 "$1"; le16 1; le32 "$(wc -c < "$2")"; le32 0; cat "$2"
+}
+w=$seeds/w
+: > "$w.empty"
+printf '%s' "$tp1" > "$w.tp"
+printf 'CN=seed' > "$w.subject"
+{ field "$w.tp"; le32 3; field "$seeds/c1.der"; le32 1; field "$seeds/c2.der"; } > "$w.entry"
+{ le32 1; cat "$w.entry"; } > "$w.list"
+{ field "$w.subject"; le32 365; le32 2048; le32 1; } > "$w.generate"
+printf 'SHA256' > "$w.md"
+head -c 32 /dev/zero > "$w.hash"
+{ field "$w.tp"; field "$w.md"; field "$w.hash"; } > "$w.sign"
+printf 'signer says no' > "$w.text"
+{ le32 $((0x80090016)); field "$w.text"; } > "$w.error"
+msg 5 "$w.empty" > "$seeds/wire/list-request"
+msg 2 "$w.generate" > "$seeds/wire/generate-request"
+msg 4 "$w.sign" > "$seeds/wire/sign-request"
+msg $((0x8002)) "$w.entry" > "$seeds/wire/generate-reply"
+msg $((0x8005)) "$w.list" > "$seeds/wire/list-reply"
+msg $((0x8003)) "$w.entry" > "$seeds/wire/import-reply"
+msg $((0x8006)) "$w.empty" > "$seeds/wire/delete-reply"
+msg $((0xffff)) "$w.error" > "$seeds/wire/error"
+# A SIGN reply (a 16-byte signature) in two records, then a LIST request.
+{ le32 16; head -c 16 /dev/zero; } > "$w.sig"
+{ printf 'PPSG'; le16 $((0x8004)); le16 0; le32 20; le32 0; head -c 8 "$w.sig"
+  printf 'PPSG'; le16 $((0x8004)); le16 1; le32 20; le32 8; tail -c 12 "$w.sig"
+  cat "$seeds/wire/list-request"; } > "$seeds/wire/sign-reply-two-records"
+# An EXPORT_PFX reply over one fragment (two records: 32768 bytes, then the rest); a record over
+# the fragment limit; a length over the message limit. Each followed by a LIST request.
+head -c 40000 /dev/zero > "$w.pfx"
+{ le32 40000; cat "$w.pfx"; } > "$w.export"
+{ printf 'PPSG'; le16 $((0x8007)); le16 0; le32 40004; le32 0; head -c 32768 "$w.export"
+  printf 'PPSG'; le16 $((0x8007)); le16 1; le32 40004; le32 32768; tail -c +32769 "$w.export"
+  cat "$seeds/wire/list-request"; } > "$seeds/wire/export-reply-two-records"
+{ msg $((0x8007)) "$w.export"; cat "$seeds/wire/list-request"; } > "$seeds/wire/record-too-long"
+{ printf 'PPSG'; le16 5; le16 1; le32 $((0xffffffff)); le32 0
+  cat "$seeds/wire/list-request"; } > "$seeds/wire/length-too-large"
+
+# Routes: the daemon's patterns with paths that match them (pattern, newline, path), and listen
+# addresses.
+i=0
+for r in '/api/v1/status\n/api/v1/status' '/api/v1/sites/{code}\n/api/v1/sites/s%%20one' \
+  '/api/v1/sites/{code}/third-party-updates\n/api/v1/sites/HQ/third-party-updates' \
+  '/api/v1/certificates/{thumbprint}/block\n/api/v1/certificates/%s/block' \
+  '/api/v1/signing-store/{thumbprint}\n/api/v1/signing-store/' '/api/v1/syncs/latest\n/api/v1/syncs/7' \
+  '127.0.0.1:8530\n[::1]:8531' '0.0.0.0:0\n[fe80::1%%lo]:65535'; do
+  i=$((i + 1))
+  printf "$r" "$tp1" > "$seeds/route/$i"
+done
+
 status=0
 run() { # target corpus seeds
   echo "== $1 for ${seconds}s"
@@ -36,4 +112,8 @@ run() { # target corpus seeds
 }
 [ -x $build/fuzz_cab ] && run fuzz_cab fuzz/corpus-cab "$seeds/cab"
 [ -x $build/fuzz_signature ] && run fuzz_signature fuzz/corpus-signature "$seeds/sig"
+[ -x $build/fuzz_signer_wire ] && run fuzz_signer_wire fuzz/corpus-signer-wire "$seeds/wire"
+[ -x $build/fuzz_signstore_entry ] && run fuzz_signstore_entry fuzz/corpus-signstore-entry \
+  "$seeds/entry"
+[ -x $build/fuzz_http_route ] && run fuzz_http_route fuzz/corpus-http-route "$seeds/route"
 exit $status
