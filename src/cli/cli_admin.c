@@ -124,11 +124,12 @@ static const char sup_add_manual[] =
     "    --url URL             the SUP's URL (required)\n"
     "    --remote              the SUP runs on another host (default: local)\n"
     "    --site CODE           the site (default: the top-level site)\n"
-    "    --sync-source         make it the synchronization source (one per hierarchy)\n"
+    "    --sync-source         make it the site's synchronization source, taking over from\n"
+    "                          the current one (which stays, without the role); on the\n"
+    "                          top-level site that moves the signing store to this SUP\n"
     "    --json                print the SUP the server created as JSON\n" CLI_API_MANUAL_OPTIONS
     "\n" ADMIN_EXIT_STATUS
-    "    The server answers 409 already_exists for a URL already added or a second\n"
-    "    synchronization source.\n"
+    "    The server answers 409 already_exists for a URL already added to the site.\n"
     "\n" CLI_API_MANUAL_FILES;
 
 static const char sup_set_manual[] =

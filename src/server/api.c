@@ -573,7 +573,7 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 	static const char *const allowed[] = {"url", "location", "site_code", "sync_source", NULL};
 	struct api *a = ctx;
 	struct pp_error err;
-	struct store_sup sup;
+	struct store_sup sup, replaced;
 	struct store_site top;
 	struct store *s;
 	json_t *body, *url, *location, *site, *source;
@@ -617,13 +617,17 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 				  json_string_value(site));
 		goto out;
 	}
-	if (store_sup_add(s, &sup, &err) != 0) {
+	if (store_sup_add_replacing(s, &sup, &replaced, &err) != 0) {
 		reply_failure(a, req, &err);
 		goto out;
 	}
 	srvlog_write(a->wcm_log, CMTRACE_INFO, "Software update point %s (%s%s) added to site %s",
 		     sup.url, sup.location == STORE_SUP_LOCAL ? "local" : "remote",
 		     sup.sync_source ? ", sync source" : "", sup.site_code);
+	if (replaced.id != 0)
+		srvlog_write(a->wcm_log, CMTRACE_INFO,
+			     "Software update point %s is no longer the sync source of site %s",
+			     replaced.url, sup.site_code);
 	reply_new(req, 201, wrap("sup", sup_json(&sup)));
 out:
 	json_decref(body);

@@ -475,9 +475,15 @@ static int sup_url_taken(struct store *s, const struct store_sup *sup, struct pp
 	return rc;
 }
 
+struct sup_add_ctx {
+	struct store_sup *sup;
+	struct store_sup *replaced;
+};
+
 static int sup_add_tx(struct store *s, void *ctx, struct pp_error *err)
 {
-	struct store_sup *sup = ctx, other;
+	struct sup_add_ctx *c = ctx;
+	struct store_sup *sup = c->sup, *replaced = c->replaced, other;
 	struct store_site site;
 	bool found = false;
 
@@ -490,14 +496,14 @@ static int sup_add_tx(struct store *s, void *ctx, struct pp_error *err)
 	if (sup_url_taken(s, sup, err) != 0)
 		return -1;
 	if (sup->sync_source) {
+		/* The new SUP takes over as the site's sync source, as replacing the top-level
+		 * SUP's WSUS server does; the old one stays registered. */
 		if (s->ops->sup_sync_source(s->impl, sup->site_code, &other, &found, err) != 0)
 			return -1;
-		if (found) {
-			pp_error_set(err, HR_ERROR_ALREADY_EXISTS,
-				     "site %s already has its sync source SUP %s (id %lld)",
-				     sup->site_code, other.url, (long long)other.id);
+		if (found && s->ops->sup_set_sync_source(s->impl, other.id, false, err) != 0)
 			return -1;
-		}
+		if (replaced != NULL && found)
+			*replaced = other;
 	}
 	sup->created_at = store_now();
 	return s->ops->sup_insert(s->impl, sup, err);
@@ -505,6 +511,16 @@ static int sup_add_tx(struct store *s, void *ctx, struct pp_error *err)
 
 int store_sup_add(struct store *s, struct store_sup *sup, struct pp_error *err)
 {
+	return store_sup_add_replacing(s, sup, NULL, err);
+}
+
+int store_sup_add_replacing(struct store *s, struct store_sup *sup, struct store_sup *replaced,
+			    struct pp_error *err)
+{
+	struct sup_add_ctx c = {sup, replaced};
+
+	if (replaced != NULL)
+		memset(replaced, 0, sizeof(*replaced));
 	if (check_site_code(sup->site_code, "site code", err) != 0 || check_url(sup->url, err) != 0)
 		return -1;
 	if (sup->location != STORE_SUP_LOCAL && sup->location != STORE_SUP_REMOTE) {
@@ -512,7 +528,7 @@ int store_sup_add(struct store *s, struct store_sup *sup, struct pp_error *err)
 			     (int)sup->location);
 		return -1;
 	}
-	return store_transaction(s, sup_add_tx, sup, err);
+	return store_transaction(s, sup_add_tx, &c, err);
 }
 
 int store_sup_get(struct store *s, int64_t id, struct store_sup *out, struct pp_error *err)

@@ -182,8 +182,12 @@ int store_third_party_settings_set(struct store *s, const char *site_code,
 
 /* Registers a SUP; sup->id and sup->created_at are filled. The URL must be http:// or https://
  * with a host (E_INVALIDARG); the site must exist (CRYPT_E_NOT_FOUND); the same URL twice on a
- * site or a second sync source on a site: ERROR_ALREADY_EXISTS. */
+ * site: ERROR_ALREADY_EXISTS. A SUP added as sync source takes over from the site's current
+ * one, which stays registered without the role (its id and URL in *replaced when replaced is not
+ * NULL; replaced->id is 0 when there was none). */
 int store_sup_add(struct store *s, struct store_sup *sup, struct pp_error *err) PP_WARN_UNUSED;
+int store_sup_add_replacing(struct store *s, struct store_sup *sup, struct store_sup *replaced,
+			    struct pp_error *err) PP_WARN_UNUSED;
 
 int store_sup_get(struct store *s, int64_t id, struct store_sup *out,
 		  struct pp_error *err) PP_WARN_UNUSED;
@@ -299,6 +303,7 @@ struct store_ops {
 			    struct pp_error *err);
 
 	int (*sup_insert)(void *impl, struct store_sup *sup, struct pp_error *err);
+	int (*sup_set_sync_source)(void *impl, int64_t id, bool sync_source, struct pp_error *err);
 	int (*sup_get)(void *impl, int64_t id, struct store_sup *out, bool *found,
 		       struct pp_error *err);
 	int (*sup_sync_source)(void *impl, const char *site_code, struct store_sup *out,

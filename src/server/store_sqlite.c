@@ -579,6 +579,21 @@ static void sup_from_row(sqlite3_stmt *st, void *record)
 	out->created_at = sqlite3_column_int64(st, 5);
 }
 
+static int sq_sup_set_sync_source(void *impl, int64_t id, bool sync_source, struct pp_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *st = sq_prepare(q, "UPDATE sups SET sync_source = ? WHERE id = ?", err);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sq_int(q, st, 1, sync_source ? 1 : 0, err) == 0 && sq_int(q, st, 2, id, err) == 0 &&
+	    sq_done(q, st, err, "change the sync source") == 0)
+		rc = 0;
+	sq_release(q, st);
+	return rc;
+}
+
 static int sq_sup_insert(void *impl, struct store_sup *sup, struct pp_error *err)
 {
 	struct sq *q = impl;
@@ -1028,6 +1043,7 @@ static const struct store_ops sqlite_ops = {
     .settings_get = sq_settings_get,
     .settings_put = sq_settings_put,
     .sup_insert = sq_sup_insert,
+    .sup_set_sync_source = sq_sup_set_sync_source,
     .sup_get = sq_sup_get,
     .sup_sync_source = sq_sup_sync_source,
     .sup_list = sq_sup_list,

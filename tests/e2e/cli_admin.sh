@@ -206,9 +206,8 @@ SUP2=$(printf '%s' "$OUT" | sed -n 's/^Added software update point \([0-9]*\):.*
 run pp sup add --url https://sup2.example:8531/ --remote
 is "sup add of the same URL: exit 1" "$RC" 1
 like "sup add of the same URL: 409 already_exists" "$ERR" '^patchpoint: .+ \(HTTP 409 already_exists\)$'
-run pp sup add --url http://sup3.example:8530/ --sync-source
-is "a second sync source: exit 1" "$RC" 1
-like "a second sync source: 409 already_exists" "$ERR" '\(HTTP 409 already_exists\)$'
+run pp sup add --url http://sup3.example:8530/ --site ZZ9 --sync-source
+is "a sync source on an unknown site: exit 1" "$RC" 1
 run pp sup add --url http://sup4.example:8530/ --site ZZ9
 is "sup add to an unknown site: exit 1" "$RC" 1
 like "sup add to an unknown site: 404" "$ERR" '\(HTTP 404 not_found\)$'

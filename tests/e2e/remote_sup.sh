@@ -119,6 +119,22 @@ like "https: ...already in Certificates" "$(cat "$TMP/tls/logs/wsyncmgr.log")" \
 is "https: still one certificate on the SUP" "$(ls "$TMP/sup/keys/" | grep -c '\.cer$')" 1
 pd_stop tls
 
+# ---- a standalone primary whose remote SUP takes over as sync source from the local one ----
+pd_init "$TMP/standalone" || exit 1
+AUTH_sa="Authorization: Bearer $PD_TOKEN"
+pd_start sa "$TMP/standalone" --sync-interval 0 --sup-token-file "$TMP/sup.token" \
+  --sup-ca-bundle supca.pem
+r=$(pd_req -H "$AUTH_sa" "${J[@]}" -X POST \
+  -d "{\"url\":\"$SUP_HTTPS/\",\"location\":\"remote\",\"sync_source\":true}" $PD_URL_sa/api/v1/sups)
+is "standalone: the remote SUP is added to the top-level site" "$(sed '$d' <<<"$r" | jget sup.site_code)" PP1
+pd_req -H "$AUTH_sa" "${J[@]}" -X PUT -d '{"enable_third_party_updates":true}' \
+  $PD_URL_sa/api/v1/sites/PP1/third-party-updates >/dev/null
+is "standalone: the sync succeeds" "$(sync_wait "$PD_URL_sa" "$AUTH_sa")" succeeded
+like "standalone: it uses the remote SUP's certificate" "$(cat "$TMP/standalone/logs/wsyncmgr.log")" \
+  "Found WSUS signing certificate $TP in $SUP_HTTPS/"
+is "standalone: nothing generated locally" "$(ls "$TMP/standalone/keys/" | grep -c '\.cer$')" 0
+pd_stop sa
+
 # ---- over https:// without trusting the SUP's CA ----
 site untrusting "$SUP_HTTPS/" --sup-ca-bundle otherca.pem
 is "untrusted CA: the sync fails" "$(sync_wait "$SITE_untrusting" "$AUTH_untrusting")" failed

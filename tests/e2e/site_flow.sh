@@ -215,7 +215,11 @@ is "the settings did not change" "$(body $H/api/v1/sites/CAS/third-party-updates
 is "settings on the CAS: 200" "$(status -X PUT "${J[@]}" -d '{"certificate_mode":"managed"}' $H/api/v1/sites/CAS/third-party-updates)" 200
 r=$(api -X POST "${J[@]}" -d '{"url":"https://sup.cas.example:8531/","location":"remote","site_code":"CAS","sync_source":true}' $H/api/v1/sups)
 is "add the CAS's remote sync-source SUP: 201" "$(tail -n1 <<<"$r")" 201
-is "a second sync source on the CAS: 409" "$(status -X POST "${J[@]}" -d '{"url":"https://other:8531/","location":"remote","site_code":"CAS","sync_source":true}' $H/api/v1/sups)" 409
+is "a second sync source on the CAS takes over: 201" "$(status -X POST "${J[@]}" -d '{"url":"https://other:8531/","location":"remote","site_code":"CAS","sync_source":true}' $H/api/v1/sups)" 201
+is "the CAS has one sync source, the new one" \
+  "$(body "$H/api/v1/sups?site=CAS" | python3 -c 'import json,sys; print([s["url"] for s in json.load(sys.stdin)["sups"] if s["sync_source"]])')" "['https://other:8531/']"
+like "WCM.log records the takeover" "$(cat "$LOGS/WCM.log")" 'https://sup.cas.example:8531/ is no longer the sync source of site CAS'
+is "the same URL twice on a site: 409" "$(status -X POST "${J[@]}" -d '{"url":"https://other:8531/","location":"remote","site_code":"CAS"}' $H/api/v1/sups)" 409
 pd_stop main
 
 # ---- roles ----

@@ -406,11 +406,6 @@ static void test_sups(void **state)
 	assert_true(b.id > a.id);
 
 	bad = b;
-	bad.sync_source = true;
-	(void)snprintf(bad.url, sizeof(bad.url), "https://sup3.example");
-	assert_error(store_sup_add(f->s, &bad, &err), err, HR_ERROR_ALREADY_EXISTS,
-		     "already has its sync source SUP https://sup1.example:8531");
-	bad = b;
 	assert_error(store_sup_add(f->s, &bad, &err), err, HR_ERROR_ALREADY_EXISTS,
 		     "site PP1 already has SUP http://sup2.example:8530");
 	(void)snprintf(bad.url, sizeof(bad.url), "HTTP://SUP2.example:8530");
@@ -457,6 +452,25 @@ static void test_sups(void **state)
 	assert_null(list);
 	assert_error(store_sup_list(f->s, "x", &list, &n, &err), err, HR_E_INVALIDARG,
 		     "3 characters");
+
+	/* A new sync source takes over; the old one stays, without the role. */
+	{
+		struct store_sup c = b, replaced;
+
+		c.sync_source = true;
+		(void)snprintf(c.url, sizeof(c.url), "https://sup3.example");
+		assert_ok(store_sup_add_replacing(f->s, &c, &replaced, &err), err);
+		assert_int_equal(replaced.id, a.id);
+		assert_ok(store_sup_sync_source(f->s, "PP1", &got, &err), err);
+		assert_int_equal(got.id, c.id);
+		assert_ok(store_sup_get(f->s, a.id, &got, &err), err);
+		assert_false(got.sync_source);
+		/* the first sync source of a site replaces nothing */
+		c = a;
+		(void)snprintf(c.site_code, sizeof(c.site_code), "CAS");
+		assert_ok(store_sup_add_replacing(f->s, &c, &replaced, &err), err);
+		assert_int_equal(replaced.id, 0);
+	}
 }
 
 /* ---- certificates ---- */
