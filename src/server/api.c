@@ -514,6 +514,7 @@ static void on_sups(struct httpd_request *req, void *ctx)
 	struct api *a = ctx;
 	struct pp_error err;
 	struct store_sup *sups = NULL;
+	struct store_site known;
 	struct store *s;
 	char site[16];
 	json_t *arr;
@@ -522,6 +523,10 @@ static void on_sups(struct httpd_request *req, void *ctx)
 	HANDLER_STORE(a, req, s, err);
 	if (httpd_request_query(req, "site", site, sizeof(site)) != 0)
 		site[0] = '\0';
+	if (site[0] != '\0' && store_site_get(s, site, &known, &err) != 0) {
+		httpd_reply_error(req, 404, "not_found", "no site with code '%s'", site);
+		return;
+	}
 	if (store_sup_list(s, site[0] ? site : NULL, &sups, &n, &err) != 0) {
 		reply_failure(a, req, &err);
 		return;

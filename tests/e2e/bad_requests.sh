@@ -287,9 +287,8 @@ bad "settings of an unknown site" 404 not_found 'ZZ9' "${A[@]}" \
   $H/api/v1/sites/ZZ9/third-party-updates
 bad "PUT settings on an unknown site" 404 not_found 'ZZ9' "${A[@]}" -X PUT "${J[@]}" \
   -d '{"enable_third_party_updates":false}' $H/api/v1/sites/ZZ9/third-party-updates
-# A filter, not a resource: an unknown site just matches no SUP.
-is "sups of an unknown site: an empty list" "$(api "$H/api/v1/sups?site=ZZ9" | tr -d '\n')" \
-  '{"sups":[]}200'
+# A misspelt site in the filter is named rather than answered with an empty list.
+bad "sups of an unknown site" 404 not_found 'ZZ9' "${A[@]}" "$H/api/v1/sups?site=ZZ9"
 bad "an unknown log" 404 not_found '' "${A[@]}" $H/api/v1/logs/secrets
 bad "a log path that climbs out" 404 not_found '' "${A[@]}" "$H/api/v1/logs/..%2Fpatchpoint.db"
 bad "a negative log offset" 400 invalid_argument '' "${A[@]}" "$H/api/v1/logs/WCM?offset=-1"
