@@ -312,49 +312,20 @@ static const char *parent_of(const json_t *site)
 
 static int site_list(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"json", no_argument, NULL, OPT_JSON},
-	    CLI_API_LONG_OPTIONS,
-	    {NULL, 0, NULL, 0},
-	};
-	struct cli_api_flags flags = {0};
-	struct cli_api *api = NULL;
+	const json_t *s;
 	json_t *doc = NULL;
-	const json_t *sites, *s;
-	bool json = false;
 	size_t i;
-	int c, rc;
+	int rc = cli_api_read_verb(cli, "site list", argc, argv, "/api/v1/sites", &doc);
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if (!cli_api_flag(&flags, c, optarg))
-			return cli_usage("site list", "invalid option");
-	}
-	if (optind != argc)
-		return cli_usage("site list", "unexpected argument '%s'", argv[optind]);
-	api = cli_api_open(cli, "site list", &flags, &rc);
-	if (api == NULL)
+	if (doc == NULL)
 		return rc;
-	rc = admin_call(cli, api, "GET", "/api/v1/sites", NULL, &doc);
-	if (rc != CLI_EXIT_OK)
-		goto out;
-	if (json) {
-		rc = print_json_answer(doc);
-		doc = NULL;
-		goto out;
-	}
-	sites = json_object_get(doc, "sites");
 	printf("%-6s %-28s %-7s %s\n", "Code", "Type", "Parent", "Name");
-	json_array_foreach(sites, i, s)
+	json_array_foreach(json_object_get(doc, "sites"), i, s)
 	{
 		printf("%-6s %-28s %-7s %s\n", cli_json_str(s, "code"), site_type(s), parent_of(s),
 		       cli_json_str(s, "name"));
 	}
-out:
 	json_decref(doc);
-	cli_api_free(api);
 	return rc;
 }
 
@@ -997,44 +968,18 @@ out:
 
 static int certs_list(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"json", no_argument, NULL, OPT_JSON},
-	    CLI_API_LONG_OPTIONS,
-	    {NULL, 0, NULL, 0},
-	};
-	struct cli_api_flags flags = {0};
-	struct cli_api *api = NULL;
+	const json_t *cert;
 	json_t *doc = NULL;
-	const json_t *certs, *cert;
 	char expires[32];
-	bool json = false;
 	size_t i;
-	int c, rc;
+	int rc =
+	    cli_api_read_verb(cli, "certificates list", argc, argv, "/api/v1/certificates", &doc);
 
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if (!cli_api_flag(&flags, c, optarg))
-			return cli_usage("certificates list", "invalid option");
-	}
-	if (optind != argc)
-		return cli_usage("certificates list", "unexpected argument '%s'", argv[optind]);
-	api = cli_api_open(cli, "certificates list", &flags, &rc);
-	if (api == NULL)
+	if (doc == NULL)
 		return rc;
-	rc = admin_call(cli, api, "GET", "/api/v1/certificates", NULL, &doc);
-	if (rc != CLI_EXIT_OK)
-		goto out;
-	if (json) {
-		rc = print_json_answer(doc);
-		doc = NULL;
-		goto out;
-	}
-	certs = json_object_get(doc, "certificates");
 	printf("%-40s  %-36s %-7s  %-10s  %s\n", "Thumbprint", "Type", "Blocked", "Expires",
 	       "Subject");
-	json_array_foreach(certs, i, cert)
+	json_array_foreach(json_object_get(doc, "certificates"), i, cert)
 	{
 		cli_format_time(cli_json_int(cert, "not_after", 0), expires, sizeof(expires));
 		expires[strcspn(expires, " ")] = '\0';
@@ -1042,9 +987,7 @@ static int certs_list(struct cli *cli, int argc, char **argv)
 		       cli_json_str(cert, "type"), yes_no(cli_json_bool(cert, "blocked")), expires,
 		       cli_json_str(cert, "subject"));
 	}
-out:
 	json_decref(doc);
-	cli_api_free(api);
 	return rc;
 }
 

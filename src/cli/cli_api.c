@@ -626,3 +626,43 @@ void cli_format_time(long long t, char *out, size_t size)
 	    strftime(out, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
 		(void)snprintf(out, size, "-");
 }
+
+int cli_api_read_verb(struct cli *cli, const char *cmd, int argc, char **argv, const char *path,
+		      json_t **doc)
+{
+	enum { OPT_READ_JSON = CLI_API_OPT_CA_BUNDLE + 1 };
+	static const struct option options[] = {
+	    {"json", no_argument, NULL, OPT_READ_JSON},
+	    CLI_API_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli_api_flags flags = {0};
+	struct cli_api *api;
+	struct pp_error err;
+	bool json = false;
+	int c, rc = CLI_EXIT_OK;
+
+	*doc = NULL;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (c == OPT_READ_JSON)
+			json = true;
+		else if (!cli_api_flag(&flags, c, optarg))
+			return cli_usage(cmd, "invalid option");
+	}
+	if (optind != argc)
+		return cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+	api = cli_api_open(cli, cmd, &flags, &rc);
+	if (api == NULL)
+		return rc;
+	pp_error_clear(&err);
+	*doc = cli_api_call(api, "GET", path, NULL, &err);
+	if (*doc == NULL) {
+		rc = cli_fail(cli, &err);
+	} else if (json) {
+		rc = cli_print_json(*doc) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+		*doc = NULL;
+	}
+	cli_api_free(api);
+	return rc;
+}

@@ -115,6 +115,13 @@ int cli_api_request(struct cli_api *api, const char *method, const char *path, c
 json_t *cli_api_call(struct cli_api *api, const char *method, const char *path, const json_t *body,
 		     struct pp_error *err) PP_WARN_UNUSED;
 
+/* The read verbs whose only options are --json and the connection options ("site list",
+ * "certificates list", "publisher cert show", "publisher status"): parses argv for cmd, GETs path
+ * and, with --json, prints the answer. Returns the exit code; *doc is the answer when the caller
+ * is to print it as text (it owns it), NULL otherwise. */
+int cli_api_read_verb(struct cli *cli, const char *cmd, int argc, char **argv, const char *path,
+		      json_t **doc) PP_WARN_UNUSED;
+
 /* seg percent-encoded for a path segment, owned by the caller (free()); NULL when out of
  * memory. */
 char *cli_api_escape(const char *seg) PP_WARN_UNUSED;

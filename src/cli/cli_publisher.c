@@ -549,40 +549,13 @@ out:
 
 static int cert_show(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-	    {"json", no_argument, NULL, OPT_JSON},
-	    CLI_API_LONG_OPTIONS,
-	    {NULL, 0, NULL, 0},
-	};
-	struct cli_api_flags flags = {0};
-	struct cli_api *api = NULL;
-	struct pp_error err;
 	json_t *doc = NULL;
-	bool json = false;
-	int c, rc = CLI_EXIT_OK;
+	int rc = cli_api_read_verb(cli, "publisher cert show", argc, argv,
+				   "/api/v1/publisher/certificate", &doc);
 
-	pp_error_clear(&err);
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-		if (c == OPT_JSON)
-			json = true;
-		else if (!cli_api_flag(&flags, c, optarg))
-			return cli_usage("publisher cert show", "invalid option");
-	}
-	if (optind != argc)
-		return cli_usage("publisher cert show", "unexpected argument '%s'", argv[optind]);
-	api = cli_api_open(cli, "publisher cert show", &flags, &rc);
-	if (api == NULL)
-		return rc;
-	doc = cli_api_call(api, "GET", "/api/v1/publisher/certificate", NULL, &err);
-	if (doc == NULL)
-		rc = cli_fail(cli, &err);
-	else if (json)
-		rc = cli_print_json(json_incref(doc)) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-	else
+	if (doc != NULL)
 		print_show(show_of(doc));
 	json_decref(doc);
-	cli_api_free(api);
 	return rc;
 }
 
