@@ -473,21 +473,19 @@ static int list_grow(void **arr, size_t *cap, size_t n, size_t elem, struct pp_e
 	return 0;
 }
 
-static int sq_site_list(void *impl, struct store_site **out, size_t *count, struct pp_error *err)
+/* Reads every row of st (bound already) into a malloc'd array of records of size bytes each,
+ * filled by from_row; releases st. *out is NULL when there is no row. */
+static int sq_list(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, size_t size, void **out,
+		   size_t *count, struct pp_error *err, const char *what)
 {
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(
-	    q, "SELECT " SITE_COLUMNS " FROM sites ORDER BY parent_code IS NOT NULL, code", err);
 	void *arr = NULL;
 	size_t n = 0, cap = 0;
 	int r, rc = -1;
 
-	if (st == NULL)
-		return -1;
-	while ((r = sq_row(q, st, err, "list the sites")) == 1) {
-		if (list_grow(&arr, &cap, n, sizeof(struct store_site), err) != 0)
+	while ((r = sq_row(q, st, err, what)) == 1) {
+		if (list_grow(&arr, &cap, n, size, err) != 0)
 			goto out;
-		site_from_row(st, (struct store_site *)arr + n);
+		from_row(st, (char *)arr + n * size);
 		n++;
 	}
 	if (r < 0)
@@ -500,6 +498,18 @@ out:
 	free(arr);
 	sq_release(q, st);
 	return rc;
+}
+
+static int sq_site_list(void *impl, struct store_site **out, size_t *count, struct pp_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *st = sq_prepare(
+	    q, "SELECT " SITE_COLUMNS " FROM sites ORDER BY parent_code IS NOT NULL, code", err);
+
+	if (st == NULL)
+		return -1;
+	return sq_list(q, st, site_from_row, sizeof(**out), (void **)out, count, err,
+		       "list the sites");
 }
 
 /* ---- settings ---- */
@@ -657,30 +667,15 @@ static int sq_sup_list(void *impl, const char *site_code, struct store_sup **out
 	sqlite3_stmt *st = sq_prepare(
 	    q, "SELECT " SUP_COLUMNS " FROM sups WHERE ?1 IS NULL OR site_code = ?1 ORDER BY id",
 	    err);
-	void *arr = NULL;
-	size_t n = 0, cap = 0;
-	int r = -1, rc = -1;
 
 	if (st == NULL)
 		return -1;
-	if (sq_text(q, st, 1, site_code, err) != 0)
-		goto out;
-	while ((r = sq_row(q, st, err, "list the SUPs")) == 1) {
-		if (list_grow(&arr, &cap, n, sizeof(struct store_sup), err) != 0)
-			goto out;
-		sup_from_row(st, (struct store_sup *)arr + n);
-		n++;
+	if (sq_text(q, st, 1, site_code, err) != 0) {
+		sq_release(q, st);
+		return -1;
 	}
-	if (r < 0)
-		goto out;
-	*out = arr;
-	*count = n;
-	arr = NULL;
-	rc = 0;
-out:
-	free(arr);
-	sq_release(q, st);
-	return rc;
+	return sq_list(q, st, sup_from_row, sizeof(**out), (void **)out, count, err,
+		       "list the SUPs");
 }
 
 /* ---- certificates ---- */
