@@ -49,6 +49,8 @@ int cli_sync(struct cli *cli, int argc, char **argv);
 int cli_certificates(struct cli *cli, int argc, char **argv);
 int cli_publisher(struct cli *cli, int argc, char **argv);
 int cli_logs(struct cli *cli, int argc, char **argv);
+int cli_catalog(struct cli *cli, int argc, char **argv);
+int cli_updates(struct cli *cli, int argc, char **argv);
 
 extern const char cli_sign_manual[];
 extern const char cli_verify_manual[];

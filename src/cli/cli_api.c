@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,15 @@
 #include <curl/curl.h>
 #include <ini.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #ifndef PATCHPOINT_VERSION
 #define PATCHPOINT_VERSION "0.1.0"
 #endif
 
-/* A log chunk is at most 1 MiB of text, which JSON escaping can grow up to six times. */
-#define API_MAX_RESPONSE (8u << 20)
+/* A log chunk is at most 1 MiB of text, which JSON escaping can grow up to six times; a catalog
+ * export (GET /api/v1/catalogs/export) is the largest answer: the HP catalog is 16 MB. */
+#define API_MAX_RESPONSE (256u << 20)
 #define API_CONNECT_SECS 10L
 #define API_TIMEOUT_SECS 120L
 #define API_CONF_MAX	 (64u << 10)
@@ -465,12 +468,15 @@ static int add_header(struct curl_slist **list, const char *header)
 	return 0;
 }
 
-int cli_api_request(struct cli_api *api, const char *method, const char *path, const json_t *body,
-		    struct cli_api_response *resp, struct pp_error *err)
+/* Sends METHOD path with len bytes of data as ctype (data NULL: no body) and reads the answer
+ * into resp; see cli_api_request for the results. timeout bounds the whole exchange. */
+static int api_perform(struct cli_api *api, const char *method, const char *path, const char *ctype,
+		       const void *data, size_t len, long timeout, struct cli_api_response *resp,
+		       struct pp_error *err)
 {
 	struct api_buffer buf = {NULL, 0, 0, false};
 	struct curl_slist *headers = NULL;
-	char url[API_URL_MAX], *payload = NULL;
+	char url[API_URL_MAX], ctype_header[128];
 	const json_t *e;
 	CURLcode cc;
 	int n, rc = -1;
@@ -483,17 +489,16 @@ int cli_api_request(struct cli_api *api, const char *method, const char *path, c
 		pp_error_set(err, HR_E_FAIL, "the request URL is too long");
 		return -1;
 	}
-	if (body != NULL) {
-		payload = json_dumps(body, JSON_COMPACT);
-		if (payload == NULL) {
-			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-			return -1;
-		}
+	n = snprintf(ctype_header, sizeof(ctype_header), "Content-Type: %s",
+		     ctype != NULL ? ctype : "application/json");
+	if (n < 0 || (size_t)n >= sizeof(ctype_header)) {
+		pp_error_set(err, HR_E_FAIL, "the content type is too long");
+		return -1;
 	}
-	/* The body is small and known: no "Expect: 100-continue" round trip before it. */
+	/* The body is known in full: no "Expect: 100-continue" round trip before it. */
 	if (add_header(&headers, "Accept: application/json") != 0 ||
 	    add_header(&headers, "Expect:") != 0 ||
-	    (payload != NULL && add_header(&headers, "Content-Type: application/json") != 0)) {
+	    (data != NULL && add_header(&headers, ctype_header) != 0)) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 		goto out;
 	}
@@ -506,7 +511,7 @@ int cli_api_request(struct cli_api *api, const char *method, const char *path, c
 	(void)curl_easy_setopt(api->curl, CURLOPT_FOLLOWLOCATION, 0L);
 	(void)curl_easy_setopt(api->curl, CURLOPT_NOSIGNAL, 1L);
 	(void)curl_easy_setopt(api->curl, CURLOPT_CONNECTTIMEOUT, API_CONNECT_SECS);
-	(void)curl_easy_setopt(api->curl, CURLOPT_TIMEOUT, API_TIMEOUT_SECS);
+	(void)curl_easy_setopt(api->curl, CURLOPT_TIMEOUT, timeout);
 	(void)curl_easy_setopt(api->curl, CURLOPT_USERAGENT, "patchpoint/" PATCHPOINT_VERSION);
 	(void)curl_easy_setopt(api->curl, CURLOPT_ERRORBUFFER, api->curl_error);
 	(void)curl_easy_setopt(api->curl, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -520,10 +525,9 @@ int cli_api_request(struct cli_api *api, const char *method, const char *path, c
 	(void)curl_easy_setopt(api->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_MAX_RESPONSE);
 	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEFUNCTION, on_body);
 	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEDATA, &buf);
-	if (payload != NULL) {
-		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, payload);
-		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				       (curl_off_t)strlen(payload));
+	if (data != NULL) {
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, data);
+		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	} else if (strcmp(method, "GET") != 0) {
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, "");
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -568,12 +572,33 @@ int cli_api_request(struct cli_api *api, const char *method, const char *path, c
 	}
 	rc = 0;
 out:
+	curl_slist_free_all(headers);
+	free(buf.data);
+	return rc;
+}
+
+int cli_api_request(struct cli_api *api, const char *method, const char *path, const json_t *body,
+		    struct cli_api_response *resp, struct pp_error *err)
+{
+	char *payload = NULL;
+	int rc;
+
+	if (body != NULL) {
+		payload = json_dumps(body, JSON_COMPACT);
+		if (payload == NULL) {
+			memset(resp, 0, sizeof(*resp));
+			resp->error_code = "";
+			resp->error_message = "";
+			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+			return -1;
+		}
+	}
+	rc = api_perform(api, method, path, "application/json", payload,
+			 payload != NULL ? strlen(payload) : 0, API_TIMEOUT_SECS, resp, err);
 	if (payload != NULL) {
 		OPENSSL_cleanse(payload, strlen(payload));
 		free(payload);
 	}
-	curl_slist_free_all(headers);
-	free(buf.data);
 	return rc;
 }
 
@@ -664,5 +689,343 @@ int cli_api_read_verb(struct cli *cli, const char *cmd, int argc, char **argv, c
 		*doc = NULL;
 	}
 	cli_api_free(api);
+	return rc;
+}
+
+/* ---- resumable uploads (docs/api.md "Uploads") ---- */
+
+#define UPLOAD_HASH_BUF	     (1u << 20)
+#define UPLOAD_CHUNK_DEFAULT (4u << 20)
+#define UPLOAD_CHUNK_MIN     (64u << 10)
+#define UPLOAD_CHUNK_MAX     (8u << 20) /* the server's limit for one chunk */
+#define UPLOAD_CHUNK_SECS    600L	/* a last chunk waits while the server hashes the file */
+#define UPLOAD_PAUSE_MS	     250	/* before the first retry; doubled for each next one */
+#define UPLOAD_PATH_MAX	     128
+
+/* What the server says of an upload. */
+struct upload_state {
+	char id[CLI_API_UPLOAD_ID_LEN + 1];
+	uint64_t size, received;
+	size_t chunk;
+	bool complete;
+	char sha256[65]; /* "" when the server reports none */
+};
+
+static bool lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Reads an upload object of the server, checking what the client relies on. */
+static int upload_state_parse(const json_t *doc, struct upload_state *st, struct pp_error *err)
+{
+	const char *id = cli_json_str(doc, "id"), *sha = cli_json_str(doc, "sha256");
+	long long size = cli_json_int(doc, "size", -1),
+		  received = cli_json_int(doc, "received", -1);
+	long long chunk = cli_json_int(doc, "chunk_size", UPLOAD_CHUNK_DEFAULT);
+
+	memset(st, 0, sizeof(*st));
+	if (!lower_hex(id, CLI_API_UPLOAD_ID_LEN) || size < 0 || received < 0 || received > size ||
+	    (sha[0] != '\0' && !lower_hex(sha, 64))) {
+		pp_error_set(err, HR_E_FAIL, "the server's answer is not an upload");
+		return -1;
+	}
+	memcpy(st->id, id, CLI_API_UPLOAD_ID_LEN + 1);
+	(void)snprintf(st->sha256, sizeof(st->sha256), "%s", sha);
+	st->size = (uint64_t)size;
+	st->received = (uint64_t)received;
+	st->complete = cli_json_bool(doc, "complete");
+	st->chunk = chunk >= UPLOAD_CHUNK_MIN && chunk <= UPLOAD_CHUNK_MAX ? (size_t)chunk
+									   : UPLOAD_CHUNK_DEFAULT;
+	return 0;
+}
+
+static int upload_get_state(struct cli_api *api, const char *id, struct upload_state *st,
+			    struct pp_error *err)
+{
+	char path[UPLOAD_PATH_MAX];
+	json_t *doc;
+	int rc;
+
+	(void)snprintf(path, sizeof(path), "/api/v1/uploads/%s", id);
+	doc = cli_api_call(api, "GET", path, NULL, err);
+	if (doc == NULL)
+		return -1;
+	rc = upload_state_parse(doc, st, err);
+	json_decref(doc);
+	return rc;
+}
+
+/* Reads exactly len bytes at offset; a file that got shorter is an error. */
+static int read_at(int fd, void *buf, size_t len, uint64_t offset, const char *path,
+		   struct pp_error *err)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, (off_t)offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pp_error_set_errno(err, errno, "cannot read %s", path);
+			return -1;
+		}
+		if (n == 0) {
+			pp_error_set(err, HR_E_FAIL, "%s got shorter while it was being sent",
+				     path);
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* The SHA-256 of the size bytes of fd as lower-case hex. */
+static int file_sha256(int fd, uint64_t size, const char *path, bool progress, char hex[65],
+		       struct pp_error *err)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(UPLOAD_HASH_BUF), digest[32];
+	struct cli_progress bar;
+	uint64_t off = 0;
+	unsigned dlen = 0;
+	int rc = -1;
+
+	cli_progress_init(&bar, "Hashing");
+	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot start SHA-256");
+		goto out;
+	}
+	while (off < size) {
+		size_t n = size - off < UPLOAD_HASH_BUF ? (size_t)(size - off) : UPLOAD_HASH_BUF;
+
+		if (read_at(fd, buf, n, off, path, err) != 0)
+			goto out;
+		if (EVP_DigestUpdate(md, buf, n) != 1) {
+			pp_error_set(err, HR_E_FAIL, "SHA-256 failed");
+			goto out;
+		}
+		off += n;
+		if (progress)
+			cli_progress_update(&bar, off, size);
+	}
+	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof(digest)) {
+		pp_error_set(err, HR_E_FAIL, "SHA-256 failed");
+		goto out;
+	}
+	cli_hex(digest, sizeof(digest), hex);
+	rc = 0;
+out:
+	cli_progress_end(&bar);
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return rc;
+}
+
+static void pause_ms(unsigned ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Sends the chunks of fd from st->received on, each acknowledged before the next; after a
+ * transport failure, a 5xx or a 409 it asks the server where the upload stands and goes on from
+ * there, at most CLI_API_UPLOAD_RETRIES times in a row. */
+static int upload_send(struct cli_api *api, int fd, const char *file, struct upload_state *st,
+		       bool progress, struct pp_error *err)
+{
+	struct cli_api_response resp;
+	struct upload_state now;
+	struct cli_progress bar;
+	struct pp_error e;
+	char path[UPLOAD_PATH_MAX];
+	unsigned char *buf = NULL;
+	unsigned failures = 0;
+	int rc = -1;
+
+	memset(&resp, 0, sizeof(resp));
+	cli_progress_init(&bar, "Uploading");
+	if (!st->complete && st->received < st->size) {
+		buf = malloc(st->chunk);
+		if (buf == NULL) {
+			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+			goto out;
+		}
+	}
+	while (!st->complete && st->received < st->size) {
+		size_t len = st->size - st->received < st->chunk ? (size_t)(st->size - st->received)
+								 : st->chunk;
+		bool retry;
+
+		if (read_at(fd, buf, len, st->received, file, err) != 0)
+			goto out;
+		(void)snprintf(path, sizeof(path), "/api/v1/uploads/%s?offset=%llu", st->id,
+			       (unsigned long long)st->received);
+		pp_error_clear(&e);
+		cli_api_response_free(&resp);
+		if (api_perform(api, "PUT", path, "application/octet-stream", buf, len,
+				UPLOAD_CHUNK_SECS, &resp, &e) == 0 &&
+		    upload_state_parse(resp.json, &now, &e) == 0 && now.received > st->received) {
+			st->received = now.received;
+			st->complete = now.complete;
+			memcpy(st->sha256, now.sha256, sizeof(now.sha256));
+			failures = 0;
+			if (progress)
+				cli_progress_update(&bar, st->received, st->size);
+			continue;
+		}
+		if (e.code == 0)
+			pp_error_set(&e, HR_E_FAIL, "the server did not acknowledge the chunk");
+		retry = resp.status == 0 || resp.status >= 500 ||
+			(resp.status == 409 && strcmp(resp.error_code, "offset_mismatch") == 0) ||
+			(resp.status >= 200 && resp.status < 300);
+		if (!retry || ++failures > CLI_API_UPLOAD_RETRIES) {
+			pp_error_set(err, e.code, "%s (upload %s of %s: %llu of %llu bytes sent)",
+				     e.message, st->id, file, (unsigned long long)st->received,
+				     (unsigned long long)st->size);
+			goto out;
+		}
+		pause_ms(UPLOAD_PAUSE_MS << (failures - 1));
+		/* Where the upload stands; if the server cannot say, the next PUT tries again. */
+		pp_error_clear(&e);
+		if (upload_get_state(api, st->id, &now, &e) == 0) {
+			if (now.size != st->size) {
+				pp_error_set(err, HR_E_FAIL, "upload %s changed size on the server",
+					     st->id);
+				goto out;
+			}
+			st->received = now.received;
+			st->complete = now.complete;
+			memcpy(st->sha256, now.sha256, sizeof(now.sha256));
+		}
+	}
+	if (!st->complete) {
+		pp_error_set(err, HR_E_FAIL, "upload %s has all its bytes but is not complete",
+			     st->id);
+		goto out;
+	}
+	rc = 0;
+out:
+	cli_progress_end(&bar);
+	cli_api_response_free(&resp);
+	free(buf);
+	return rc;
+}
+
+/* Opens path for reading: a regular file. */
+static int upload_open_file(const char *path, uint64_t *size, struct pp_error *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		pp_error_set_errno(err, errno, "cannot read %s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		pp_error_set(err, HR_E_INVALIDARG, "%s is not a regular file", path);
+		(void)close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int cli_api_upload(struct cli_api *api, const char *path, const char *name,
+		   char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress, struct pp_error *err)
+{
+	struct upload_state st;
+	char sha[65];
+	json_t *body = NULL, *doc = NULL;
+	uint64_t size = 0;
+	int fd, rc = -1;
+
+	id_out[0] = '\0';
+	fd = upload_open_file(path, &size, err);
+	if (fd < 0)
+		return -1;
+	if (size > (uint64_t)INT64_MAX) {
+		pp_error_set(err, HR_E_INVALIDARG, "%s is too large", path);
+		goto out;
+	}
+	/* The digest goes first, so that the server checks the whole file as it arrives. */
+	if (file_sha256(fd, size, path, progress, sha, err) != 0)
+		goto out;
+	body = json_pack("{s:I, s:s}", "size", (json_int_t)size, "sha256", sha);
+	if (body == NULL ||
+	    (name != NULL && json_object_set_new(body, "name", json_string(name)) != 0)) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		goto out;
+	}
+	doc = cli_api_call(api, "POST", "/api/v1/uploads", body, err);
+	if (doc == NULL || upload_state_parse(doc, &st, err) != 0)
+		goto out;
+	memcpy(id_out, st.id, CLI_API_UPLOAD_ID_LEN + 1);
+	if (upload_send(api, fd, path, &st, progress, err) != 0)
+		goto out;
+	if (strcmp(st.sha256, sha) != 0) {
+		pp_error_set(err, HR_E_FAIL, "upload %s: the server reports SHA-256 %s, not %s",
+			     st.id, st.sha256, sha);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(body);
+	json_decref(doc);
+	(void)close(fd);
+	return rc;
+}
+
+int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id, bool progress,
+			  struct pp_error *err)
+{
+	struct upload_state st;
+	char sha[65];
+	uint64_t size = 0;
+	int fd, rc = -1;
+
+	if (!lower_hex(id, CLI_API_UPLOAD_ID_LEN)) {
+		pp_error_set(err, HR_E_INVALIDARG, "upload id '%s' is not %d lower-case hex digits",
+			     id, CLI_API_UPLOAD_ID_LEN);
+		return -1;
+	}
+	fd = upload_open_file(path, &size, err);
+	if (fd < 0)
+		return -1;
+	if (upload_get_state(api, id, &st, err) != 0)
+		goto out;
+	if (st.size != size) {
+		pp_error_set(err, HR_E_INVALIDARG,
+			     "upload %s is of %llu bytes, but %s has %llu: not the same file", id,
+			     (unsigned long long)st.size, path, (unsigned long long)size);
+		goto out;
+	}
+	if (st.sha256[0] != '\0') {
+		if (file_sha256(fd, size, path, progress, sha, err) != 0)
+			goto out;
+		if (strcmp(sha, st.sha256) != 0) {
+			pp_error_set(err, HR_E_INVALIDARG,
+				     "upload %s is of another file (SHA-256 %s, %s has %s)", id,
+				     st.sha256, path, sha);
+			goto out;
+		}
+	}
+	if (upload_send(api, fd, path, &st, progress, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	(void)close(fd);
 	return rc;
 }

@@ -122,6 +122,28 @@ json_t *cli_api_call(struct cli_api *api, const char *method, const char *path, 
 int cli_api_read_verb(struct cli *cli, const char *cmd, int argc, char **argv, const char *path,
 		      json_t **doc) PP_WARN_UNUSED;
 
+/* ---- resumable uploads (docs/api.md "Uploads") ---- */
+
+#define CLI_API_UPLOAD_ID_LEN  32
+#define CLI_API_UPLOAD_RETRIES 5 /* failed chunks in a row before giving up */
+
+/* Uploads the file at path to the server as one resumable upload named name (NULL: none): its
+ * SHA-256 first (declared, so that the server checks the whole file), then POST /api/v1/uploads
+ * and PUT chunks of the size the server asks for, each acknowledged before the next. After a
+ * transport failure, a 5xx or a 409 it asks the server (GET) how much it has and goes on from
+ * there, at most CLI_API_UPLOAD_RETRIES times in a row with a doubling pause from 250 ms.
+ * id_out gets the upload's id as soon as the server made it ("" before), also when a later step
+ * fails, so that cli_api_upload_resume can finish it. With progress, a bar on stderr when it is
+ * a terminal. On success the upload is complete and its digest is the file's. */
+int cli_api_upload(struct cli_api *api, const char *path, const char *name,
+		   char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* Goes on with upload id of the file at path from what the server has (nothing is sent again
+ * once acknowledged); refused when the upload's size or SHA-256 is not the file's. */
+int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id, bool progress,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
 /* seg percent-encoded for a path segment, owned by the caller (free()); NULL when out of
  * memory. */
 char *cli_api_escape(const char *seg) PP_WARN_UNUSED;

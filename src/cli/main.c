@@ -39,7 +39,10 @@ static const char main_manual[] =
     "                                 Administration > Security > Certificates\n"
     "    publisher cert create|import|export|show, publisher status\n"
     "                                 the signing certificate of the software update point\n"
-    "    log NAME                     a server log (wsyncmgr, WCM, patchpointd); --follow\n"
+    "    catalog import|export|list   third-party catalogs (SCUP .xml/.xml.gz, single SDPs)\n"
+    "    updates list|show            the updates of the catalogs, filtered\n"
+    "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
+    "                                 --follow\n"
     "\n"
     "OPTIONS\n"
     "    --log FILE    append a CMTrace-format record of what each command did to FILE\n"
@@ -70,6 +73,7 @@ static const struct group groups[] = {
     {"site", cli_site},		  {"sup", cli_sup},
     {"sync", cli_sync},		  {"certificates", cli_certificates},
     {"publisher", cli_publisher}, {"log", cli_logs},
+    {"catalog", cli_catalog},	  {"updates", cli_updates},
 };
 
 int main(int argc, char **argv)

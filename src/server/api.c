@@ -82,7 +82,7 @@ static struct api_thread *thread_state(struct api *a, struct pp_error *err)
 	return t;
 }
 
-static struct store *thread_store(struct api *a, struct pp_error *err)
+struct store *api_store(struct api *a, struct pp_error *err)
 {
 	struct api_thread *t = thread_state(a, err);
 
@@ -130,7 +130,7 @@ void api_http_log(void *ctx, const char *line)
 /* ---- replies ---- */
 
 /* Answers a failure with the status its code calls for. */
-static void reply_failure(struct api *a, struct httpd_request *req, const struct pp_error *err)
+void api_reply_failure(struct api *a, struct httpd_request *req, const struct pp_error *err)
 {
 	switch (err->code) {
 	case HR_CRYPT_E_NOT_FOUND:
@@ -159,7 +159,7 @@ static void reply_failure(struct api *a, struct httpd_request *req, const struct
 	httpd_reply_error(req, 500, "internal_error", "%s", err->message);
 }
 
-static void reply_new(struct httpd_request *req, int status, json_t *body)
+void api_reply_new(struct httpd_request *req, int status, json_t *body)
 {
 	if (body == NULL) {
 		httpd_reply_error(req, 500, "out_of_memory", "out of memory");
@@ -173,7 +173,7 @@ static void reply_new(struct httpd_request *req, int status, json_t *body)
 
 /* Reads the JSON object body; keys outside allowed (NULL-terminated) are refused so that a
  * misspelt field is not silently ignored. On failure the reply is sent and NULL returned. */
-static json_t *body_object(struct httpd_request *req, const char *const *allowed)
+json_t *api_body_object(struct httpd_request *req, const char *const *allowed)
 {
 	struct pp_error err;
 	json_t *body = NULL;
@@ -204,12 +204,10 @@ static json_t *body_object(struct httpd_request *req, const char *const *allowed
 	return body;
 }
 
-enum field_kind { FIELD_STRING, FIELD_BOOL, FIELD_INT };
-
 /* Looks up an optional field of the given kind: 1 present, 0 absent, -1 wrong type (the reply
  * is sent). */
-static int field(struct httpd_request *req, json_t *body, const char *name, enum field_kind kind,
-		 json_t **out)
+int api_field(struct httpd_request *req, json_t *body, const char *name, enum field_kind kind,
+	      json_t **out)
 {
 	json_t *v = json_object_get(body, name);
 	static const char *const kind_name[] = {"a string", "true or false", "an integer"};
@@ -281,9 +279,9 @@ static json_t *wrap(const char *key, json_t *record)
 #define HANDLER_STORE(a, req, s, err)                                                              \
 	do {                                                                                       \
 		pp_error_clear(&(err));                                                            \
-		(s) = thread_store((a), &(err));                                                   \
+		(s) = api_store((a), &(err));                                                      \
 		if ((s) == NULL) {                                                                 \
-			reply_failure((a), (req), &(err));                                         \
+			api_reply_failure((a), (req), &(err));                                     \
 			return;                                                                    \
 		}                                                                                  \
 	} while (0)
@@ -301,9 +299,9 @@ static void on_status(struct httpd_request *req, void *ctx)
 		(void)json_array_append_new(roles, json_string("sup"));
 	if (roles != NULL && (a->roles & API_ROLE_MP) != 0)
 		(void)json_array_append_new(roles, json_string("mp"));
-	reply_new(req, 200,
-		  json_pack("{s:s, s:s, s:o*, s:s}", "name", "patchpointd", "version", a->version,
-			    "roles", roles, "site_code", a->site_code));
+	api_reply_new(req, 200,
+		      json_pack("{s:s, s:s, s:o*, s:s}", "name", "patchpointd", "version",
+				a->version, "roles", roles, "site_code", a->site_code));
 }
 
 /* ---- sites ---- */
@@ -319,14 +317,14 @@ static void on_sites(struct httpd_request *req, void *ctx)
 
 	HANDLER_STORE(a, req, s, err);
 	if (store_site_list(s, &sites, &n, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++)
 		(void)json_array_append_new(arr, site_json(&sites[i]));
 	free(sites);
-	reply_new(req, 200, wrap("sites", arr));
+	api_reply_new(req, 200, wrap("sites", arr));
 }
 
 static void on_site_add(struct httpd_request *req, void *ctx)
@@ -340,13 +338,13 @@ static void on_site_add(struct httpd_request *req, void *ctx)
 	int rc;
 
 	HANDLER_STORE(a, req, s, err);
-	body = body_object(req, allowed);
+	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
-	if (field(req, body, "code", FIELD_STRING, &code) < 0 ||
-	    field(req, body, "name", FIELD_STRING, &name) < 0 ||
-	    field(req, body, "parent_code", FIELD_STRING, &parent) < 0 ||
-	    field(req, body, "cas", FIELD_BOOL, &cas) < 0)
+	if (api_field(req, body, "code", FIELD_STRING, &code) < 0 ||
+	    api_field(req, body, "name", FIELD_STRING, &name) < 0 ||
+	    api_field(req, body, "parent_code", FIELD_STRING, &parent) < 0 ||
+	    api_field(req, body, "cas", FIELD_BOOL, &cas) < 0)
 		goto out;
 	if (code == NULL || json_is_null(code)) {
 		httpd_reply_error(req, 400, "invalid_argument", "field \"code\" is required");
@@ -365,12 +363,12 @@ static void on_site_add(struct httpd_request *req, void *ctx)
 				    name != NULL ? json_string_value(name) : "",
 				    parent != NULL ? json_string_value(parent) : NULL, &err);
 	if (rc != 0 || store_site_get(s, json_string_value(code), &site, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	srvlog_write(a->wcm_log, CMTRACE_INFO, "Site %s (%s) added%s%s", site.code, site.name,
 		     site.parent_code[0] ? " under " : " as the top-level site", site.parent_code);
-	reply_new(req, 201, wrap("site", site_json(&site)));
+	api_reply_new(req, 201, wrap("site", site_json(&site)));
 out:
 	json_decref(body);
 }
@@ -389,7 +387,7 @@ static int capture_site(struct api *a, struct httpd_request *req, struct store *
 		httpd_reply_error(req, 404, "not_found", "no site with code '%s'",
 				  code != NULL ? code : "");
 	else
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 	return -1;
 }
 
@@ -407,7 +405,7 @@ static void on_site(struct httpd_request *req, void *ctx)
 	if (capture_site(a, req, s, &site) != 0)
 		return;
 	if (store_sup_list(s, site.code, &sups, &n, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
 	arr = json_array();
@@ -419,7 +417,7 @@ static void on_site(struct httpd_request *req, void *ctx)
 		json_decref(body);
 		body = NULL;
 	}
-	reply_new(req, 200, body);
+	api_reply_new(req, 200, body);
 }
 
 /* ---- third-party update settings ---- */
@@ -436,10 +434,10 @@ static void on_settings_get(struct httpd_request *req, void *ctx)
 	if (capture_site(a, req, s, &site) != 0)
 		return;
 	if (store_third_party_settings_get(s, &t, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, settings_json(&t));
+	api_reply_new(req, 200, settings_json(&t));
 }
 
 static const char *yes_no(bool b)
@@ -467,11 +465,11 @@ static void on_settings_put(struct httpd_request *req, void *ctx)
 	HANDLER_STORE(a, req, s, err);
 	if (capture_site(a, req, s, &site) != 0)
 		return;
-	body = body_object(req, allowed);
+	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
-	if (field(req, body, "enable_third_party_updates", FIELD_BOOL, &enable) < 0 ||
-	    field(req, body, "certificate_mode", FIELD_STRING, &mode) < 0)
+	if (api_field(req, body, "enable_third_party_updates", FIELD_BOOL, &enable) < 0 ||
+	    api_field(req, body, "certificate_mode", FIELD_STRING, &mode) < 0)
 		goto out;
 	if (enable == NULL && mode == NULL) {
 		httpd_reply_error(req, 400, "invalid_argument",
@@ -479,7 +477,7 @@ static void on_settings_put(struct httpd_request *req, void *ctx)
 		goto out;
 	}
 	if (store_third_party_settings_get(s, &before, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	t = before;
@@ -493,7 +491,7 @@ static void on_settings_put(struct httpd_request *req, void *ctx)
 			srvlog_write(a->wcm_log, CMTRACE_WARNING,
 				     "Refused third-party updates settings on site %s: %s",
 				     site.code, err.message);
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	srvlog_write(a->wcm_log, CMTRACE_INFO,
@@ -502,7 +500,7 @@ static void on_settings_put(struct httpd_request *req, void *ctx)
 		     site.code, yes_no(t.enable_third_party_updates),
 		     mode_label(t.certificate_mode), yes_no(before.enable_third_party_updates),
 		     mode_label(before.certificate_mode));
-	reply_new(req, 200, settings_json(&t));
+	api_reply_new(req, 200, settings_json(&t));
 out:
 	json_decref(body);
 }
@@ -528,14 +526,14 @@ static void on_sups(struct httpd_request *req, void *ctx)
 		return;
 	}
 	if (store_sup_list(s, site[0] ? site : NULL, &sups, &n, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++)
 		(void)json_array_append_new(arr, sup_json(&sups[i]));
 	free(sups);
-	reply_new(req, 200, wrap("sups", arr));
+	api_reply_new(req, 200, wrap("sups", arr));
 }
 
 /* Parses the {id} capture; replies 404 itself. */
@@ -567,10 +565,10 @@ static void on_sup(struct httpd_request *req, void *ctx)
 	if (capture_id(req, &id) != 0)
 		return;
 	if (store_sup_get(s, id, &sup, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, wrap("sup", sup_json(&sup)));
+	api_reply_new(req, 200, wrap("sup", sup_json(&sup)));
 }
 
 static void on_sup_add(struct httpd_request *req, void *ctx)
@@ -584,14 +582,14 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 	json_t *body, *url, *location, *site, *source;
 
 	HANDLER_STORE(a, req, s, err);
-	body = body_object(req, allowed);
+	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
 	memset(&sup, 0, sizeof(sup));
-	if (field(req, body, "url", FIELD_STRING, &url) < 0 ||
-	    field(req, body, "location", FIELD_STRING, &location) < 0 ||
-	    field(req, body, "site_code", FIELD_STRING, &site) < 0 ||
-	    field(req, body, "sync_source", FIELD_BOOL, &source) < 0)
+	if (api_field(req, body, "url", FIELD_STRING, &url) < 0 ||
+	    api_field(req, body, "location", FIELD_STRING, &location) < 0 ||
+	    api_field(req, body, "site_code", FIELD_STRING, &site) < 0 ||
+	    api_field(req, body, "sync_source", FIELD_BOOL, &source) < 0)
 		goto out;
 	if (url == NULL || strlen(json_string_value(url)) >= sizeof(sup.url)) {
 		httpd_reply_error(req, 400, "invalid_argument",
@@ -607,7 +605,7 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 		goto out;
 	}
 	if (site == NULL && store_top_level_site(s, &top, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	(void)snprintf(sup.site_code, sizeof(sup.site_code), "%s",
@@ -623,7 +621,7 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 		goto out;
 	}
 	if (store_sup_add_replacing(s, &sup, &replaced, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	srvlog_write(a->wcm_log, CMTRACE_INFO, "Software update point %s (%s%s) added to site %s",
@@ -633,7 +631,7 @@ static void on_sup_add(struct httpd_request *req, void *ctx)
 		srvlog_write(a->wcm_log, CMTRACE_INFO,
 			     "Software update point %s is no longer the sync source of site %s",
 			     replaced.url, sup.site_code);
-	reply_new(req, 201, wrap("sup", sup_json(&sup)));
+	api_reply_new(req, 201, wrap("sup", sup_json(&sup)));
 out:
 	json_decref(body);
 }
@@ -650,10 +648,11 @@ static void on_sync_start(struct httpd_request *req, void *ctx)
 
 	HANDLER_STORE(a, req, s, err);
 	if (syncmgr_request(a->syncmgr, s, &sync, &started, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 202, json_pack("{s:b, s:o}", "started", started, "sync", sync_json(&sync)));
+	api_reply_new(req, 202,
+		      json_pack("{s:b, s:o}", "started", started, "sync", sync_json(&sync)));
 }
 
 static void on_sync_latest(struct httpd_request *req, void *ctx)
@@ -668,10 +667,10 @@ static void on_sync_latest(struct httpd_request *req, void *ctx)
 		if (err.code == HR_CRYPT_E_NOT_FOUND)
 			httpd_reply_error(req, 404, "not_found", "no synchronization has run yet");
 		else
-			reply_failure(a, req, &err);
+			api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, wrap("sync", sync_json(&sync)));
+	api_reply_new(req, 200, wrap("sync", sync_json(&sync)));
 }
 
 static void on_sync(struct httpd_request *req, void *ctx)
@@ -686,10 +685,10 @@ static void on_sync(struct httpd_request *req, void *ctx)
 	if (capture_id(req, &id) != 0)
 		return;
 	if (store_sync_get(s, id, &sync, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, wrap("sync", sync_json(&sync)));
+	api_reply_new(req, 200, wrap("sync", sync_json(&sync)));
 }
 
 /* ---- Certificates ---- */
@@ -705,14 +704,14 @@ static void on_certificates(struct httpd_request *req, void *ctx)
 
 	HANDLER_STORE(a, req, s, err);
 	if (store_certificate_list(s, &certs, &n, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
 	arr = json_array();
 	for (size_t i = 0; arr != NULL && i < n; i++)
 		(void)json_array_append_new(arr, cert_json(&certs[i]));
 	store_certificate_list_free(certs, n);
-	reply_new(req, 200, wrap("certificates", arr));
+	api_reply_new(req, 200, wrap("certificates", arr));
 }
 
 /* Replies with the Certificates row of the {thumbprint} capture. */
@@ -728,10 +727,10 @@ static void reply_certificate(struct api *a, struct httpd_request *req, struct s
 		if (err.code == HR_E_INVALIDARG)
 			httpd_reply_error(req, 404, "not_found", "no certificate '%s'", thumb);
 		else
-			reply_failure(a, req, &err);
+			api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, wrap("certificate", cert_json(&c)));
+	api_reply_new(req, 200, wrap("certificate", cert_json(&c)));
 	store_certificate_clear(&c);
 }
 
@@ -759,7 +758,7 @@ static void set_blocked(struct httpd_request *req, struct api *a, bool block)
 		if (err.code == HR_E_INVALIDARG)
 			httpd_reply_error(req, 404, "not_found", "no certificate '%s'", thumb);
 		else
-			reply_failure(a, req, &err);
+			api_reply_failure(a, req, &err);
 		return;
 	}
 	srvlog_write(a->wcm_log, CMTRACE_INFO, "Certificate %s %s", thumb,
@@ -802,10 +801,10 @@ static void on_publisher_show(struct httpd_request *req, void *ctx)
 		if (err.code == HR_CRYPT_E_NOT_FOUND)
 			httpd_reply_error(req, 404, "no_certificate", "%s", err.message);
 		else
-			reply_failure(a, req, &err);
+			api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, wrap("certificate", show));
+	api_reply_new(req, 200, wrap("certificate", show));
 }
 
 /* Replies to a create or import: 201 with the fields, or the failure. */
@@ -813,7 +812,7 @@ static void reply_registered(struct api *a, struct httpd_request *req, int rc, j
 			     const struct pp_error *err)
 {
 	if (rc == 0) {
-		reply_new(req, 201, wrap("certificate", show));
+		api_reply_new(req, 201, wrap("certificate", show));
 		return;
 	}
 	if (err->code == HR_ERROR_ALREADY_EXISTS)
@@ -821,7 +820,7 @@ static void reply_registered(struct api *a, struct httpd_request *req, int rc, j
 	else if (err->code == CERTMGR_E_IMPORT)
 		httpd_reply_error(req, 422, "import_failed", "%s", err->message);
 	else
-		reply_failure(a, req, err);
+		api_reply_failure(a, req, err);
 }
 
 static void on_publisher_create(struct httpd_request *req, void *ctx)
@@ -837,14 +836,14 @@ static void on_publisher_create(struct httpd_request *req, void *ctx)
 	int rc;
 
 	HANDLER_STORE(a, req, s, err);
-	body = body_object(req, allowed);
+	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
-	if (field(req, body, "subject", FIELD_STRING, &subject) < 0 ||
-	    field(req, body, "years", FIELD_INT, &years) < 0 ||
-	    field(req, body, "key_bits", FIELD_INT, &bits) < 0 ||
-	    field(req, body, "exportable", FIELD_BOOL, &exportable) < 0 ||
-	    field(req, body, "force", FIELD_BOOL, &force) < 0)
+	if (api_field(req, body, "subject", FIELD_STRING, &subject) < 0 ||
+	    api_field(req, body, "years", FIELD_INT, &years) < 0 ||
+	    api_field(req, body, "key_bits", FIELD_INT, &bits) < 0 ||
+	    api_field(req, body, "exportable", FIELD_BOOL, &exportable) < 0 ||
+	    api_field(req, body, "force", FIELD_BOOL, &force) < 0)
 		goto out;
 	if (years != NULL && (json_integer_value(years) < 1 || json_integer_value(years) > 100)) {
 		httpd_reply_error(req, 400, "invalid_argument", "field \"years\" must be 1 to 100");
@@ -883,14 +882,14 @@ static void on_publisher_import(struct httpd_request *req, void *ctx)
 	int rc;
 
 	HANDLER_STORE(a, req, s, err);
-	body = body_object(req, allowed);
+	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
-	if (field(req, body, "pfx", FIELD_STRING, &pfx) < 0 ||
-	    field(req, body, "password", FIELD_STRING, &password) < 0 ||
-	    field(req, body, "exportable", FIELD_BOOL, &exportable) < 0 ||
-	    field(req, body, "keep_existing", FIELD_BOOL, &keep) < 0 ||
-	    field(req, body, "force", FIELD_BOOL, &force) < 0)
+	if (api_field(req, body, "pfx", FIELD_STRING, &pfx) < 0 ||
+	    api_field(req, body, "password", FIELD_STRING, &password) < 0 ||
+	    api_field(req, body, "exportable", FIELD_BOOL, &exportable) < 0 ||
+	    api_field(req, body, "keep_existing", FIELD_BOOL, &keep) < 0 ||
+	    api_field(req, body, "force", FIELD_BOOL, &force) < 0)
 		goto out;
 	if (pfx == NULL) {
 		httpd_reply_error(req, 400, "invalid_argument", "field \"pfx\" is required");
@@ -898,7 +897,7 @@ static void on_publisher_import(struct httpd_request *req, void *ctx)
 	}
 	if (signstore_base64_decode(json_string_value(pfx), SIGNER_PFX_MAX, "pfx", &der, &der_len,
 				    &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		goto out;
 	}
 	o.pfx = der;
@@ -935,7 +934,7 @@ static void on_publisher_cer(struct httpd_request *req, void *ctx)
 		if (err.code == HR_CRYPT_E_NOT_FOUND)
 			httpd_reply_error(req, 404, "no_certificate", "%s", err.message);
 		else
-			reply_failure(a, req, &err);
+			api_reply_failure(a, req, &err);
 		return;
 	}
 	httpd_reply_bytes(req, 200, "application/pkix-cert", der, len);
@@ -953,10 +952,10 @@ static void on_publisher_status(struct httpd_request *req, void *ctx)
 	HANDLER_STORE(a, req, s, err);
 	cm = request_certmgr(a, s);
 	if (certmgr_publisher_status(&cm, &status, &err) != 0) {
-		reply_failure(a, req, &err);
+		api_reply_failure(a, req, &err);
 		return;
 	}
-	reply_new(req, 200, status);
+	api_reply_new(req, 200, status);
 }
 
 /* ---- logs ---- */
@@ -969,6 +968,8 @@ static const struct {
     {"wcm", "WCM.log"},
     {"publisher", "Publisher.log"},
     {"patchpointd", "patchpointd.log"},
+    {"isvupdates", "SMS_ISVUPDATES_SYNCAGENT.log"},
+    {"softwaredistribution", "SoftwareDistribution.log"},
 };
 
 static const char *log_file(const char *name)
@@ -1047,7 +1048,8 @@ static void on_log(struct httpd_request *req, void *ctx)
 
 	if (file == NULL) {
 		httpd_reply_error(req, 404, "not_found",
-				  "no log '%s'; the logs are wsyncmgr, WCM, Publisher and "
+				  "no log '%s'; the logs are wsyncmgr, WCM, Publisher, "
+				  "isvupdates (SMS_ISVUPDATES_SYNCAGENT), softwaredistribution and "
 				  "patchpointd",
 				  name);
 		return;
@@ -1096,7 +1098,7 @@ static void on_log(struct httpd_request *req, void *ctx)
 			 (json_int_t)(offset + got), "size", (json_int_t)st.st_size, "text",
 			 buf != NULL ? buf : "", (size_t)got);
 	free(buf);
-	reply_new(req, 200, body);
+	api_reply_new(req, 200, body);
 }
 
 /* ---- routes ---- */

@@ -27,6 +27,8 @@ struct api {
 	struct syncmgr *syncmgr; /* NULL without the site role */
 	struct srvlog *log;	 /* patchpointd.log */
 	struct srvlog *wcm_log;	 /* WCM.log */
+	struct srvlog *isv_log;	 /* SMS_ISVUPDATES_SYNCAGENT.log: catalogs and their updates */
+	const char *uploads_dir; /* resumable uploads (upload.h) */
 	/* private */
 	bool key_made;
 	pthread_key_t store_key;
@@ -41,6 +43,27 @@ int api_add_routes(struct httpd *h, struct api *a, struct pp_error *err) PP_WARN
 /* httpd_options.auth and .log callbacks; ctx is the struct api. */
 int api_check_token(void *ctx, const char *token);
 void api_http_log(void *ctx, const char *line);
+
+/* ---- for the other route files of the site role (catalog_api.c) ---- */
+
+/* The calling worker's database connection, opened on first use; NULL with err. */
+struct store *api_store(struct api *a, struct pp_error *err);
+
+/* Answers a failure with the status its code calls for (404, 400, 409, ... 500, logged). */
+void api_reply_failure(struct api *a, struct httpd_request *req, const struct pp_error *err);
+
+/* Replies status with body and drops the reference; NULL body answers 500 out_of_memory. */
+void api_reply_new(struct httpd_request *req, int status, json_t *body);
+
+/* The JSON object body with keys only from allowed (NULL-terminated); NULL once the error reply
+ * is sent. */
+json_t *api_body_object(struct httpd_request *req, const char *const *allowed);
+
+enum field_kind { FIELD_STRING, FIELD_BOOL, FIELD_INT };
+
+/* An optional field of that kind: 1 present, 0 absent or null, -1 wrong type (reply sent). */
+int api_field(struct httpd_request *req, json_t *body, const char *name, enum field_kind kind,
+	      json_t **out);
 
 /* Releases what api_init made (after the workers have stopped). */
 void api_fini(struct api *a);

@@ -19,6 +19,7 @@
  * SIGHUP sets a flag. They are blocked while the threads start, so the threads inherit a mask
  * that keeps them out, and the main thread waits for them in sigsuspend. */
 #include "api.h"
+#include "catalog_api.h"
 #include "cmtrace.h"
 #include "error.h"
 #include "hresult.h"
@@ -29,6 +30,8 @@
 #include "store.h"
 #include "sup_api.h"
 #include "syncmgr.h"
+#include "upload.h"
+#include "upload_api.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,6 +45,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dirent.h>
@@ -168,6 +172,8 @@ struct daemon_logs {
 	struct srvlog *sync; /* wsyncmgr.log */
 	struct srvlog *wcm;  /* WCM.log */
 	struct srvlog *publisher;
+	struct srvlog *isv;   /* SMS_ISVUPDATES_SYNCAGENT.log */
+	struct srvlog *sdist; /* SoftwareDistribution.log */
 };
 
 static struct daemon_logs g_logs;
@@ -727,6 +733,8 @@ static const struct {
     {"wsyncmgr.log", "SMS_WSUS_SYNC_MANAGER", offsetof(struct daemon_logs, sync)},
     {"WCM.log", "SMS_WSUS_CONFIGURATION_MANAGER", offsetof(struct daemon_logs, wcm)},
     {"Publisher.log", "Publisher", offsetof(struct daemon_logs, publisher)},
+    {"SMS_ISVUPDATES_SYNCAGENT.log", "SMS_ISVUPDATES_SYNCAGENT", offsetof(struct daemon_logs, isv)},
+    {"SoftwareDistribution.log", "SoftwareDistribution", offsetof(struct daemon_logs, sdist)},
 };
 
 #define LOG_SLOT(i) ((struct srvlog **)((char *)&g_logs + daemon_log_files[i].offset))
@@ -909,6 +917,7 @@ static int run_prepare(const struct daemon_conf *c, struct api *api, struct sign
 	api->version = PATCHPOINT_VERSION;
 	api->log = g_logs.main;
 	api->wcm_log = g_logs.wcm;
+	api->isv_log = g_logs.isv;
 	return api_init(api, err);
 }
 
@@ -943,6 +952,7 @@ static int run_serve(const struct daemon_conf *c)
 {
 	const char *dir = c->value[CONF_DATA_DIR];
 	static char db_path[PATH_MAX], log_dir[PATH_MAX], machine[PATH_MAX], keys[PATH_MAX];
+	static char uploads[PATH_MAX];
 	static char site_code[STORE_SITE_CODE_LEN + 1], token[STORE_TOKEN_MAX + 2];
 	struct httpd_options opt;
 	struct syncmgr_options so;
@@ -954,6 +964,7 @@ static int run_serve(const struct daemon_conf *c)
 	struct stat st;
 	sigset_t block, old;
 	bool masked = false;
+	unsigned expired = 0;
 	int rc = 1;
 
 	pp_error_clear(&err);
@@ -970,7 +981,8 @@ static int run_serve(const struct daemon_conf *c)
 	if (join_path(db_path, sizeof(db_path), dir, DAEMON_DB_NAME, &err) != 0 ||
 	    join_path(log_dir, sizeof(log_dir), dir, "logs", &err) != 0 ||
 	    join_path(machine, sizeof(machine), dir, "machine", &err) != 0 ||
-	    join_path(keys, sizeof(keys), dir, "keys", &err) != 0)
+	    join_path(keys, sizeof(keys), dir, "keys", &err) != 0 ||
+	    join_path(uploads, sizeof(uploads), dir, "uploads", &err) != 0)
 		return fail(&err);
 	if (stat(db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		pp_error_set(&err, HR_CRYPT_E_NOT_FOUND,
@@ -994,6 +1006,15 @@ static int run_serve(const struct daemon_conf *c)
 	if (run_recover(&api, site_code, sizeof(site_code), &err) != 0 ||
 	    run_prepare(c, &api, signer, token, sizeof(token), &err) != 0)
 		goto out;
+	api.uploads_dir = uploads;
+	/* Resumable uploads (upload.h): their directory, less what was abandoned while we were
+	 * away. */
+	if (make_dir(uploads, &err) != 0 ||
+	    upload_expire(uploads, UPLOAD_MAX_AGE_DEFAULT, time(NULL), &expired, &err) != 0)
+		goto out;
+	if (expired > 0)
+		daemon_log(CMTRACE_INFO, "removed %u upload(s) untouched for %lld hours", expired,
+			   (long long)(UPLOAD_MAX_AGE_DEFAULT / 3600));
 
 	opt.auth = api_check_token;
 	opt.auth_ctx = &api;
@@ -1004,7 +1025,10 @@ static int run_serve(const struct daemon_conf *c)
 	h = httpd_new(&opt, &err);
 	if (h == NULL || api_add_routes(h, &api, &err) != 0 ||
 	    ((api.roles & API_ROLE_SUP) != 0 &&
-	     sup_api_add_routes(h, api.certmgr.local, &err) != 0))
+	     sup_api_add_routes(h, api.certmgr.local, &err) != 0) ||
+	    ((api.roles & (API_ROLE_SITE | API_ROLE_SUP)) != 0 &&
+	     upload_api_add_routes(h, uploads, &err) != 0) ||
+	    ((api.roles & API_ROLE_SITE) != 0 && catalog_api_add_routes(h, &api, &err) != 0))
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main

@@ -441,6 +441,13 @@ out:
 	request_free(req);
 }
 
+void httpd_reply_status(struct httpd_request *req, int status)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Cache-Control", "no-store");
+	send_reply(req->w, req->ev, req->path, status, NULL);
+	request_free(req);
+}
+
 void httpd_reply_bytes(struct httpd_request *req, int status, const char *content_type,
 		       const void *data, size_t len)
 {
@@ -607,6 +614,26 @@ out:
 	return rc;
 }
 
+int httpd_request_body(struct httpd_request *req, const void **data, size_t *len)
+{
+	static const unsigned char empty[1];
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev);
+	size_t n = evbuffer_get_length(in);
+	const unsigned char *p;
+
+	*data = empty;
+	*len = 0;
+	if (n == 0)
+		return 0;
+	/* One copy when the body arrived in several chains (it does, beyond a few KiB). */
+	p = evbuffer_pullup(in, -1);
+	if (p == NULL)
+		return -1;
+	*data = p;
+	*len = n;
+	return 0;
+}
+
 /* ---- dispatch ---- */
 
 /* The token of "Authorization: Bearer <token>", NULL when the header is absent or another scheme.
@@ -646,7 +673,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	const struct httpd_route_entry *match = NULL;
 	char allow[128] = "";
 	char path[sizeof(req->path)];
-	size_t i;
+	size_t i, limit;
 
 	w->inflight++;
 	if (upath == NULL || upath[0] == '\0')
@@ -695,11 +722,12 @@ static void on_request(struct evhttp_request *ev, void *arg)
 			return;
 		}
 	}
-	if (evbuffer_get_length(evhttp_request_get_input_buffer(ev)) > h->max_body) {
+	limit = (match->flags & HTTPD_UPLOAD) != 0 ? HTTPD_UPLOAD_CHUNK_MAX : h->max_body;
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(ev)) > limit) {
 		char msg[96];
 
 		(void)snprintf(msg, sizeof(msg),
-			       "request body is larger than the limit of %zu bytes", h->max_body);
+			       "request body is larger than the limit of %zu bytes", limit);
 		send_error_raw(w, ev, path, 413, "payload_too_large", msg);
 		return;
 	}
@@ -874,6 +902,20 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The hard limit, a backstop for bodies far beyond the route's limit: libevent refuses those
+ * itself (413, plain) without buffering them; bodies between the two get the JSON 413. It is
+ * twice the largest limit of any route: libevent 2.1 applies one limit to a whole evhttp and has
+ * no hook between a request's headers and its body, so with an upload route every route
+ * buffers up to 2 * HTTPD_UPLOAD_CHUNK_MAX before the JSON 413 (docs/internals/httpd.md). */
+static size_t hard_body_limit(const struct httpd *h, bool uploads)
+{
+	size_t largest = h->max_body;
+
+	if (uploads && largest < HTTPD_UPLOAD_CHUNK_MAX)
+		largest = HTTPD_UPLOAD_CHUNK_MAX;
+	return largest <= SIZE_MAX / 2 ? largest * 2 : largest;
+}
+
 static struct evhttp *worker_http(struct httpd_worker *w, bool tls)
 {
 	struct evhttp *http = evhttp_new(w->base);
@@ -883,11 +925,7 @@ static struct evhttp *worker_http(struct httpd_worker *w, bool tls)
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 					     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
 					     EVHTTP_REQ_OPTIONS);
-	/* The hard limit, a backstop for bodies far beyond max_body: libevent refuses those itself
-	 * (413, plain) without buffering them. Bodies between the two get the JSON 413. */
-	evhttp_set_max_body_size(
-	    http,
-	    (ev_ssize_t)(w->h->max_body <= SIZE_MAX / 2 ? w->h->max_body * 2 : w->h->max_body));
+	evhttp_set_max_body_size(http, (ev_ssize_t)hard_body_limit(w->h, false));
 	evhttp_set_max_headers_size(http, 16 * 1024);
 	evhttp_set_timeout(http, 60);
 	evhttp_set_gencb(http, on_request, w);
@@ -1053,14 +1091,22 @@ int httpd_route(struct httpd *h, const char *method, const char *pattern, httpd_
 int httpd_start(struct httpd *h, struct pp_error *err)
 {
 	sigset_t all, old;
+	bool uploads = false;
 	unsigned t;
-	int e;
+	int e, i;
 
 	if (h->started) {
 		pp_error_set(err, HR_E_INVALIDARG, "the HTTP server is already started");
 		return -1;
 	}
 	h->started = true;
+	for (t = 0; t < h->nroutes; t++)
+		uploads = uploads || (h->routes[t].flags & HTTPD_UPLOAD) != 0;
+	for (t = 0; uploads && t < h->nworkers; t++)
+		for (i = 0; i < 2; i++)
+			if (h->workers[t].http[i] != NULL)
+				evhttp_set_max_body_size(h->workers[t].http[i],
+							 (ev_ssize_t)hard_body_limit(h, true));
 	/* Workers run with every signal blocked: process signals (SIGTERM, SIGHUP) go to the
 	 * caller's threads, and a write to a closed peer yields EPIPE instead of SIGPIPE. */
 	sigfillset(&all);

@@ -28,7 +28,11 @@
 #define HTTPD_CAPTURE_MAX      256
 
 /* Route flags. */
-#define HTTPD_ADMIN 0x1u /* requires a bearer token accepted by httpd_options.auth */
+#define HTTPD_ADMIN  0x1u /* requires a bearer token accepted by httpd_options.auth */
+#define HTTPD_UPLOAD 0x2u /* takes a raw body of up to HTTPD_UPLOAD_CHUNK_MAX, not max_body */
+
+/* The body limit of HTTPD_UPLOAD routes (one chunk of a resumable upload). */
+#define HTTPD_UPLOAD_CHUNK_MAX (8u * 1024u * 1024u)
 
 struct httpd;
 struct httpd_request;
@@ -41,7 +45,8 @@ struct httpd_options {
 	    *tls_cert;	     /* PEM certificate chain (server certificate first); with listen_tls */
 	const char *tls_key; /* PEM private key of tls_cert */
 	unsigned threads;    /* worker threads, 0 = HTTPD_DEFAULT_THREADS */
-	size_t max_body;     /* request body limit in bytes, 0 = HTTPD_DEFAULT_MAX_BODY */
+	size_t max_body;     /* request body limit in bytes, 0 = HTTPD_DEFAULT_MAX_BODY; routes
+			      * with HTTPD_UPLOAD take HTTPD_UPLOAD_CHUNK_MAX instead */
 	/* Returns non-zero when token (never NULL, never logged) grants admin access. Required when
 	 * any route carries HTTPD_ADMIN; without it such routes always answer 401. */
 	int (*auth)(void *ctx, const char *token);
@@ -122,12 +127,19 @@ int httpd_request_query(const struct httpd_request *req, const char *name, char 
 int httpd_request_json(struct httpd_request *req, json_t **out,
 		       struct pp_error *err) PP_WARN_UNUSED;
 
+/* The raw body in *data (never NULL, even when empty) and *len, valid until the reply. Made
+ * contiguous in memory on the first call. -1 when out of memory (nothing replied yet). */
+int httpd_request_body(struct httpd_request *req, const void **data, size_t *len) PP_WARN_UNUSED;
+
 /* Replies status with body as compact JSON. body is borrowed (the caller keeps its reference). */
 void httpd_reply_json(struct httpd_request *req, int status, json_t *body);
 
 /* Replies status with exactly {"error":{"code":"<code>","message":"<formatted>"}}. */
 void httpd_reply_error(struct httpd_request *req, int status, const char *code, const char *fmt,
 		       ...) PP_PRINTF(4, 5);
+
+/* Replies status without a body (204 No Content and the like). */
+void httpd_reply_status(struct httpd_request *req, int status);
 
 /* Replies status with len bytes of data as content_type (copied). */
 void httpd_reply_bytes(struct httpd_request *req, int status, const char *content_type,

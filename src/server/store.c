@@ -898,3 +898,185 @@ out:
 	free(hashes);
 	return rc;
 }
+
+/* ---- catalogs and updates ---- */
+
+static const char *const update_state_names[] = {"metadata", "published", "expired"};
+
+const char *store_update_state_name(enum store_update_state state)
+{
+	if ((unsigned)state >= sizeof(update_state_names) / sizeof(update_state_names[0]))
+		return "unknown";
+	return update_state_names[state];
+}
+
+/* An update id: a GUID in lower case (the SDP's PackageID, folded by the catalog import). */
+static int check_update_id(const char *id, struct pp_error *err)
+{
+	static const unsigned dash[] = {8, 13, 18, 23};
+	size_t d = 0;
+
+	if (id == NULL || strnlen(id, STORE_UPDATE_ID_LEN + 1) != STORE_UPDATE_ID_LEN)
+		goto bad;
+	for (unsigned i = 0; i < STORE_UPDATE_ID_LEN; i++) {
+		char c = id[i];
+
+		if (d < 4 && i == dash[d]) {
+			if (c != '-')
+				goto bad;
+			d++;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			goto bad;
+		}
+	}
+	return 0;
+bad:
+	pp_error_set(err, HR_E_INVALIDARG, "update id \"%.64s\" is not a GUID in lower case",
+		     id != NULL ? id : "");
+	return -1;
+}
+
+/* Copies id folded to lower case into out (when it fits), for lookups in either case. */
+static void fold_id(const char *id, char out[STORE_UPDATE_ID_LEN + 1])
+{
+	size_t i;
+
+	for (i = 0; id != NULL && id[i] != '\0' && i < STORE_UPDATE_ID_LEN; i++)
+		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
+	out[i] = '\0';
+	if (id != NULL && id[i] != '\0')
+		out[0] = 'X'; /* longer than a GUID: fails the check */
+}
+
+int store_catalog_put(struct store *s, const char *name, bool allow_unsigned_content, bool *changed,
+		      struct pp_error *err)
+{
+	struct store_catalog c = {.allow_unsigned_content = allow_unsigned_content};
+	bool dummy;
+
+	if (check_text(name, STORE_NAME_MAX, false, "catalog name", err) != 0)
+		return -1;
+	(void)snprintf(c.name, sizeof(c.name), "%s", name);
+	c.added_at = store_now();
+	return s->ops->catalog_put(s->impl, &c, changed != NULL ? changed : &dummy, err);
+}
+
+int store_catalog_get(struct store *s, const char *name, struct store_catalog *out,
+		      struct pp_error *err)
+{
+	bool found = false;
+
+	if (check_text(name, STORE_NAME_MAX, false, "catalog name", err) != 0)
+		return -1;
+	if (s->ops->catalog_get(s->impl, name, out, &found, err) != 0)
+		return -1;
+	if (!found) {
+		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "catalog \"%s\" does not exist", name);
+		return -1;
+	}
+	return 0;
+}
+
+int store_catalog_list(struct store *s, struct store_catalog **out, size_t *count,
+		       struct pp_error *err)
+{
+	*out = NULL;
+	*count = 0;
+	return s->ops->catalog_list(s->impl, out, count, err);
+}
+
+int store_update_get(struct store *s, const char *id, struct store_update *out,
+		     struct pp_error *err)
+{
+	char key[STORE_UPDATE_ID_LEN + 1];
+	bool found = false;
+
+	fold_id(id, key);
+	if (check_update_id(key, err) != 0)
+		return -1;
+	if (s->ops->update_get(s->impl, key, out, &found, err) != 0)
+		return -1;
+	if (!found) {
+		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "update %s does not exist", key);
+		return -1;
+	}
+	return 0;
+}
+
+int store_update_sdp(struct store *s, const char *id, char **xml, size_t *len, struct pp_error *err)
+{
+	char key[STORE_UPDATE_ID_LEN + 1];
+	bool found = false;
+
+	*xml = NULL;
+	fold_id(id, key);
+	if (check_update_id(key, err) != 0)
+		return -1;
+	if (s->ops->update_sdp(s->impl, key, xml, len, &found, err) != 0)
+		return -1;
+	if (!found) {
+		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "update %s does not exist", key);
+		return -1;
+	}
+	return 0;
+}
+
+int store_update_put(struct store *s, const struct store_update *u, const char *sdp, size_t sdp_len,
+		     struct pp_error *err)
+{
+	struct store_update row = *u;
+	uint8_t digest[32];
+	char hex[65];
+
+	if (check_update_id(u->id, err) != 0 ||
+	    check_text(u->vendor, sizeof(u->vendor), false, "vendor", err) != 0 ||
+	    check_text(u->product, sizeof(u->product), false, "product", err) != 0 ||
+	    check_text(u->title, sizeof(u->title), false, "title", err) != 0 ||
+	    check_text(u->classification, sizeof(u->classification), true, "classification", err) !=
+		0 ||
+	    check_text(u->severity, sizeof(u->severity), true, "severity", err) != 0 ||
+	    check_text(u->kb, sizeof(u->kb), true, "KB article", err) != 0 ||
+	    check_text(u->creation_date, sizeof(u->creation_date), false, "creation date", err) !=
+		0 ||
+	    check_text(u->catalog, sizeof(u->catalog), true, "catalog name", err) != 0)
+		return -1;
+	if (u->revision < 1) {
+		pp_error_set(err, HR_E_INVALIDARG, "update %s: revision %lld is not positive",
+			     u->id, (long long)u->revision);
+		return -1;
+	}
+	if ((unsigned)u->state > STORE_UPDATE_EXPIRED) {
+		pp_error_set(err, HR_E_INVALIDARG, "update %s: unknown state", u->id);
+		return -1;
+	}
+	if (sdp == NULL || sdp_len == 0 || sdp_len > STORE_UPDATE_SDP_MAX) {
+		pp_error_set(err, HR_E_INVALIDARG, "update %s: the SDP is empty or over %u bytes",
+			     u->id, STORE_UPDATE_SDP_MAX);
+		return -1;
+	}
+	if (EVP_Digest(sdp, sdp_len, digest, NULL, EVP_sha256(), NULL) != 1) {
+		pp_error_set(err, HR_E_FAIL, "SHA-256 is not available");
+		return -1;
+	}
+	for (size_t i = 0; i < 32; i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	if (strcmp(hex, u->sdp_sha256) != 0) {
+		pp_error_set(err, HR_E_INVALIDARG,
+			     "update %s: sdp_sha256 is not the SHA-256 of the SDP", u->id);
+		return -1;
+	}
+	row.updated_at = store_now();
+	if (row.created_at == 0)
+		row.created_at = row.updated_at;
+	return s->ops->update_put(s->impl, &row, sdp, sdp_len, err);
+}
+
+int store_update_list(struct store *s, const struct store_update_filter *filter,
+		      struct store_update **out, size_t *count, struct pp_error *err)
+{
+	static const struct store_update_filter all = {.published = -1};
+
+	*out = NULL;
+	*count = 0;
+	return s->ops->update_list(s->impl, filter != NULL ? filter : &all, out, count, err);
+}

@@ -115,6 +115,50 @@ int store_certificate_mode_parse(const char *name, enum store_certificate_mode *
 int store_certificate_type_parse(const char *name, enum store_certificate_type *type,
 				 struct pp_error *err);
 
+/* ---- third-party update catalogs and updates ---- */
+
+#define STORE_UPDATE_ID_LEN    36 /* a GUID, lower-case */
+#define STORE_UPDATE_TITLE_MAX 1024
+#define STORE_UPDATE_FIELD_MAX 128 /* classification, severity, KB article, creation date */
+#define STORE_UPDATE_SDP_MAX   (8u * 1024u * 1024u)
+
+enum store_update_state {
+	STORE_UPDATE_METADATA = 0,  /* in the catalog, no content published */
+	STORE_UPDATE_PUBLISHED = 1, /* signed content published */
+	STORE_UPDATE_EXPIRED = 2
+};
+
+struct store_catalog {
+	char name[STORE_NAME_MAX];
+	bool allow_unsigned_content;
+	int64_t added_at;
+};
+
+/* One update: the fields an administrator lists and filters by; the whole SDP separately
+ * (store_update_sdp). */
+struct store_update {
+	char id[STORE_UPDATE_ID_LEN + 1];
+	int64_t revision;	      /* 1 on import, one more for each change */
+	char catalog[STORE_NAME_MAX]; /* "" for an administrator's own update */
+	char vendor[STORE_NAME_MAX];
+	char product[STORE_NAME_MAX];
+	char title[STORE_UPDATE_TITLE_MAX];
+	char classification[STORE_UPDATE_FIELD_MAX];
+	char severity[STORE_UPDATE_FIELD_MAX];
+	char kb[STORE_UPDATE_FIELD_MAX];
+	char creation_date[STORE_UPDATE_FIELD_MAX];
+	char sdp_sha256[65]; /* lower-case hex of the stored SDP */
+	enum store_update_state state;
+	int64_t created_at, updated_at;
+};
+
+/* Filters of store_update_list; NULL or "" fields match everything. vendor and product match
+ * whole values, title any substring, all case-insensitively (ASCII). */
+struct store_update_filter {
+	const char *vendor, *product, *title, *catalog;
+	int published; /* -1 any, 0 not published, 1 published */
+};
+
 /* ---- opening ---- */
 
 /* Opens (creating when missing) the SQLite database at path, WAL mode with foreign keys, and
@@ -274,6 +318,45 @@ int store_admin_token_digest(const char *token, uint8_t hash[32],
 int store_admin_token_verify(struct store *s, const char *token, bool *valid,
 			     struct pp_error *err) PP_WARN_UNUSED;
 
+/* ---- catalogs and updates ---- */
+
+/* Adds catalog name, or sets its option when it exists; *changed (may be NULL) tells whether a
+ * row was written. E_INVALIDARG for an empty, over-long or control-character name. */
+int store_catalog_put(struct store *s, const char *name, bool allow_unsigned_content, bool *changed,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+/* The catalog of this name, CRYPT_E_NOT_FOUND when there is none. */
+int store_catalog_get(struct store *s, const char *name, struct store_catalog *out,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every catalog by name; *out is malloc'd (NULL when empty), free() it. */
+int store_catalog_list(struct store *s, struct store_catalog **out, size_t *count,
+		       struct pp_error *err) PP_WARN_UNUSED;
+
+/* The update with this id (either case), CRYPT_E_NOT_FOUND when there is none. */
+int store_update_get(struct store *s, const char *id, struct store_update *out,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* The stored SDP of an update: *xml is malloc'd (NUL-terminated), the caller frees it. */
+int store_update_sdp(struct store *s, const char *id, char **xml, size_t *len,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Inserts an update or replaces the one with its id. The fields are checked (a GUID id in lower
+ * case, revision >= 1, non-empty vendor, product and title without control characters, an
+ * existing catalog or "", the SHA-256 of sdp); sdp is stored as given. created_at is kept from
+ * the row being replaced; updated_at is now. */
+int store_update_put(struct store *s, const struct store_update *u, const char *sdp, size_t sdp_len,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* The updates matching filter (NULL: all), by vendor, product, title then id. *out is malloc'd
+ * (NULL when empty); free() it. */
+int store_update_list(struct store *s, const struct store_update_filter *filter,
+		      struct store_update **out, size_t *count,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
+/* "metadata", "published", "expired". Never NULL. */
+const char *store_update_state_name(enum store_update_state state);
+
 /* ---- for backends only ---- */
 
 /* Primitive operations of a backend. Each returns 0 or -1 with err set; "found" outputs report a
@@ -334,6 +417,23 @@ struct store_ops {
 			    struct pp_error *err);
 	/* Every stored hash, 32 bytes each, concatenated; malloc'd. */
 	int (*token_hashes)(void *impl, uint8_t **hashes, size_t *count, struct pp_error *err);
+
+	int (*catalog_put)(void *impl, const struct store_catalog *c, bool *changed,
+			   struct pp_error *err);
+	int (*catalog_get)(void *impl, const char *name, struct store_catalog *out, bool *found,
+			   struct pp_error *err);
+	int (*catalog_list)(void *impl, struct store_catalog **out, size_t *count,
+			    struct pp_error *err);
+	int (*update_get)(void *impl, const char *id, struct store_update *out, bool *found,
+			  struct pp_error *err);
+	/* *xml malloc'd with a NUL after len bytes; *found false leaves it NULL. */
+	int (*update_sdp)(void *impl, const char *id, char **xml, size_t *len, bool *found,
+			  struct pp_error *err);
+	/* Insert or replace by id, created_at kept from a replaced row. */
+	int (*update_put)(void *impl, const struct store_update *u, const char *sdp, size_t sdp_len,
+			  struct pp_error *err);
+	int (*update_list)(void *impl, const struct store_update_filter *f,
+			   struct store_update **out, size_t *count, struct pp_error *err);
 };
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */

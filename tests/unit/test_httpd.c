@@ -1,6 +1,7 @@
 /* test_httpd.c - the pure parts of src/server/httpd: route patterns and their captures, the JSON
- * error body, listen-address parsing. The sockets, TLS and threads are tested end to end in
- * tests/e2e/httpd.sh. */
+ * error body, listen-address parsing; and, on a live server on 127.0.0.1, the body limits of
+ * normal and HTTPD_UPLOAD routes. The rest of the sockets, TLS and threads are tested end to end
+ * in tests/e2e/httpd.sh. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,9 +11,15 @@
 #include "hresult.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -258,14 +265,146 @@ static void test_route_refusals(void **state)
 	assert_non_null(strstr(err.message, "needs a certificate and a key"));
 }
 
+/* ---- body limits on a live server ---- */
+
+#define MIB (1024u * 1024u)
+
+/* Answers {"len":N,"sum":S}: the body's length and the sum of its bytes. */
+static void on_body(struct httpd_request *req, void *ctx)
+{
+	const unsigned char *p;
+	const void *data;
+	uint64_t sum = 0;
+	size_t len, i;
+	json_t *doc;
+
+	(void)ctx;
+	if (httpd_request_body(req, &data, &len) != 0) {
+		httpd_reply_error(req, 503, "out_of_memory", "no memory for the body");
+		return;
+	}
+	p = data;
+	for (i = 0; i < len; i++)
+		sum += p[i];
+	doc = json_pack("{s:I, s:I}", "len", (json_int_t)len, "sum", (json_int_t)sum);
+	httpd_reply_json(req, 200, doc);
+	json_decref(doc);
+}
+
+/* Sends "PUT path" with len bytes of body on a fresh connection to 127.0.0.1:port and reads the
+ * whole answer into resp (NUL-terminated); returns the status, -1 when no answer came. */
+static int put_body(int port, const char *path, const unsigned char *body, size_t len, char *resp,
+		    size_t cap)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = {30, 0};
+	char head[256];
+	size_t off = 0, got = 0;
+	int fd, n, status = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	n = snprintf(head, sizeof(head),
+		     "PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+		     "application/octet-stream\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		     path, len);
+	assert_true(n > 0 && (size_t)n < sizeof(head));
+	assert_int_equal(send(fd, head, (size_t)n, MSG_NOSIGNAL), n);
+	while (off < len) {
+		ssize_t k = send(fd, body + off, len - off, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break; /* the server may stop reading; its answer is what counts */
+		off += (size_t)k;
+	}
+	while (got + 1 < cap) {
+		ssize_t k = recv(fd, resp + got, cap - 1 - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	resp[got] = '\0';
+	(void)close(fd);
+	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
+		status = -1;
+	return status;
+}
+
+static void test_upload_body_limits(void **state)
+{
+	struct httpd_options opt;
+	struct pp_error err;
+	struct httpd *h;
+	unsigned char *body;
+	char resp[4096], want[64];
+	uint64_t sum = 0;
+	size_t i, len = 9 * MIB;
+	int port;
+
+	(void)state;
+	body = malloc(len);
+	assert_non_null(body);
+	for (i = 0; i < len; i++)
+		body[i] = (unsigned char)(i * 7 + (i >> 13));
+	for (i = 0; i < 5 * MIB; i++)
+		sum += body[i];
+	memset(&opt, 0, sizeof(opt));
+	opt.listen = "127.0.0.1:0";
+	opt.threads = 1;
+	pp_error_clear(&err);
+	h = httpd_new(&opt, &err);
+	assert_non_null(h);
+	assert_int_equal(httpd_route(h, "PUT", "/upload", on_body, NULL, HTTPD_UPLOAD), 0);
+	assert_int_equal(httpd_route(h, "PUT", "/normal", on_body, NULL, 0), 0);
+	assert_int_equal(httpd_start(h, &err), 0);
+	port = httpd_port(h, false);
+
+	/* 5 MiB: accepted whole on the upload route, the handler sees every byte ... */
+	assert_int_equal(put_body(port, "/upload", body, 5 * MIB, resp, sizeof(resp)), 200);
+	(void)snprintf(want, sizeof(want), "{\"len\":%u,\"sum\":%llu}", 5 * MIB,
+		       (unsigned long long)sum);
+	assert_non_null(strstr(resp, want));
+	/* ... and refused with the JSON 413 on a normal route (max_body, 1 MiB). */
+	assert_int_equal(put_body(port, "/normal", body, 5 * MIB, resp, sizeof(resp)), 413);
+	assert_non_null(strstr(resp,
+			       "{\"error\":{\"code\":\"payload_too_large\",\"message\":"
+			       "\"request body is larger than the limit of 1048576 bytes\"}}"));
+	/* Just over HTTPD_UPLOAD_CHUNK_MAX: the JSON 413 on the upload route too. */
+	assert_int_equal(put_body(port, "/upload", body, 9 * MIB, resp, sizeof(resp)), 413);
+	assert_non_null(strstr(resp, "request body is larger than the limit of 8388608 bytes"));
+	/* Exactly the limits pass. */
+	assert_int_equal(
+	    put_body(port, "/upload", body, HTTPD_UPLOAD_CHUNK_MAX, resp, sizeof(resp)), 200);
+	assert_int_equal(
+	    put_body(port, "/normal", body, HTTPD_DEFAULT_MAX_BODY, resp, sizeof(resp)), 200);
+	/* An empty body is an empty body. */
+	assert_int_equal(put_body(port, "/upload", body, 0, resp, sizeof(resp)), 200);
+	assert_non_null(strstr(resp, "{\"len\":0,\"sum\":0}"));
+	httpd_free(h);
+	free(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pattern_literal),  cmocka_unit_test(test_pattern_captures),
-	    cmocka_unit_test(test_pattern_decoding), cmocka_unit_test(test_pattern_valid),
-	    cmocka_unit_test(test_error_json),	     cmocka_unit_test(test_error_json_roundtrip),
-	    cmocka_unit_test(test_listen_ipv4),	     cmocka_unit_test(test_listen_ipv6),
-	    cmocka_unit_test(test_listen_refused),   cmocka_unit_test(test_route_refusals),
+	    cmocka_unit_test(test_pattern_literal),    cmocka_unit_test(test_pattern_captures),
+	    cmocka_unit_test(test_pattern_decoding),   cmocka_unit_test(test_pattern_valid),
+	    cmocka_unit_test(test_error_json),	       cmocka_unit_test(test_error_json_roundtrip),
+	    cmocka_unit_test(test_listen_ipv4),	       cmocka_unit_test(test_listen_ipv6),
+	    cmocka_unit_test(test_listen_refused),     cmocka_unit_test(test_route_refusals),
+	    cmocka_unit_test(test_upload_body_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,103 @@
+/* upload.h - resumable, chunked uploads of files larger than a request body (update content,
+ * vendor catalogs), kept on disk only.
+ *
+ * An upload lives in one directory (patchpointd's <data-dir>/uploads, 0700) as two files:
+ *   <id>.json  its record, replaced atomically (atomicfile) after every acknowledged chunk:
+ *              declared size, expected SHA-256, file name, bytes acknowledged, times
+ *   <id>.part  the data received so far
+ * <id> is 32 lower-case hex digits from getrandom. Chunks are appended in order only: a chunk's
+ * offset must equal the bytes acknowledged so far. A chunk is written and fdatasync'ed before its
+ * record says so, so after a crash the record is the truth and a longer data file (a torn,
+ * unacknowledged tail) is cut back to it. When the last byte arrives the data is hashed; an
+ * expected SHA-256 that does not match discards the upload.
+ *
+ * Every id is checked (exactly 32 lower-case hex digits) before it names a file, and nothing
+ * outside dir is opened; data files are opened O_NOFOLLOW. Calls on the same upload from several
+ * threads are serialised by a lock on its data file. See docs/internals/uploads.md. */
+#ifndef PATCHPOINT_UPLOAD_H
+#define PATCHPOINT_UPLOAD_H
+
+#include "error.h"
+#include "hresult.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UPLOAD_ID_LEN	       32
+#define UPLOAD_SHA256_HEX_LEN  64
+#define UPLOAD_NAME_MAX	       255		    /* bytes of a file name */
+#define UPLOAD_SIZE_MAX	       (8ull << 30)	    /* 8 GiB, the largest declared size */
+#define UPLOAD_CHUNK_SIZE      (4u << 20)	    /* the chunk size clients are told to use */
+#define UPLOAD_COUNT_MAX       256		    /* uploads at once in one directory */
+#define UPLOAD_MAX_AGE_DEFAULT ((int64_t)24 * 3600) /* seconds untouched before expiry */
+
+/* The codes callers tell apart (the API answers each with its own status). */
+#define UPLOAD_E_BAD_ID		 HR_ERROR_INVALID_NAME	      /* not 32 lower-case hex digits */
+#define UPLOAD_E_NOT_FOUND	 HR_ERROR_FILE_NOT_FOUND      /* no such upload (or expired) */
+#define UPLOAD_E_OFFSET_MISMATCH HR_ERROR_INVALID_DATA	      /* offset != bytes received */
+#define UPLOAD_E_TOO_LARGE	 HR_ERROR_FILE_TOO_LARGE      /* past the declared or max size */
+#define UPLOAD_E_DIGEST_MISMATCH HR_WU_E_DM_INCORRECTFILEHASH /* the upload was discarded */
+#define UPLOAD_E_INCOMPLETE	 HR_ERROR_HANDLE_EOF	      /* not every byte received yet */
+#define UPLOAD_E_NO_SPACE	 HR_ERROR_DISK_FULL	      /* disk full or too many uploads */
+
+struct upload_info {
+	char id[UPLOAD_ID_LEN + 1];
+	uint64_t size;	   /* declared total size */
+	uint64_t received; /* bytes acknowledged, the offset of the next chunk */
+	bool complete;	   /* received == size, and the digest matched */
+	/* The expected SHA-256 (lower-case hex) as declared, "" when none was; once complete, the
+	 * SHA-256 of the data, always. */
+	char sha256[UPLOAD_SHA256_HEX_LEN + 1];
+	char name[UPLOAD_NAME_MAX + 1]; /* the declared file name, "" when none */
+	int64_t created_at;		/* Unix seconds */
+	int64_t updated_at;		/* creation or the last acknowledged chunk */
+};
+
+/* True when id is exactly UPLOAD_ID_LEN lower-case hex digits. */
+bool upload_id_valid(const char *id);
+
+/* True when name can be an upload's file name: 1 to UPLOAD_NAME_MAX bytes, no '/', no control
+ * character, not "." or "..". */
+bool upload_name_valid(const char *name);
+
+/* Starts an upload of size bytes (at most UPLOAD_SIZE_MAX) in dir (which must exist) and fills
+ * *out. sha256_hex (64 hex digits, either case) and name are optional (NULL). Refused with
+ * UPLOAD_E_NO_SPACE when dir already holds UPLOAD_COUNT_MAX uploads or its file system has less
+ * than size bytes free. An upload of 0 bytes is complete at once (its digest checked). */
+int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
+		  struct upload_info *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Appends len bytes at offset, which must equal the bytes received (else
+ * UPLOAD_E_OFFSET_MISMATCH, "upload <id> has N bytes; send from offset N"), and must not go past
+ * the declared size (UPLOAD_E_TOO_LARGE). The data is on disk (fdatasync) and the record
+ * replaced before it returns 0 with *out updated. With the last byte the data is hashed; a
+ * mismatch with the expected SHA-256 removes the upload and fails with UPLOAD_E_DIGEST_MISMATCH.
+ * A torn tail left by a crash is truncated away first. *out is filled on an offset mismatch
+ * too (the current state), and untouched after any other failure. */
+int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
+		  struct upload_info *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* The state of upload id (received = the bytes acknowledged). UPLOAD_E_NOT_FOUND when there is
+ * no such upload, UPLOAD_E_BAD_ID for a malformed id. */
+int upload_get(const char *dir, const char *id, struct upload_info *out,
+	       struct pp_error *err) PP_WARN_UNUSED;
+
+/* Removes upload id, complete or not (waiting for a chunk being written to it). Callers that
+ * clean up after a consumer may ignore a failure: what is left expires (upload_expire). */
+int upload_remove(const char *dir, const char *id, struct pp_error *err);
+
+/* A read-only descriptor (O_CLOEXEC, the caller closes it) on the data of complete upload id,
+ * and its size; UPLOAD_E_INCOMPLETE while bytes are missing. For in-process consumers (catalog
+ * import, publishing); the descriptor stays valid after upload_remove. */
+int upload_open_complete(const char *dir, const char *id, int *fd, uint64_t *size,
+			 struct pp_error *err) PP_WARN_UNUSED;
+
+/* Removes every upload of dir not touched (created or appended to) for more than
+ * max_age_seconds before now, skipping one a chunk is being written to, plus data files without
+ * a record and temporary files left by a crash, as old. *removed (may be NULL) gets the number of
+ * uploads removed. Files that are not an upload's are left alone. */
+int upload_expire(const char *dir, int64_t max_age_seconds, int64_t now, unsigned *removed,
+		  struct pp_error *err) PP_WARN_UNUSED;
+
+#endif

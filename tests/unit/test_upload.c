@@ -1,0 +1,606 @@
+/* test_upload.c - resumable uploads on disk (src/server/upload): create, append in order,
+ * resume from the record, offsets out of order, chunks past the declared size, the SHA-256 check
+ * (match and mismatch), malformed ids (nothing outside the directory touched), expiry, and a
+ * torn tail after a simulated crash (garbage past the acknowledged length, then a restart). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "hresult.h"
+#include "testutil.h"
+#include "upload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+struct fx {
+	char *top;   /* a scratch directory */
+	char *dir;   /* top/uploads, the uploads directory */
+	char *fence; /* top/fence, a file outside it that nothing may touch */
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return -1;
+	f->top = tu_tmpdir();
+	f->dir = tu_path(f->top, "uploads");
+	f->fence = tu_path(f->top, "fence");
+	if (mkdir(f->dir, 0700) != 0)
+		return -1;
+	tu_write_file(f->fence, "fence", 5);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	tu_assert_file_text(f->fence, "fence");
+	tu_rmrf(f->top);
+	free(f->top);
+	free(f->dir);
+	free(f->fence);
+	free(f);
+	return 0;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[UPLOAD_SHA256_HEX_LEN + 1])
+{
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	size_t i;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (i = 0; i < sizeof(md); i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* dir/<id><suffix>, malloc'd. */
+static char *file_of(const struct fx *f, const char *id, const char *suffix)
+{
+	char name[64];
+
+	(void)snprintf(name, sizeof(name), "%s%s", id, suffix);
+	return tu_path(f->dir, name);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Appends junk to a data file behind the module's back, as a write the crash cut short. */
+static void append_garbage(const char *path, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+	char junk[256];
+
+	assert_true(fd >= 0);
+	assert_true(n <= sizeof(junk));
+	memset(junk, 0xEE, sizeof(junk));
+	assert_int_equal(write(fd, junk, n), (ssize_t)n);
+	assert_int_equal(close(fd), 0);
+}
+
+static void test_create_get(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info u, g;
+	struct pp_error err;
+	char *meta, *part;
+
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 1000, NULL, "catalog.cab", &u, &err), 0);
+	assert_true(upload_id_valid(u.id));
+	assert_int_equal(u.size, 1000);
+	assert_int_equal(u.received, 0);
+	assert_false(u.complete);
+	assert_string_equal(u.sha256, "");
+	assert_string_equal(u.name, "catalog.cab");
+	assert_true(u.created_at > 0);
+	meta = file_of(f, u.id, ".json");
+	part = file_of(f, u.id, ".part");
+	assert_int_equal(tu_file_mode(meta), 0600);
+	assert_int_equal(tu_file_mode(part), 0600);
+	assert_int_equal(file_size(part), 0);
+	assert_int_equal(tu_count_entries(f->dir), 2); /* no temporary file left */
+
+	assert_int_equal(upload_get(f->dir, u.id, &g, &err), 0);
+	assert_string_equal(g.id, u.id);
+	assert_int_equal(g.size, 1000);
+	assert_int_equal(g.received, 0);
+	assert_string_equal(g.name, "catalog.cab");
+
+	/* Two uploads never share an id. */
+	assert_int_equal(upload_create(f->dir, 1, NULL, NULL, &g, &err), 0);
+	assert_string_not_equal(g.id, u.id);
+	assert_string_equal(g.name, "");
+	free(meta);
+	free(part);
+}
+
+static void test_append_complete(void **state)
+{
+	struct fx *f = *state;
+	enum { SIZE = 300000 };
+	uint8_t *src = malloc(SIZE), *back;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], upper[UPLOAD_SHA256_HEX_LEN + 1];
+	struct upload_info u;
+	struct pp_error err;
+	uint64_t size = 0;
+	size_t i;
+	int fd = -1;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 7);
+	sha256_hex(src, SIZE, sha);
+	for (i = 0; i <= UPLOAD_SHA256_HEX_LEN; i++)
+		upper[i] = (sha[i] >= 'a' && sha[i] <= 'f') ? (char)(sha[i] - 'a' + 'A') : sha[i];
+	pp_error_clear(&err);
+	/* The expected digest may come in upper case; it is kept in lower case. */
+	assert_int_equal(upload_create(f->dir, SIZE, upper, NULL, &u, &err), 0);
+	assert_string_equal(u.sha256, sha);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 100000, &u, &err), 0);
+	assert_int_equal(u.received, 100000);
+	assert_false(u.complete);
+	/* An empty chunk at the right offset changes nothing. */
+	assert_int_equal(upload_append(f->dir, u.id, 100000, src, 0, &u, &err), 0);
+	assert_int_equal(u.received, 100000);
+	assert_int_equal(upload_open_complete(f->dir, u.id, &fd, &size, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_INCOMPLETE);
+	assert_non_null(strstr(err.message, "100000 of 300000"));
+	assert_int_equal(fd, -1);
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, u.id, 100000, src + 100000, 150000, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 250000, src + 250000, 50000, &u, &err), 0);
+	assert_int_equal(err.code, 0);
+	assert_int_equal(u.received, SIZE);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+
+	assert_int_equal(upload_open_complete(f->dir, u.id, &fd, &size, &err), 0);
+	assert_int_equal(size, SIZE);
+	back = malloc(SIZE);
+	assert_non_null(back);
+	assert_int_equal(pread(fd, back, SIZE, 0), SIZE);
+	assert_memory_equal(back, src, SIZE);
+	/* The descriptor is read-only. */
+	assert_int_equal(write(fd, "x", 1), -1);
+	/* ... and outlives the upload. */
+	assert_int_equal(upload_remove(f->dir, u.id, &err), 0);
+	assert_int_equal(pread(fd, back, 10, 0), 10);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	/* Without an expected digest, a complete upload still reports the data's. */
+	assert_int_equal(upload_create(f->dir, 1000, NULL, NULL, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 1000, &u, &err), 0);
+	assert_true(u.complete);
+	sha256_hex(src, 1000, sha);
+	assert_string_equal(u.sha256, sha);
+	assert_int_equal(upload_get(f->dir, u.id, &u, &err), 0);
+	assert_string_equal(u.sha256, sha);
+	free(back);
+	free(src);
+}
+
+/* What a restart sees is what was acknowledged; it goes on from there. */
+static void test_resume(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[5000], *back;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], id[UPLOAD_ID_LEN + 1];
+	struct upload_info u;
+	struct pp_error err;
+	size_t len;
+	char *part;
+
+	tu_fill(src, sizeof(src), 3);
+	sha256_hex(src, sizeof(src), sha);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, sizeof(src), sha, "x.bin", &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, src, 1234, &u, &err), 0);
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 1234);
+	assert_string_equal(u.name, "x.bin");
+	assert_int_equal(
+	    upload_append(f->dir, id, u.received, src + 1234, sizeof(src) - 1234, &u, &err), 0);
+	assert_true(u.complete);
+	part = file_of(f, id, ".part");
+	back = tu_read_file(part, &len);
+	assert_non_null(back);
+	assert_int_equal(len, sizeof(src));
+	assert_memory_equal(back, src, sizeof(src));
+	free(back);
+	free(part);
+}
+
+static void test_offset_mismatch(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[100];
+	char want[160];
+	struct upload_info u, now;
+	struct pp_error err;
+	char *part;
+
+	tu_fill(src, sizeof(src), 5);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 40, &u, &err), 0);
+	part = file_of(f, u.id, ".part");
+	(void)snprintf(want, sizeof(want), "upload %s has 40 bytes; send from offset 40", u.id);
+	/* Ahead (a chunk lost), behind (a chunk sent twice), and far away. */
+	static const uint64_t bad[] = {60, 0, 39, 41, UINT64_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&now, 0, sizeof(now));
+		pp_error_clear(&err);
+		assert_int_equal(upload_append(f->dir, u.id, bad[i], src, 10, &now, &err), -1);
+		assert_int_equal(err.code, UPLOAD_E_OFFSET_MISMATCH);
+		assert_string_equal(err.message, want);
+		assert_int_equal(now.received, 40); /* the state comes with the refusal */
+		assert_int_equal(file_size(part), 40);
+	}
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, u.id, &now, &err), 0);
+	assert_int_equal(now.received, 40);
+	free(part);
+}
+
+static void test_overflow(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[100];
+	struct upload_info u, keep;
+	struct pp_error err;
+	char *part;
+
+	tu_fill(src, sizeof(src), 9);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 50, NULL, NULL, &u, &err), 0);
+	part = file_of(f, u.id, ".part");
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 30, &u, &err), 0);
+	keep = u;
+	assert_int_equal(upload_append(f->dir, u.id, 30, src, 21, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_TOO_LARGE);
+	assert_non_null(strstr(err.message, "declared size of 50 bytes"));
+	assert_int_equal(u.received, keep.received); /* *out untouched */
+	assert_int_equal(file_size(part), 30);	     /* nothing written */
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, u.id, 30, src, 20, &u, &err), 0);
+	assert_true(u.complete);
+	/* A complete upload takes nothing more. */
+	assert_int_equal(upload_append(f->dir, u.id, 50, src, 1, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_TOO_LARGE);
+	assert_int_equal(file_size(part), 50);
+
+	/* A declared size over the limit is refused, and leaves nothing. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_remove(f->dir, u.id, &err), 0);
+	assert_int_equal(upload_create(f->dir, UPLOAD_SIZE_MAX + 1, NULL, NULL, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_TOO_LARGE);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+	free(part);
+}
+
+static void test_digest(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[4096];
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], other[UPLOAD_SHA256_HEX_LEN + 1], want[300];
+	struct upload_info u;
+	struct pp_error err;
+	char id[UPLOAD_ID_LEN + 1];
+
+	tu_fill(src, sizeof(src), 11);
+	sha256_hex(src, sizeof(src), sha);
+	sha256_hex("other", 5, other);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, sizeof(src), other, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, src, 4000, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 4000, src + 4000, 96, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
+	(void)snprintf(want, sizeof(want),
+		       "upload %s: SHA-256 of the received 4096 bytes is %s, expected %s", id, sha,
+		       other);
+	assert_string_equal(err.message, want);
+	/* The upload is discarded. */
+	assert_int_equal(tu_count_entries(f->dir), 0);
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NOT_FOUND);
+
+	/* An empty upload is complete at once, its digest checked then. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 0, EMPTY_SHA256, NULL, &u, &err), 0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, EMPTY_SHA256);
+	assert_int_equal(upload_create(f->dir, 0, NULL, NULL, &u, &err), 0);
+	assert_string_equal(u.sha256, EMPTY_SHA256);
+	assert_int_equal(upload_create(f->dir, 0, sha, NULL, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
+	assert_int_equal(tu_count_entries(f->dir), 4); /* the two good ones */
+
+	/* A malformed digest is refused before anything is made. */
+	static const char *const bad[] = {
+	    "",
+	    "abc",
+	    EMPTY_SHA256 "0",
+	    "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    " 3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b85"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		pp_error_clear(&err);
+		assert_int_equal(upload_create(f->dir, 10, bad[i], NULL, &u, &err), -1);
+		assert_int_equal(err.code, HR_E_INVALIDARG);
+	}
+	assert_int_equal(tu_count_entries(f->dir), 4);
+}
+
+static void test_bad_ids(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = {
+	    "",
+	    "0123456789abcdef0123456789abcde",	 /* 31 */
+	    "0123456789abcdef0123456789abcdef0", /* 33 */
+	    "0123456789ABCDEF0123456789abcdef",	 /* upper case */
+	    "0123456789abcdef0123456789abcdeg",
+	    "../fence",
+	    "../../../../../../../../etc/passwd",
+	    "0123456789abcdef/123456789abcdef",
+	    "..%2f..%2ffence",
+	    " 123456789abcdef0123456789abcdef",
+	};
+	struct upload_info u;
+	struct pp_error err;
+	uint64_t size;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_false(upload_id_valid(bad[i]));
+		pp_error_clear(&err);
+		assert_int_equal(upload_get(f->dir, bad[i], &u, &err), -1);
+		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
+		pp_error_clear(&err);
+		assert_int_equal(upload_append(f->dir, bad[i], 0, "x", 1, &u, &err), -1);
+		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
+		pp_error_clear(&err);
+		assert_int_equal(upload_remove(f->dir, bad[i], &err), -1);
+		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
+		pp_error_clear(&err);
+		assert_int_equal(upload_open_complete(f->dir, bad[i], &fd, &size, &err), -1);
+		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
+		assert_int_equal(fd, -1);
+	}
+	assert_false(upload_id_valid(NULL));
+	/* A well-formed id that names nothing. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, "0123456789abcdef0123456789abcdef", &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NOT_FOUND);
+	pp_error_clear(&err);
+	assert_int_equal(upload_remove(f->dir, "0123456789abcdef0123456789abcdef", &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NOT_FOUND);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	/* Names: bounded, no '/', no control characters. */
+	static const char *const bad_names[] = {"",	".",	    "..", "a/b", "/etc/passwd",
+						"a\nb", "tab\there"};
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		assert_false(upload_name_valid(bad_names[i]));
+		pp_error_clear(&err);
+		assert_int_equal(upload_create(f->dir, 1, NULL, bad_names[i], &u, &err), -1);
+		assert_int_equal(err.code, HR_E_INVALIDARG);
+	}
+	char longname[UPLOAD_NAME_MAX + 2];
+	memset(longname, 'n', sizeof(longname));
+	longname[UPLOAD_NAME_MAX + 1] = '\0';
+	assert_false(upload_name_valid(longname));
+	longname[UPLOAD_NAME_MAX] = '\0';
+	assert_true(upload_name_valid(longname));
+	assert_true(upload_name_valid("..hidden"));
+	assert_int_equal(tu_count_entries(f->dir), 0);
+}
+
+/* A damaged record is reported as such, never trusted. */
+static void test_damaged_record(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info u;
+	struct pp_error err;
+	char *meta;
+
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &u, &err), 0);
+	meta = file_of(f, u.id, ".json");
+	tu_write_file(meta, "{\"v\":1,\"id\":\"x\"", 15);
+	assert_int_equal(upload_get(f->dir, u.id, &u, &err), -1);
+	assert_int_equal(err.code, HR_ERROR_BAD_FORMAT);
+	assert_non_null(strstr(err.message, "damaged"));
+	/* An empty record (a file system that lost it). */
+	tu_write_file(meta, "", 0);
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, u.id, 0, "x", 1, &u, &err), -1);
+	assert_int_equal(err.code, HR_ERROR_BAD_FORMAT);
+	pp_error_clear(&err);
+	assert_int_equal(upload_remove(f->dir, u.id, &err), 0);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+	free(meta);
+}
+
+static void test_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info a, b, busy;
+	struct pp_error err;
+	int64_t now = (int64_t)time(NULL);
+	char *other = tu_path(f->dir, "README"), *orphan, *temp, *part;
+	unsigned removed = 99;
+	int fd;
+
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &a, &err), 0);
+	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &b, &err), 0);
+	assert_int_equal(upload_append(f->dir, b.id, 0, "12345", 5, &b, &err), 0);
+	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &busy, &err), 0);
+	tu_write_file(other, "not an upload", 13);
+	/* A data file without a record and a record's temporary file, as a crash leaves them. */
+	orphan = tu_path(f->dir, "00000000000000000000000000000000.part");
+	temp = tu_path(f->dir, ".11111111111111111111111111111111.json.0123456789abcdef");
+	tu_write_file(orphan, "x", 1);
+	tu_write_file(temp, "{}", 2);
+
+	/* Nothing is old yet. */
+	assert_int_equal(upload_expire(f->dir, UPLOAD_MAX_AGE_DEFAULT, now, &removed, &err), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(tu_count_entries(f->dir), 9);
+
+	/* A day later: all but the one a chunk is being written to. */
+	part = file_of(f, busy.id, ".part");
+	fd = open(part, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	assert_int_equal(upload_expire(f->dir, UPLOAD_MAX_AGE_DEFAULT,
+				       now + UPLOAD_MAX_AGE_DEFAULT + 10, &removed, &err),
+			 0);
+	assert_int_equal(removed, 3); /* a, b and the orphan */
+	assert_false(tu_exists(orphan));
+	assert_false(tu_exists(temp));
+	tu_assert_file_text(other, "not an upload");
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, a.id, &a, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NOT_FOUND);
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, busy.id, &busy, &err), 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(upload_expire(f->dir, UPLOAD_MAX_AGE_DEFAULT,
+				       now + UPLOAD_MAX_AGE_DEFAULT + 10, NULL, &err),
+			 0);
+	assert_int_equal(tu_count_entries(f->dir), 1); /* README */
+	free(other);
+	free(orphan);
+	free(temp);
+	free(part);
+}
+
+/* A crash after the data was written but before the record said so leaves a longer data file:
+ * the next start reports the acknowledged length, and the tail goes before the next chunk. */
+static void test_torn_tail(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[1000], *back;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], id[UPLOAD_ID_LEN + 1];
+	struct upload_info u;
+	struct pp_error err;
+	size_t len;
+	char *part;
+
+	tu_fill(src, sizeof(src), 13);
+	sha256_hex(src, sizeof(src), sha);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, sizeof(src), sha, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	part = file_of(f, id, ".part");
+	assert_int_equal(upload_append(f->dir, id, 0, src, 400, &u, &err), 0);
+	append_garbage(part, 250);
+	assert_int_equal(file_size(part), 650);
+
+	/* "Restart": the state comes from disk alone. */
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 400);
+	assert_false(u.complete);
+	/* The torn tail does not count as received. */
+	assert_int_equal(upload_append(f->dir, id, 650, src, 10, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_OFFSET_MISMATCH);
+	assert_non_null(strstr(err.message, "has 400 bytes; send from offset 400"));
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, id, 400, src + 400, 300, &u, &err), 0);
+	assert_int_equal(file_size(part), 700);
+	append_garbage(part, 200); /* again, to end exactly at the declared size */
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 700);
+	assert_int_equal(upload_append(f->dir, id, 700, src + 700, 300, &u, &err), 0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+	back = tu_read_file(part, &len);
+	assert_non_null(back);
+	assert_int_equal(len, sizeof(src));
+	assert_memory_equal(back, src, sizeof(src));
+	free(back);
+
+	/* A data file shorter than its record (lost behind our back): resend from what is there. */
+	assert_int_equal(upload_create(f->dir, 100, NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	free(part);
+	part = file_of(f, id, ".part");
+	assert_int_equal(upload_append(f->dir, id, 0, src, 60, &u, &err), 0);
+	assert_int_equal(truncate(part, 25), 0);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 25);
+	assert_int_equal(upload_append(f->dir, id, 25, src + 25, 75, &u, &err), 0);
+	assert_true(u.complete);
+	free(part);
+}
+
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	struct upload_info u;
+	struct pp_error err;
+	unsigned i;
+
+	/* At most UPLOAD_COUNT_MAX at once. */
+	for (i = 0; i < UPLOAD_COUNT_MAX; i++) {
+		pp_error_clear(&err);
+		assert_int_equal(upload_create(f->dir, 0, NULL, NULL, &u, &err), 0);
+	}
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, 0, NULL, NULL, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NO_SPACE);
+	assert_int_equal(tu_count_entries(f->dir), 2 * UPLOAD_COUNT_MAX);
+	/* Missing directory. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->fence, 0, NULL, NULL, &u, &err), -1);
+	assert_int_not_equal(err.code, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_append_complete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_offset_mismatch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_digest, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_damaged_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
