@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for FUZZ_SECONDS
-# (default 60) from a seed corpus made here: real cabinets and signatures for the library's
-# parsers; signer wire messages, signing-store entries, routes and listen addresses for the
-# server's. FUZZ_BUILD chooses the build directory (default build-fuzz).
+# (default 60) from a seed corpus made here: real cabinets, signatures and the SDP / SCUP catalog
+# fixtures of ../shared for the library's parsers; signer wire messages, signing-store entries,
+# routes and listen addresses for the server's. FUZZ_BUILD chooses the build directory (default
+# build-fuzz).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+top=$(pwd)
+shared=${SHARED:-$top/../shared}
 seconds=${FUZZ_SECONDS:-60}
 build=${FUZZ_BUILD:-build-fuzz}
 if [ ! -f $build/build.ninja ]; then
@@ -14,8 +17,9 @@ ninja -C $build
 
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/cab" "$seeds/sig" "$seeds/wire" "$seeds/entry" "$seeds/route" fuzz/corpus-cab \
-  fuzz/corpus-signature fuzz/corpus-signer-wire fuzz/corpus-signstore-entry fuzz/corpus-http-route
+mkdir -p "$seeds/cab" "$seeds/sig" "$seeds/sdp" "$seeds/wire" "$seeds/entry" "$seeds/route" \
+  fuzz/corpus-cab fuzz/corpus-signature fuzz/corpus-sdp fuzz/corpus-signer-wire \
+  fuzz/corpus-signstore-entry fuzz/corpus-http-route
 printf 'seed file\n' > "$seeds/a.txt"
 head -c 40000 /dev/urandom > "$seeds/b.bin"
 (cd "$seeds" && gcab -c cab/none.cab a.txt b.bin && gcab -c -z cab/mszip.cab a.txt b.bin)
@@ -31,6 +35,18 @@ osslsigncode sign -certs "$seeds/k.pem" -key "$seeds/k.pem" -h sha1 -n seed -i h
 for f in signed ossl-signed; do
   osslsigncode extract-signature -in "$seeds/cab/$f.cab" -out "$seeds/sig/$f.der" >/dev/null
 done
+
+# SDP seeds (sdp.h): the Dell SDP as it is, the first 3 packages of the HP catalog as a small
+# catalog, and that catalog gzipped (the reader inflates gzip input).
+cp "$shared"/fixtures/sdp/*.sdp "$seeds/sdp/"
+gzip -dc "$shared/fixtures/catalogs/HpCatalogForSms.xml.gz" | python3 -c '
+import sys
+xml, end = sys.stdin.buffer.read(), b"</smc:SoftwareDistributionPackage>"
+cut = 0
+for _ in range(3):
+    cut = xml.index(end, cut) + len(end)
+sys.stdout.buffer.write(xml[:cut] + b"\n</smc:SystemsManagementCatalog>\n")' > "$seeds/sdp/hp3.xml"
+gzip -9 -c "$seeds/sdp/hp3.xml" > "$seeds/sdp/hp3.xml.gz"
 
 # Signing-store entries (signstore.h): a code-signing certificate valid at the target's fixed
 # "now" (2030) and a second one as its chain, with their SHA-1 thumbprints.
@@ -112,6 +128,7 @@ run() { # target corpus seeds
 }
 [ -x $build/fuzz_cab ] && run fuzz_cab fuzz/corpus-cab "$seeds/cab"
 [ -x $build/fuzz_signature ] && run fuzz_signature fuzz/corpus-signature "$seeds/sig"
+[ -x $build/fuzz_sdp ] && run fuzz_sdp fuzz/corpus-sdp "$seeds/sdp"
 [ -x $build/fuzz_signer_wire ] && run fuzz_signer_wire fuzz/corpus-signer-wire "$seeds/wire"
 [ -x $build/fuzz_signstore_entry ] && run fuzz_signstore_entry fuzz/corpus-signstore-entry \
   "$seeds/entry"

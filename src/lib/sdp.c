@@ -181,9 +181,23 @@ const char *sdp_package_title(const struct sdp_package *p)
 struct pctx {
 	char reason[SDP_SKIP_REASON_MAX];
 	struct pp_error *err;
+	size_t kept; /* bytes of text and fragments kept so far: bounded so that the export of
+		      * any package fits SDP_PACKAGE_MAX and reads back */
 };
 
 #define SKIP(c, ...) (snprintf((c)->reason, sizeof((c)->reason), __VA_ARGS__), 1)
+
+#define SDP_KEPT_MAX (SDP_PACKAGE_MAX / 2)
+
+/* Counts n more kept bytes; a skip once the package keeps more than SDP_KEPT_MAX. */
+static int keep_bytes(struct pctx *c, size_t n)
+{
+	c->kept += n;
+	if (c->kept > SDP_KEPT_MAX)
+		return SKIP(c, "the package holds more than %u bytes of text and XML",
+			    SDP_KEPT_MAX);
+	return 0;
+}
 
 static int oom(struct pctx *c)
 {
@@ -230,6 +244,10 @@ static int take_text(struct pctx *c, xmlChar *x, const char *what, char **out)
 	if (n > SDP_TEXT_MAX) {
 		xmlFree(x);
 		return SKIP(c, "%s is longer than %u bytes", what, SDP_TEXT_MAX);
+	}
+	if (keep_bytes(c, n) != 0) {
+		xmlFree(x);
+		return 1;
 	}
 	*out = malloc(n + 1);
 	if (*out == NULL) {
@@ -332,12 +350,16 @@ static int fragment(struct pctx *c, xmlNode *first, bool siblings, const char *w
 	*out = NULL;
 	if (buf == NULL)
 		return oom(c);
+	/* libxml2 2.9 grows a buffer by what each write needs unless told to double. */
+	xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
 	for (xmlNode *k = first; k != NULL && rc == 0; k = siblings ? k->next : NULL) {
 		if (k->type == XML_ELEMENT_NODE)
 			rc = fragment_one(c, k, buf);
 	}
 	if (rc == 0 && (size_t)xmlBufferLength(buf) > SDP_FRAGMENT_MAX)
 		rc = SKIP(c, "%s is larger than %u bytes", what, SDP_FRAGMENT_MAX);
+	if (rc == 0)
+		rc = keep_bytes(c, (size_t)xmlBufferLength(buf));
 	if (rc == 0 && (*out = strdup((const char *)xmlBufferContent(buf))) == NULL)
 		rc = oom(c);
 	xmlBufferFree(buf);
@@ -1392,10 +1414,13 @@ static int w_package(xmlTextWriter *w, const struct sdp_package *p, bool in_cata
 int sdp_package_to_xml(const struct sdp_package *p, char **out, size_t *len, struct pp_error *err)
 {
 	xmlBuffer *buf = xmlBufferCreate();
-	xmlTextWriter *w = buf != NULL ? xmlNewTextWriterMemory(buf, 0) : NULL;
+	xmlTextWriter *w;
 	int rc = -1;
 
 	*out = NULL;
+	if (buf != NULL)
+		xmlBufferSetAllocationScheme(buf, XML_BUFFER_ALLOC_DOUBLEIT);
+	w = buf != NULL ? xmlNewTextWriterMemory(buf, 0) : NULL;
 	if (w == NULL)
 		goto out;
 	if (xmlTextWriterSetIndent(w, 1) < 0 ||

@@ -502,6 +502,41 @@ static void test_package_too_large(void **state)
 	free(xml);
 }
 
+/* A namespace declared once on the root is declared again in every kept fragment: 1,030
+ * fragments of an 8,200-byte URI would export to more than a package may be. Skipped. */
+static void test_fragment_amplification(void **state)
+{
+	size_t uri_len = 8200, count = 1030;
+	char *uri = malloc(uri_len + 1), *xml;
+	size_t cap = uri_len + count * 16 + 4096, used;
+	char reasons[512];
+	struct pp_error err = {0};
+	unsigned packages;
+
+	(void)state;
+	assert_non_null(uri);
+	memset(uri, 'u', uri_len);
+	uri[uri_len] = '\0';
+	xml = malloc(cap);
+	assert_non_null(xml);
+	used =
+	    (size_t)snprintf(xml, cap,
+			     "<smc:SystemsManagementCatalog " NS_DECL
+			     "><smc:SoftwareDistributionPackage xmlns:x=\"urn:%s\">" PROPS(GOOD_ID)
+				 TITLE ITEM(ORIGIN),
+			     uri);
+	for (size_t i = 0; i < count; i++)
+		used += (size_t)snprintf(xml + used, cap - used, "<x:a/>");
+	(void)snprintf(xml + used, cap - used,
+		       "</smc:SoftwareDistributionPackage></smc:SystemsManagementCatalog>");
+	assert_int_equal(run_reader(xml, reasons, sizeof(reasons), &packages, &err), SDP_NEXT_END);
+	assert_int_equal(packages, 0);
+	assert_string_equal(
+	    reasons, "1 " GOOD_ID ": the package holds more than 4194304 bytes of text and XML|");
+	free(xml);
+	free(uri);
+}
+
 static void test_parse_one(void **state)
 {
 	const char *two = CATALOG(PKG(GOOD_ID, ORIGIN) PKG(GOOD_ID, ORIGIN));
@@ -538,6 +573,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_truncated_gzip),
 	    cmocka_unit_test(test_package_too_large),
+	    cmocka_unit_test(test_fragment_amplification),
 	    cmocka_unit_test(test_parse_one),
 	    cmocka_unit_test(test_guid),
 	};
