@@ -51,6 +51,16 @@ int cli_publisher(struct cli *cli, int argc, char **argv);
 int cli_logs(struct cli *cli, int argc, char **argv);
 int cli_catalog(struct cli *cli, int argc, char **argv);
 int cli_updates(struct cli *cli, int argc, char **argv);
+int cli_publish(struct cli *cli, int argc, char **argv);
+int cli_deploy(struct cli *cli, int argc, char **argv);
+int cli_deployments(struct cli *cli, int argc, char **argv);
+/* updates revise|expire|delete (cli_publish.c), dispatched with the other updates verbs. */
+int cli_updates_revise(struct cli *cli, int argc, char **argv);
+int cli_updates_expire(struct cli *cli, int argc, char **argv);
+int cli_updates_delete(struct cli *cli, int argc, char **argv);
+extern const char cli_updates_revise_manual[];
+extern const char cli_updates_expire_manual[];
+extern const char cli_updates_delete_manual[];
 
 extern const char cli_sign_manual[];
 extern const char cli_verify_manual[];

@@ -247,6 +247,23 @@ static const char certs_unblock_manual[] =
     "    --json                print the certificate as JSON\n" CLI_API_MANUAL_OPTIONS
     "\n" ADMIN_EXIT_STATUS "\n" CLI_API_MANUAL_FILES;
 
+static const char certs_approve_manual[] =
+    "NAME\n"
+    "    patchpoint certificates approve - approve a vendor's content signing certificate\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint certificates approve THUMBPRINT [--json] [connection options]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    The first time a vendor's signed content is published, its signer is added to\n"
+    "    Certificates as a Third-party Software Updates Content certificate, unapproved, and\n"
+    "    the publish is refused. Approving it lets content it signed be published; blocking\n"
+    "    it ('certificates block') refuses that content again.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --json                print the certificate as JSON\n" CLI_API_MANUAL_OPTIONS
+    "\n" ADMIN_EXIT_STATUS "\n" CLI_API_MANUAL_FILES;
+
 enum {
 	OPT_JSON = 256,
 	OPT_NAME,
@@ -991,6 +1008,14 @@ static int certs_list(struct cli *cli, int argc, char **argv)
 	return rc;
 }
 
+/* "blocked", "unblocked", "approved". */
+static const char *past(const char *action)
+{
+	return strcmp(action, "block") == 0	? "blocked"
+	       : strcmp(action, "unblock") == 0 ? "unblocked"
+						: "approved";
+}
+
 /* show, block and unblock: one certificate, by thumbprint. action is NULL, "block" or
  * "unblock". */
 static int certs_one(struct cli *cli, int argc, char **argv, const char *cmd, const char *action)
@@ -1029,14 +1054,14 @@ static int certs_one(struct cli *cli, int argc, char **argv, const char *cmd, co
 		goto out;
 	cert = record(doc, "certificate");
 	if (action != NULL)
-		cli_log(cli, CMTRACE_INFO, "Certificate %s %sed", thumbprint, action);
+		cli_log(cli, CMTRACE_INFO, "Certificate %s %s", thumbprint, past(action));
 	if (json) {
 		rc = print_json_answer(doc);
 		doc = NULL;
 		goto out;
 	}
 	if (action != NULL) {
-		printf("Certificate %s %sed\n", cli_json_str(cert, "thumbprint"), action);
+		printf("Certificate %s %s\n", cli_json_str(cert, "thumbprint"), past(action));
 		goto out;
 	}
 	cli_format_time(cli_json_int(cert, "not_before", 0), from, sizeof(from));
@@ -1048,6 +1073,7 @@ static int certs_one(struct cli *cli, int argc, char **argv, const char *cmd, co
 	printf("Valid From: %s\n", from);
 	printf("Valid To: %s\n", to);
 	printf("Blocked: %s\n", yes_no(cli_json_bool(cert, "blocked")));
+	printf("Approved: %s\n", yes_no(cli_json_bool(cert, "approved")));
 	printf("Added: %s\n", added);
 out:
 	json_decref(doc);
@@ -1070,6 +1096,11 @@ static int certs_unblock(struct cli *cli, int argc, char **argv)
 	return certs_one(cli, argc, argv, "certificates unblock", "unblock");
 }
 
+static int certs_approve(struct cli *cli, int argc, char **argv)
+{
+	return certs_one(cli, argc, argv, "certificates approve", "approve");
+}
+
 int cli_certificates(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_verb verbs[] = {
@@ -1077,6 +1108,8 @@ int cli_certificates(struct cli *cli, int argc, char **argv)
 	    {"show", "one certificate", certs_show_manual, certs_show},
 	    {"block", "block a certificate (clients remove it)", certs_block_manual, certs_block},
 	    {"unblock", "unblock a certificate", certs_unblock_manual, certs_unblock},
+	    {"approve", "approve a vendor's content certificate", certs_approve_manual,
+	     certs_approve},
 	};
 
 	return cli_dispatch(cli, "certificates", verbs, sizeof(verbs) / sizeof(verbs[0]), argc - 1,

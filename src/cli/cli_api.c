@@ -450,8 +450,13 @@ char *cli_api_escape(const char *seg)
 static void describe_error(const struct cli_api_response *resp, const char *url,
 			   struct pp_error *err)
 {
+	const char *detail =
+	    json_string_value(json_object_get(json_object_get(resp->json, "error"), "detail"));
+
+	/* "detail" says why, where the message is a fixed text (11516 of ConfigMgr). */
 	if (resp->error_message[0] != '\0')
-		pp_error_set(err, HR_E_FAIL, "%s (HTTP %ld %s)", resp->error_message, resp->status,
+		pp_error_set(err, HR_E_FAIL, "%s%s%s (HTTP %ld %s)", resp->error_message,
+			     detail != NULL ? " " : "", detail != NULL ? detail : "", resp->status,
 			     resp->error_code[0] != '\0' ? resp->error_code : "error");
 	else
 		pp_error_set(err, HR_E_FAIL, "%s answered HTTP %ld without an error message", url,

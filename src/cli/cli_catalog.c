@@ -584,6 +584,11 @@ int cli_updates(struct cli *cli, int argc, char **argv)
 	static const struct cli_verb verbs[] = {
 	    {"list", "the third-party updates, filtered", updates_list_manual, updates_list},
 	    {"show", "one update in full", updates_show_manual, updates_show},
+	    {"revise", "a new revision (content is immutable per revision)",
+	     cli_updates_revise_manual, cli_updates_revise},
+	    {"expire", "expire an update", cli_updates_expire_manual, cli_updates_expire},
+	    {"delete", "delete an unpublished or expired update", cli_updates_delete_manual,
+	     cli_updates_delete},
 	};
 
 	return cli_dispatch(cli, "updates", verbs, sizeof(verbs) / sizeof(verbs[0]), argc - 1,

@@ -35,12 +35,15 @@ static const char main_manual[] =
     "    site list|add|show           sites of the hierarchy\n"
     "    sup list|show|add|set        software update points, third-party updates settings\n"
     "    sync                         synchronize software updates (--wait for the result)\n"
-    "    certificates list|show|block|unblock\n"
+    "    certificates list|show|block|unblock|approve\n"
     "                                 Administration > Security > Certificates\n"
     "    publisher cert create|import|export|show, publisher status\n"
     "                                 the signing certificate of the software update point\n"
     "    catalog import|export|list   third-party catalogs (SCUP .xml/.xml.gz, single SDPs)\n"
-    "    updates list|show            the updates of the catalogs, filtered\n"
+    "    updates list|show|revise|expire|delete\n"
+    "                                 the updates of the catalogs and your own\n"
+    "    publish                      signed content for an update (or --new: your own)\n"
+    "    deploy, deployments list     deployments of published updates to collections\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -67,13 +70,23 @@ struct group {
 };
 
 static const struct group groups[] = {
-    {"cert", cli_cert},		  {"cab", cli_cab},
-    {"sign", cli_sign},		  {"verify", cli_verify},
-    {"certutil", cli_certutil},	  {"policy", cli_policy},
-    {"site", cli_site},		  {"sup", cli_sup},
-    {"sync", cli_sync},		  {"certificates", cli_certificates},
-    {"publisher", cli_publisher}, {"log", cli_logs},
-    {"catalog", cli_catalog},	  {"updates", cli_updates},
+    {"cert", cli_cert},
+    {"cab", cli_cab},
+    {"sign", cli_sign},
+    {"verify", cli_verify},
+    {"certutil", cli_certutil},
+    {"policy", cli_policy},
+    {"site", cli_site},
+    {"sup", cli_sup},
+    {"sync", cli_sync},
+    {"certificates", cli_certificates},
+    {"publisher", cli_publisher},
+    {"log", cli_logs},
+    {"catalog", cli_catalog},
+    {"updates", cli_updates},
+    {"publish", cli_publish},
+    {"deploy", cli_deploy},
+    {"deployments", cli_deployments},
 };
 
 int main(int argc, char **argv)

@@ -263,10 +263,11 @@ static json_t *sync_json(const struct store_sync *s)
 
 static json_t *cert_json(const struct store_certificate *c)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:I}", "thumbprint", c->thumbprint, "type",
-			 store_certificate_type_name(c->type), "subject", c->subject, "not_before",
-			 (json_int_t)c->not_before, "not_after", (json_int_t)c->not_after,
-			 "blocked", c->blocked, "added_at", (json_int_t)c->added_at);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:I}", "thumbprint", c->thumbprint,
+			 "type", store_certificate_type_name(c->type), "subject", c->subject,
+			 "not_before", (json_int_t)c->not_before, "not_after",
+			 (json_int_t)c->not_after, "blocked", c->blocked, "approved", c->approved,
+			 "added_at", (json_int_t)c->added_at);
 }
 
 /* {"<key>": record} */
@@ -744,16 +745,20 @@ static void on_certificate(struct httpd_request *req, void *ctx)
 	reply_certificate(a, req, s);
 }
 
-static void set_blocked(struct httpd_request *req, struct api *a, bool block)
+enum cert_action { CERT_BLOCK, CERT_UNBLOCK, CERT_APPROVE };
+
+static void set_blocked(struct httpd_request *req, struct api *a, enum cert_action action)
 {
+	static const char *const done[] = {"blocked", "unblocked", "approved"};
 	const char *thumb = httpd_request_capture(req, "thumbprint");
 	struct pp_error err;
 	struct store *s;
 	int rc;
 
 	HANDLER_STORE(a, req, s, err);
-	rc = block ? store_certificate_block(s, thumb, &err)
-		   : store_certificate_unblock(s, thumb, &err);
+	rc = action == CERT_BLOCK     ? store_certificate_block(s, thumb, &err)
+	     : action == CERT_UNBLOCK ? store_certificate_unblock(s, thumb, &err)
+				      : store_certificate_approve(s, thumb, &err);
 	if (rc != 0) {
 		if (err.code == HR_E_INVALIDARG)
 			httpd_reply_error(req, 404, "not_found", "no certificate '%s'", thumb);
@@ -761,19 +766,23 @@ static void set_blocked(struct httpd_request *req, struct api *a, bool block)
 			api_reply_failure(a, req, &err);
 		return;
 	}
-	srvlog_write(a->wcm_log, CMTRACE_INFO, "Certificate %s %s", thumb,
-		     block ? "blocked" : "unblocked");
+	srvlog_write(a->wcm_log, CMTRACE_INFO, "Certificate %s %s", thumb, done[action]);
 	reply_certificate(a, req, s);
 }
 
 static void on_block(struct httpd_request *req, void *ctx)
 {
-	set_blocked(req, ctx, true);
+	set_blocked(req, ctx, CERT_BLOCK);
 }
 
 static void on_unblock(struct httpd_request *req, void *ctx)
 {
-	set_blocked(req, ctx, false);
+	set_blocked(req, ctx, CERT_UNBLOCK);
+}
+
+static void on_approve(struct httpd_request *req, void *ctx)
+{
+	set_blocked(req, ctx, CERT_APPROVE);
 }
 
 /* ---- the publisher's certificate ---- */
@@ -1125,6 +1134,7 @@ static const struct api_route site_routes[] = {
     {"GET", "/api/v1/certificates/{thumbprint}", on_certificate},
     {"POST", "/api/v1/certificates/{thumbprint}/block", on_block},
     {"POST", "/api/v1/certificates/{thumbprint}/unblock", on_unblock},
+    {"POST", "/api/v1/certificates/{thumbprint}/approve", on_approve},
     {"GET", "/api/v1/publisher/certificate", on_publisher_show},
     {"POST", "/api/v1/publisher/certificate", on_publisher_create},
     {"POST", "/api/v1/publisher/certificate/import", on_publisher_import},

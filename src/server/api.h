@@ -6,6 +6,8 @@
 #define PATCHPOINT_API_H
 
 #include "certmgr.h"
+#include "content.h"
+#include "signer.h"
 #include "error.h"
 #include "httpd.h"
 #include "srvlog.h"
@@ -20,15 +22,18 @@
 struct api {
 	const char *version;
 	const char *db_path;
-	const char *log_dir;	 /* for GET /api/v1/logs/{name} */
-	unsigned roles;		 /* API_ROLE_* */
-	const char *site_code;	 /* the top-level site at start, for /status */
-	struct certmgr certmgr;	 /* template: store is filled per request */
-	struct syncmgr *syncmgr; /* NULL without the site role */
-	struct srvlog *log;	 /* patchpointd.log */
-	struct srvlog *wcm_log;	 /* WCM.log */
-	struct srvlog *isv_log;	 /* SMS_ISVUPDATES_SYNCAGENT.log: catalogs and their updates */
-	const char *uploads_dir; /* resumable uploads (upload.h) */
+	const char *log_dir;	  /* for GET /api/v1/logs/{name} */
+	unsigned roles;		  /* API_ROLE_* */
+	const char *site_code;	  /* the top-level site at start, for /status */
+	struct certmgr certmgr;	  /* template: store is filled per request */
+	struct syncmgr *syncmgr;  /* NULL without the site role */
+	struct srvlog *log;	  /* patchpointd.log */
+	struct srvlog *wcm_log;	  /* WCM.log */
+	struct srvlog *isv_log;	  /* SMS_ISVUPDATES_SYNCAGENT.log: catalogs and their updates */
+	const char *uploads_dir;  /* resumable uploads (upload.h) */
+	struct srvlog *sdist_log; /* SoftwareDistribution.log: publishing */
+	struct signer *signer;	  /* the sup role's signer process, NULL without it */
+	struct content_store *content; /* the sup role's WSUSContent, NULL without it */
 	/* private */
 	bool key_made;
 	pthread_key_t store_key;

@@ -206,7 +206,9 @@ static int import_package(struct store *s, struct import_ctx *c, const struct sd
 			goto out;
 		}
 		u.revision = old.revision + 1;
-		u.state = old.state;
+		/* The new revision has no content yet; the old one keeps its own. */
+		u.state = old.state == STORE_UPDATE_EXPIRED ? STORE_UPDATE_EXPIRED
+							    : STORE_UPDATE_METADATA;
 		u.created_at = old.created_at;
 		c->res->updated++;
 	} else if (gerr.code == HR_CRYPT_E_NOT_FOUND) {

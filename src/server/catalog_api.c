@@ -3,6 +3,7 @@
 #include "catalog_api.h"
 
 #include "catalog.h"
+#include "content.h"
 #include "hresult.h"
 #include "sdp.h"
 #include "store.h"
@@ -279,6 +280,53 @@ static int load_update(struct api *a, struct httpd_request *req, struct store_up
 	return 0;
 }
 
+/* Adds "content": the published content of every revision, oldest first. */
+static json_t *with_content(struct api *a, const struct store_update *u, json_t *j)
+{
+	struct store_update_content *list = NULL;
+	struct pp_error err;
+	struct store *s;
+	size_t n = 0;
+	json_t *arr;
+
+	pp_error_clear(&err);
+	s = api_store(a, &err);
+	if (j == NULL || s == NULL || store_update_content_list(s, u->id, &list, &n, &err) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	arr = json_array();
+	for (size_t i = 0; arr != NULL && i < n; i++) {
+		const struct store_update_content *c = &list[i];
+		json_t *row = json_pack("{s:I, s:b, s:I}", "revision", (json_int_t)c->revision,
+					"metadata_only", !c->has_content, "published_at",
+					(json_int_t)c->published_at);
+
+		if (row != NULL && c->has_content) {
+			char path[CONTENT_URL_PATH_MAX];
+
+			(void)snprintf(path, sizeof(path), "/Content/%.2s/%.40s.cab", c->sha1 + 38,
+				       c->sha1);
+			(void)json_object_set_new(row, "sha1", json_string(c->sha1));
+			(void)json_object_set_new(row, "sha256", json_string(c->sha256));
+			(void)json_object_set_new(row, "size", json_integer((json_int_t)c->size));
+			(void)json_object_set_new(row, "path", json_string(path));
+			(void)json_object_set_new(row, "signer", json_string(c->signer));
+			(void)json_object_set_new(row, "files", json_string(c->files));
+		}
+		if (json_array_append_new(arr, row) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	free(list);
+	if (arr == NULL || json_object_set_new(j, "content", arr) != 0) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static void on_update(struct httpd_request *req, void *ctx)
 {
 	struct api *a = ctx;
@@ -297,7 +345,7 @@ static void on_update(struct httpd_request *req, void *ctx)
 		api_reply_failure(a, req, &err);
 		return;
 	}
-	api_reply_new(req, 200, catalog_update_json(&u, p));
+	api_reply_new(req, 200, with_content(a, &u, catalog_update_json(&u, p)));
 	sdp_package_free(p);
 }
 

@@ -163,20 +163,26 @@ static int pick_any(const struct certmgr *cm, const struct signer_cert *certs, s
 	return best;
 }
 
+void certmgr_certificate_row(X509 *cert, uint8_t *der, size_t der_len,
+			     enum store_certificate_type type, struct store_certificate *row)
+{
+	memset(row, 0, sizeof(*row));
+	(void)pki_thumbprint(cert, row->thumbprint);
+	row->type = type;
+	row->der = der;
+	row->der_len = der_len;
+	pki_simple_name(cert, row->subject, sizeof(row->subject));
+	row->not_before = asn1_unix(X509_get0_notBefore(cert));
+	row->not_after = asn1_unix(X509_get0_notAfter(cert));
+}
+
 static int add_to_certificates(const struct certmgr *cm, const struct signer_cert *c,
 			       bool *inserted, struct pp_error *err)
 {
 	struct store_certificate row;
 	bool already = false;
 
-	memset(&row, 0, sizeof(row));
-	(void)snprintf(row.thumbprint, sizeof(row.thumbprint), "%s", c->thumbprint);
-	row.type = STORE_CERT_WSUS_SIGNING;
-	row.der = c->der;
-	row.der_len = c->der_len;
-	pki_simple_name(c->cert, row.subject, sizeof(row.subject));
-	row.not_before = asn1_unix(X509_get0_notBefore(c->cert));
-	row.not_after = asn1_unix(X509_get0_notAfter(c->cert));
+	certmgr_certificate_row(c->cert, c->der, c->der_len, STORE_CERT_WSUS_SIGNING, &row);
 	if (store_certificate_add(cm->store, &row, &already, err) != 0)
 		return -1;
 	*inserted = !already;

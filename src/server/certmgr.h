@@ -45,6 +45,10 @@ struct certmgr_target {
 	struct signstore *signstore; /* NULL when it cannot be reached (reason in the error) */
 };
 
+/* A row of Certificates for cert of this type (der borrowed: the row points at it). */
+void certmgr_certificate_row(X509 *cert, uint8_t *der, size_t der_len,
+			     enum store_certificate_type type, struct store_certificate *row);
+
 /* Finds the top-level SUP and opens its signing store. A remote SUP at an http:// URL gets
  * HR_E_ACCESSDENIED with CERTMGR_REMOTE_NOT_HTTPS as the message; a local SUP without the sup
  * role running here gets HR_E_FAIL. Release with certmgr_target_release. */

@@ -20,6 +20,9 @@
  * that keeps them out, and the main thread waits for them in sigsuspend. */
 #include "api.h"
 #include "catalog_api.h"
+#include "content.h"
+#include "content_api.h"
+#include "publish_api.h"
 #include "cmtrace.h"
 #include "error.h"
 #include "hresult.h"
@@ -918,7 +921,39 @@ static int run_prepare(const struct daemon_conf *c, struct api *api, struct sign
 	api->log = g_logs.main;
 	api->wcm_log = g_logs.wcm;
 	api->isv_log = g_logs.isv;
+	api->sdist_log = g_logs.sdist;
+	api->signer = signer;
 	return api_init(api, err);
+}
+
+/* content_store_scrub's report: one warning per damaged file. */
+static void on_damaged_content(void *ctx, const char *sha1, const struct pp_error *why)
+{
+	(void)ctx;
+	(void)sha1;
+	daemon_log(CMTRACE_WARNING, "content scrub: %s", why->message);
+}
+
+/* The sup role's content store (content.h): opened on dir (made when missing), what a killed
+ * publisher left in .incoming removed, and every file verified before anything is served. */
+static struct content_store *run_content(const char *dir, struct pp_error *err)
+{
+	struct content_store *cs;
+	unsigned leftovers = 0, checked = 0, bad = 0;
+
+	cs = content_store_open(dir, &leftovers, err);
+	if (cs == NULL)
+		return NULL;
+	if (leftovers > 0)
+		daemon_log(CMTRACE_WARNING, "removed %u unfinished file(s) from %s/.incoming",
+			   leftovers, dir);
+	if (content_store_scrub(cs, on_damaged_content, NULL, &checked, &bad, err) != 0) {
+		content_store_free(cs);
+		return NULL;
+	}
+	daemon_log(bad > 0 ? CMTRACE_WARNING : CMTRACE_INFO,
+		   "content scrub: %u files checked, %u damaged", checked, bad);
+	return cs;
 }
 
 /* At start: syncs a killed process left running are marked failed, so a new one can run. */
@@ -952,7 +987,7 @@ static int run_serve(const struct daemon_conf *c)
 {
 	const char *dir = c->value[CONF_DATA_DIR];
 	static char db_path[PATH_MAX], log_dir[PATH_MAX], machine[PATH_MAX], keys[PATH_MAX];
-	static char uploads[PATH_MAX];
+	static char uploads[PATH_MAX], content[PATH_MAX];
 	static char site_code[STORE_SITE_CODE_LEN + 1], token[STORE_TOKEN_MAX + 2];
 	struct httpd_options opt;
 	struct syncmgr_options so;
@@ -960,6 +995,7 @@ static int run_serve(const struct daemon_conf *c)
 	struct signer *signer = NULL;
 	struct syncmgr *sync = NULL;
 	struct api api;
+	struct content_api content_routes;
 	struct httpd *h = NULL;
 	struct stat st;
 	sigset_t block, old;
@@ -982,7 +1018,8 @@ static int run_serve(const struct daemon_conf *c)
 	    join_path(log_dir, sizeof(log_dir), dir, "logs", &err) != 0 ||
 	    join_path(machine, sizeof(machine), dir, "machine", &err) != 0 ||
 	    join_path(keys, sizeof(keys), dir, "keys", &err) != 0 ||
-	    join_path(uploads, sizeof(uploads), dir, "uploads", &err) != 0)
+	    join_path(uploads, sizeof(uploads), dir, "uploads", &err) != 0 ||
+	    join_path(content, sizeof(content), dir, "content", &err) != 0)
 		return fail(&err);
 	if (stat(db_path, &st) != 0 || !S_ISREG(st.st_mode)) {
 		pp_error_set(&err, HR_CRYPT_E_NOT_FOUND,
@@ -1015,6 +1052,10 @@ static int run_serve(const struct daemon_conf *c)
 	if (expired > 0)
 		daemon_log(CMTRACE_INFO, "removed %u upload(s) untouched for %lld hours", expired,
 			   (long long)(UPLOAD_MAX_AGE_DEFAULT / 3600));
+	if ((api.roles & API_ROLE_SUP) != 0 && (api.content = run_content(content, &err)) == NULL)
+		goto out;
+	content_routes.store = api.content;
+	content_routes.log = g_logs.main;
 
 	opt.auth = api_check_token;
 	opt.auth_ctx = &api;
@@ -1028,7 +1069,10 @@ static int run_serve(const struct daemon_conf *c)
 	     sup_api_add_routes(h, api.certmgr.local, &err) != 0) ||
 	    ((api.roles & (API_ROLE_SITE | API_ROLE_SUP)) != 0 &&
 	     upload_api_add_routes(h, uploads, &err) != 0) ||
-	    ((api.roles & API_ROLE_SITE) != 0 && catalog_api_add_routes(h, &api, &err) != 0))
+	    ((api.roles & API_ROLE_SUP) != 0 &&
+	     content_api_add_routes(h, &content_routes, &err) != 0) ||
+	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||
+						  publish_api_add_routes(h, &api, &err) != 0)))
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main
@@ -1087,6 +1131,7 @@ out:
 	httpd_free(h);
 	syncmgr_stop(sync);
 	api_fini(&api);
+	content_store_free(api.content);
 	signstore_free(api.certmgr.local);
 	signer_stop(signer);
 	OPENSSL_cleanse(token, sizeof(token));

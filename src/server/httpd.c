@@ -308,6 +308,78 @@ char *httpd_error_json(const char *code, const char *message)
 	return s;
 }
 
+/* Digits at *p as a number, saturating at UINT64_MAX (a position past any file is still a
+ * position); false when there is no digit. */
+static bool range_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		unsigned d = (unsigned)(*s - '0');
+
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+		s++;
+	}
+	*out = v;
+	if (s == *p)
+		return false;
+	*p = s;
+	return true;
+}
+
+static const char *skip_ows(const char *p)
+{
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return p;
+}
+
+int httpd_parse_range(const char *header, off_t total, off_t *offset, off_t *length)
+{
+	const char *p;
+	uint64_t first = 0, last = 0, size, n;
+	bool has_first, has_last;
+
+	if (header == NULL || total < 0)
+		return -1;
+	p = skip_ows(header);
+	if (strncasecmp(p, "bytes=", 6) != 0)
+		return -1;
+	p = skip_ows(p + 6);
+	has_first = range_number(&p, &first);
+	if (*p != '-')
+		return -1;
+	p++;
+	has_last = range_number(&p, &last);
+	/* Anything left, a ',' of several ranges included, and we serve the whole file (RFC 9110
+	 * 14.2 lets a server ignore Range). */
+	if (*skip_ows(p) != '\0' || (!has_first && !has_last))
+		return -1;
+	size = (uint64_t)total;
+	if (!has_first) {
+		/* The last N bytes: none is unsatisfiable; more than the file is the file. An empty
+		 * file has no 206 form for its whole self, so it is served with 200. */
+		if (last == 0)
+			return 1;
+		if (size == 0)
+			return -1;
+		n = last < size ? last : size;
+		*offset = (off_t)(size - n);
+		*length = (off_t)n;
+		return 0;
+	}
+	if (has_last && last < first)
+		return -1;
+	if (first >= size)
+		return 1;
+	if (!has_last || last >= size)
+		last = size - 1;
+	*offset = (off_t)first;
+	*length = (off_t)(last - first + 1);
+	return 0;
+}
+
 /* ---- replies ---- */
 
 static void logf_line(const struct httpd *h, const char *fmt, ...) PP_PRINTF(2, 3);
@@ -393,6 +465,21 @@ static void send_reply(struct httpd_worker *w, struct evhttp_request *ev, const 
 		evhttp_request_set_on_complete_cb(ev, on_complete, w);
 	} else if (w->inflight > 0) {
 		w->inflight--;
+	}
+	/* libevent 2.1 writes whatever body it is given, HEAD or not, and counts no Content-Length
+	 * for HEAD: the headers say what a GET would get, and the body stays here (the caller frees
+	 * it, closing a file it holds). 1xx, 204 and 304 never carry a length. */
+	if (evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD) {
+		struct evkeyvalq *hdr = evhttp_request_get_output_headers(ev);
+		char len[24];
+
+		if (status >= 200 && status != 204 && status != 304 &&
+		    evhttp_find_header(hdr, "Content-Length") == NULL) {
+			(void)snprintf(len, sizeof(len), "%zu",
+				       body != NULL ? evbuffer_get_length(body) : (size_t)0);
+			evhttp_add_header(hdr, "Content-Length", len);
+		}
+		body = NULL;
 	}
 	evhttp_send_reply(ev, status, NULL, body);
 }
@@ -481,7 +568,10 @@ void httpd_reply_error(struct httpd_request *req, int status, const char *code, 
 	request_free(req);
 }
 
-void httpd_reply_file(struct httpd_request *req, int fd, off_t size, const char *content_type)
+/* Replies status with length bytes of fd from offset (fd owned in every case), with
+ * Content-Range when range is not NULL. */
+static void reply_file_part(struct httpd_request *req, int status, int fd, off_t offset,
+			    off_t length, const char *range, const char *content_type)
 {
 	struct evbuffer *buf = evbuffer_new();
 	struct evkeyvalq *hdr = evhttp_request_get_output_headers(req->ev);
@@ -492,19 +582,57 @@ void httpd_reply_file(struct httpd_request *req, int fd, off_t size, const char 
 			       "out of memory while sending a file");
 		goto out;
 	}
-	/* evbuffer_add_file owns fd from here, also when it fails. */
-	if (evbuffer_add_file(buf, fd, 0, size) != 0) {
+	if (length == 0) {
+		/* Nothing to send: libevent 2.1 does not take an empty file segment. */
+		(void)close(fd);
+	} else if (evbuffer_add_file(buf, fd, offset, length) != 0) {
+		/* evbuffer_add_file owns fd from here, also when it fails. */
 		send_error_raw(req->w, req->ev, req->path, 500, "internal_error",
 			       "cannot send the file");
 		goto out;
 	}
 	evhttp_add_header(hdr, "Content-Type",
 			  content_type != NULL ? content_type : "application/octet-stream");
-	send_reply(req->w, req->ev, req->path, 200, buf);
+	evhttp_add_header(hdr, "Accept-Ranges", "bytes");
+	if (range != NULL)
+		evhttp_add_header(hdr, "Content-Range", range);
+	send_reply(req->w, req->ev, req->path, status, buf);
 out:
 	if (buf != NULL)
 		evbuffer_free(buf);
 	request_free(req);
+}
+
+void httpd_reply_file(struct httpd_request *req, int fd, off_t size, const char *content_type)
+{
+	reply_file_part(req, 200, fd, 0, size, NULL, content_type);
+}
+
+void httpd_reply_file_range(struct httpd_request *req, int fd, off_t offset, off_t length,
+			    off_t total, const char *content_type)
+{
+	char range[80];
+
+	if (offset < 0 || length <= 0 || total <= 0 || offset > total - length) {
+		(void)close(fd);
+		httpd_reply_error(req, 500, "internal_error",
+				  "bad byte range %lld+%lld of a file of %lld bytes",
+				  (long long)offset, (long long)length, (long long)total);
+		return;
+	}
+	(void)snprintf(range, sizeof(range), "bytes %lld-%lld/%lld", (long long)offset,
+		       (long long)(offset + length - 1), (long long)total);
+	reply_file_part(req, 206, fd, offset, length, range, content_type);
+}
+
+void httpd_reply_range_not_satisfiable(struct httpd_request *req, off_t total)
+{
+	char range[40];
+
+	(void)snprintf(range, sizeof(range), "bytes */%lld", (long long)total);
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Content-Range", range);
+	httpd_reply_error(req, 416, "range_not_satisfiable",
+			  "the range is outside the file of %lld bytes", (long long)total);
 }
 
 /* ---- request helpers ---- */

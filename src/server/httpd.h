@@ -61,7 +61,9 @@ struct httpd_options {
 };
 
 /* A handler answers its request exactly once, now or later from an event on the request's own
- * base (httpd_request_base), through one of the httpd_reply_* functions; after that req is gone. */
+ * base (httpd_request_base), through one of the httpd_reply_* functions; after that req is gone.
+ * The reply to a HEAD request carries its headers and the Content-Length its body would have
+ * had, and no body. */
 typedef void (*httpd_handler)(struct httpd_request *req, void *ctx);
 
 /* Parsed route captures; also used by the pure matcher below. */
@@ -146,8 +148,18 @@ void httpd_reply_bytes(struct httpd_request *req, int status, const char *conten
 		       const void *data, size_t len);
 
 /* Replies 200 with size bytes of fd from offset 0 through evbuffer_add_file (sendfile on plain
- * connections). Takes ownership of fd in every case. */
+ * connections), with Accept-Ranges: bytes. Takes ownership of fd in every case. */
 void httpd_reply_file(struct httpd_request *req, int fd, off_t size, const char *content_type);
+
+/* Replies 206 with length bytes of fd from offset (of a file of total bytes) and Content-Range:
+ * bytes A-B/TOTAL, as httpd_reply_file otherwise; a range outside the file answers 500. Takes
+ * ownership of fd in every case. */
+void httpd_reply_file_range(struct httpd_request *req, int fd, off_t offset, off_t length,
+			    off_t total, const char *content_type);
+
+/* Replies 416 range_not_satisfiable with the Content-Range of an unsatisfied range ("bytes *"
+ * then "/TOTAL"). */
+void httpd_reply_range_not_satisfiable(struct httpd_request *req, off_t total);
 
 /* ---- pure parts, exposed for the unit tests ---- */
 
@@ -161,6 +173,12 @@ bool httpd_pattern_valid(const char *pattern);
 /* Matches path against pattern; on a match fills caps (percent-decoded values) and returns true.
  * A capture matches one non-empty segment; a decoded '/' or NUL never matches. */
 bool httpd_pattern_match(const char *pattern, const char *path, struct httpd_captures *caps);
+
+/* Parses a Range header for a file of total bytes: "bytes=A-B", "bytes=A-" or "bytes=-N" (the
+ * unit in any case). 0 with *offset and *length of a satisfiable range (clipped to the file); 1
+ * when it is not satisfiable (416); -1 when it is to be ignored and the whole file served with
+ * 200 (NULL, malformed, another unit, several ranges, or a suffix of an empty file). */
+int httpd_parse_range(const char *header, off_t total, off_t *offset, off_t *length);
 
 /* {"error":{"code":"<code>","message":"<message>"}} as compact JSON, malloc'd (caller frees);
  * NULL when out of memory. */

@@ -1,5 +1,6 @@
 /* store.c - the domain rules of the site database, over a backend's primitive operations. */
 #include "store.h"
+#include "store_internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -10,11 +11,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-
-struct store {
-	const struct store_ops *ops;
-	void *impl;
-};
 
 struct store *store_new(const struct store_ops *ops, void *impl, struct pp_error *err)
 {
@@ -60,7 +56,7 @@ int store_transaction(struct store *s, store_tx_fn fn, void *ctx, struct pp_erro
 	return 0;
 }
 
-static int64_t store_now(void)
+int64_t store_now(void)
 {
 	return (int64_t)time(NULL);
 }
@@ -153,8 +149,8 @@ bad:
 	return -1;
 }
 
-static int check_text(const char *text, size_t max, bool empty_ok, const char *what,
-		      struct pp_error *err)
+int store_check_text(const char *text, size_t max, bool empty_ok, const char *what,
+		     struct pp_error *err)
 {
 	size_t len;
 
@@ -182,7 +178,7 @@ static int check_url(const char *url, struct pp_error *err)
 {
 	const char *host;
 
-	if (check_text(url, STORE_URL_MAX, false, "SUP URL", err) != 0)
+	if (store_check_text(url, STORE_URL_MAX, false, "SUP URL", err) != 0)
 		return -1;
 	if (strncasecmp(url, "https://", 8) == 0)
 		host = url + 8;
@@ -314,7 +310,7 @@ int store_site_add(struct store *s, const char *code, const char *name, const ch
 	struct site_add_ctx c = {code, name, NULL, false};
 
 	if (check_site_code(code, "site code", err) != 0 ||
-	    check_text(name, STORE_NAME_MAX, false, "site name", err) != 0)
+	    store_check_text(name, STORE_NAME_MAX, false, "site name", err) != 0)
 		return -1;
 	if (parent_code != NULL && parent_code[0] != '\0') {
 		if (check_site_code(parent_code, "parent site code", err) != 0)
@@ -335,7 +331,7 @@ int store_site_add_cas_above(struct store *s, const char *code, const char *name
 	struct site_add_ctx c = {code, name, NULL, true};
 
 	if (check_site_code(code, "site code", err) != 0 ||
-	    check_text(name, STORE_NAME_MAX, false, "site name", err) != 0)
+	    store_check_text(name, STORE_NAME_MAX, false, "site name", err) != 0)
 		return -1;
 	return store_transaction(s, site_add_tx, &c, err);
 }
@@ -602,7 +598,8 @@ int store_certificate_add(struct store *s, const struct store_certificate *cert,
 			     STORE_CERT_DER_MAX);
 		return -1;
 	}
-	if (check_text(cert->subject, STORE_SUBJECT_MAX, false, "certificate subject", err) != 0)
+	if (store_check_text(cert->subject, STORE_SUBJECT_MAX, false, "certificate subject", err) !=
+	    0)
 		return -1;
 	if (cert->not_after < cert->not_before) {
 		pp_error_set(err, HR_E_INVALIDARG, "certificate %s expires before it starts",
@@ -662,15 +659,15 @@ int store_certificate_list(struct store *s, struct store_certificate **out, size
 	return s->ops->cert_list(s->impl, out, count, err);
 }
 
-static int certificate_set_blocked(struct store *s, const char *thumbprint, bool blocked,
-				   struct pp_error *err)
+static int certificate_set_flag(struct store *s, const char *thumbprint, enum store_cert_flag flag,
+				bool value, struct pp_error *err)
 {
 	char thumb[STORE_THUMBPRINT_LEN + 1];
 	bool found = false;
 
 	if (normalize_thumbprint(thumbprint, thumb, err) != 0)
 		return -1;
-	if (s->ops->cert_set_blocked(s->impl, thumb, blocked, &found, err) != 0)
+	if (s->ops->cert_set_flag(s->impl, thumb, flag, value, &found, err) != 0)
 		return -1;
 	if (!found) {
 		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "certificate %s is not in Certificates",
@@ -682,12 +679,17 @@ static int certificate_set_blocked(struct store *s, const char *thumbprint, bool
 
 int store_certificate_block(struct store *s, const char *thumbprint, struct pp_error *err)
 {
-	return certificate_set_blocked(s, thumbprint, true, err);
+	return certificate_set_flag(s, thumbprint, STORE_CERT_FLAG_BLOCKED, true, err);
 }
 
 int store_certificate_unblock(struct store *s, const char *thumbprint, struct pp_error *err)
 {
-	return certificate_set_blocked(s, thumbprint, false, err);
+	return certificate_set_flag(s, thumbprint, STORE_CERT_FLAG_BLOCKED, false, err);
+}
+
+int store_certificate_approve(struct store *s, const char *thumbprint, struct pp_error *err)
+{
+	return certificate_set_flag(s, thumbprint, STORE_CERT_FLAG_APPROVED, true, err);
 }
 
 void store_certificate_clear(struct store_certificate *cert)
@@ -762,7 +764,7 @@ int store_sync_set_step(struct store *s, int64_t id, const char *step, struct pp
 {
 	struct sync_update_ctx c = {id, step, false, STORE_SYNC_RUNNING, NULL};
 
-	if (check_text(step, STORE_STEP_MAX, false, "sync step", err) != 0)
+	if (store_check_text(step, STORE_STEP_MAX, false, "sync step", err) != 0)
 		return -1;
 	return store_transaction(s, sync_update_tx, &c, err);
 }
@@ -861,7 +863,7 @@ int store_admin_token_add(struct store *s, const char *name, const char *token,
 	uint8_t hash[32];
 	int rc = -1;
 
-	if (check_text(name, STORE_NAME_MAX, false, "token name", err) != 0)
+	if (store_check_text(name, STORE_NAME_MAX, false, "token name", err) != 0)
 		return -1;
 	if (store_admin_token_digest(token, hash, err) != 0)
 		goto out;
@@ -897,186 +899,4 @@ out:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	free(hashes);
 	return rc;
-}
-
-/* ---- catalogs and updates ---- */
-
-static const char *const update_state_names[] = {"metadata", "published", "expired"};
-
-const char *store_update_state_name(enum store_update_state state)
-{
-	if ((unsigned)state >= sizeof(update_state_names) / sizeof(update_state_names[0]))
-		return "unknown";
-	return update_state_names[state];
-}
-
-/* An update id: a GUID in lower case (the SDP's PackageID, folded by the catalog import). */
-static int check_update_id(const char *id, struct pp_error *err)
-{
-	static const unsigned dash[] = {8, 13, 18, 23};
-	size_t d = 0;
-
-	if (id == NULL || strnlen(id, STORE_UPDATE_ID_LEN + 1) != STORE_UPDATE_ID_LEN)
-		goto bad;
-	for (unsigned i = 0; i < STORE_UPDATE_ID_LEN; i++) {
-		char c = id[i];
-
-		if (d < 4 && i == dash[d]) {
-			if (c != '-')
-				goto bad;
-			d++;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			goto bad;
-		}
-	}
-	return 0;
-bad:
-	pp_error_set(err, HR_E_INVALIDARG, "update id \"%.64s\" is not a GUID in lower case",
-		     id != NULL ? id : "");
-	return -1;
-}
-
-/* Copies id folded to lower case into out (when it fits), for lookups in either case. */
-static void fold_id(const char *id, char out[STORE_UPDATE_ID_LEN + 1])
-{
-	size_t i;
-
-	for (i = 0; id != NULL && id[i] != '\0' && i < STORE_UPDATE_ID_LEN; i++)
-		out[i] = (char)(id[i] >= 'A' && id[i] <= 'F' ? id[i] - 'A' + 'a' : id[i]);
-	out[i] = '\0';
-	if (id != NULL && id[i] != '\0')
-		out[0] = 'X'; /* longer than a GUID: fails the check */
-}
-
-int store_catalog_put(struct store *s, const char *name, bool allow_unsigned_content, bool *changed,
-		      struct pp_error *err)
-{
-	struct store_catalog c = {.allow_unsigned_content = allow_unsigned_content};
-	bool dummy;
-
-	if (check_text(name, STORE_NAME_MAX, false, "catalog name", err) != 0)
-		return -1;
-	(void)snprintf(c.name, sizeof(c.name), "%s", name);
-	c.added_at = store_now();
-	return s->ops->catalog_put(s->impl, &c, changed != NULL ? changed : &dummy, err);
-}
-
-int store_catalog_get(struct store *s, const char *name, struct store_catalog *out,
-		      struct pp_error *err)
-{
-	bool found = false;
-
-	if (check_text(name, STORE_NAME_MAX, false, "catalog name", err) != 0)
-		return -1;
-	if (s->ops->catalog_get(s->impl, name, out, &found, err) != 0)
-		return -1;
-	if (!found) {
-		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "catalog \"%s\" does not exist", name);
-		return -1;
-	}
-	return 0;
-}
-
-int store_catalog_list(struct store *s, struct store_catalog **out, size_t *count,
-		       struct pp_error *err)
-{
-	*out = NULL;
-	*count = 0;
-	return s->ops->catalog_list(s->impl, out, count, err);
-}
-
-int store_update_get(struct store *s, const char *id, struct store_update *out,
-		     struct pp_error *err)
-{
-	char key[STORE_UPDATE_ID_LEN + 1];
-	bool found = false;
-
-	fold_id(id, key);
-	if (check_update_id(key, err) != 0)
-		return -1;
-	if (s->ops->update_get(s->impl, key, out, &found, err) != 0)
-		return -1;
-	if (!found) {
-		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "update %s does not exist", key);
-		return -1;
-	}
-	return 0;
-}
-
-int store_update_sdp(struct store *s, const char *id, char **xml, size_t *len, struct pp_error *err)
-{
-	char key[STORE_UPDATE_ID_LEN + 1];
-	bool found = false;
-
-	*xml = NULL;
-	fold_id(id, key);
-	if (check_update_id(key, err) != 0)
-		return -1;
-	if (s->ops->update_sdp(s->impl, key, xml, len, &found, err) != 0)
-		return -1;
-	if (!found) {
-		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "update %s does not exist", key);
-		return -1;
-	}
-	return 0;
-}
-
-int store_update_put(struct store *s, const struct store_update *u, const char *sdp, size_t sdp_len,
-		     struct pp_error *err)
-{
-	struct store_update row = *u;
-	uint8_t digest[32];
-	char hex[65];
-
-	if (check_update_id(u->id, err) != 0 ||
-	    check_text(u->vendor, sizeof(u->vendor), false, "vendor", err) != 0 ||
-	    check_text(u->product, sizeof(u->product), false, "product", err) != 0 ||
-	    check_text(u->title, sizeof(u->title), false, "title", err) != 0 ||
-	    check_text(u->classification, sizeof(u->classification), true, "classification", err) !=
-		0 ||
-	    check_text(u->severity, sizeof(u->severity), true, "severity", err) != 0 ||
-	    check_text(u->kb, sizeof(u->kb), true, "KB article", err) != 0 ||
-	    check_text(u->creation_date, sizeof(u->creation_date), false, "creation date", err) !=
-		0 ||
-	    check_text(u->catalog, sizeof(u->catalog), true, "catalog name", err) != 0)
-		return -1;
-	if (u->revision < 1) {
-		pp_error_set(err, HR_E_INVALIDARG, "update %s: revision %lld is not positive",
-			     u->id, (long long)u->revision);
-		return -1;
-	}
-	if ((unsigned)u->state > STORE_UPDATE_EXPIRED) {
-		pp_error_set(err, HR_E_INVALIDARG, "update %s: unknown state", u->id);
-		return -1;
-	}
-	if (sdp == NULL || sdp_len == 0 || sdp_len > STORE_UPDATE_SDP_MAX) {
-		pp_error_set(err, HR_E_INVALIDARG, "update %s: the SDP is empty or over %u bytes",
-			     u->id, STORE_UPDATE_SDP_MAX);
-		return -1;
-	}
-	if (EVP_Digest(sdp, sdp_len, digest, NULL, EVP_sha256(), NULL) != 1) {
-		pp_error_set(err, HR_E_FAIL, "SHA-256 is not available");
-		return -1;
-	}
-	for (size_t i = 0; i < 32; i++)
-		(void)snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-	if (strcmp(hex, u->sdp_sha256) != 0) {
-		pp_error_set(err, HR_E_INVALIDARG,
-			     "update %s: sdp_sha256 is not the SHA-256 of the SDP", u->id);
-		return -1;
-	}
-	row.updated_at = store_now();
-	if (row.created_at == 0)
-		row.created_at = row.updated_at;
-	return s->ops->update_put(s->impl, &row, sdp, sdp_len, err);
-}
-
-int store_update_list(struct store *s, const struct store_update_filter *filter,
-		      struct store_update **out, size_t *count, struct pp_error *err)
-{
-	static const struct store_update_filter all = {.published = -1};
-
-	*out = NULL;
-	*count = 0;
-	return s->ops->update_list(s->impl, filter != NULL ? filter : &all, out, count, err);
 }

@@ -91,6 +91,9 @@ struct store_certificate {
 	char subject[STORE_SUBJECT_MAX];
 	int64_t not_before, not_after; /* Unix seconds */
 	bool blocked;
+	/* Vendor content certificates are added unapproved and need an administrator's approval
+	 * before content they signed is published; every other type is always approved. */
+	bool approved;
 	int64_t added_at;
 };
 
@@ -267,6 +270,9 @@ int store_certificate_block(struct store *s, const char *thumbprint,
 			    struct pp_error *err) PP_WARN_UNUSED;
 int store_certificate_unblock(struct store *s, const char *thumbprint,
 			      struct pp_error *err) PP_WARN_UNUSED;
+/* Approves a certificate (content certificates start unapproved); repeating is not an error. */
+int store_certificate_approve(struct store *s, const char *thumbprint,
+			      struct pp_error *err) PP_WARN_UNUSED;
 
 /* Frees the DER of one record (and zeroes the record); NULL is a no-op. */
 void store_certificate_clear(struct store_certificate *cert);
@@ -357,7 +363,90 @@ int store_update_list(struct store *s, const struct store_update_filter *filter,
 /* "metadata", "published", "expired". Never NULL. */
 const char *store_update_state_name(enum store_update_state state);
 
+/* The content published for one revision of an update (immutable once stored). */
+struct store_update_content {
+	char update_id[STORE_UPDATE_ID_LEN + 1];
+	int64_t revision;
+	bool has_content;      /* false: published metadata only */
+	char sha1[41];	       /* upper-case hex of the signed CAB, the WSUSContent name */
+	char sha256[65];       /* lower-case hex */
+	uint64_t size;	       /* bytes of the CAB */
+	char input_sha256[65]; /* of the files given, to tell a repeat from a change */
+	char signer[STORE_THUMBPRINT_LEN + 1]; /* the WSUS signing certificate that signed it */
+	char files[STORE_UPDATE_TITLE_MAX];    /* file names inside the CAB, '/'-separated */
+	int64_t published_at;
+};
+
+#define STORE_COLLECTION_ID_LEN 8 /* "SMS00001" */
+#define STORE_ALL_SYSTEMS	"SMS00001"
+
+struct store_collection {
+	char id[STORE_COLLECTION_ID_LEN + 1];
+	char name[STORE_NAME_MAX];
+	int64_t created_at;
+};
+
+struct store_deployment {
+	int64_t id;
+	char update_id[STORE_UPDATE_ID_LEN + 1];
+	char collection_id[STORE_COLLECTION_ID_LEN + 1];
+	char collection_name[STORE_NAME_MAX]; /* filled by the list */
+	char title[STORE_UPDATE_TITLE_MAX];   /* the update's, filled by the list */
+	int64_t available_at;
+	int64_t deadline_at; /* 0: none */
+	int64_t created_at;
+};
+
+/* The content of a revision; CRYPT_E_NOT_FOUND when that revision has none published. */
+int store_update_content_get(struct store *s, const char *id, int64_t revision,
+			     struct store_update_content *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Records the content of (c->update_id, c->revision) and sets the update published, in one
+ * transaction. The revision must be the update's current one (E_INVALIDARG); content already
+ * recorded for it is ERROR_ALREADY_EXISTS (content is immutable per revision). */
+int store_update_content_add(struct store *s, const struct store_update_content *c,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every revision's content of an update, oldest first; *out malloc'd (free()). */
+int store_update_content_list(struct store *s, const char *id, struct store_update_content **out,
+			      size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Whether any revision of any update refers to the CAB with this SHA-1. */
+int store_content_referenced(struct store *s, const char *sha1, bool *referenced,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* A new revision of an update: revision + 1, state metadata (the new revision has no content;
+ * the old revisions keep theirs). *revision receives the new number. Refused for an expired
+ * update (E_INVALIDARG). */
+int store_update_revise(struct store *s, const char *id, int64_t *revision,
+			struct pp_error *err) PP_WARN_UNUSED;
+
+/* Expires an update (idempotent): it can no longer be deployed. */
+int store_update_expire(struct store *s, const char *id, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deletes an update with its content rows and deployments. Refused (E_INVALIDARG) for a
+ * published update that is not expired: expire it first, as WSUS asks. */
+int store_update_delete(struct store *s, const char *id, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Collections: by id ("SMS00001") or name ("All Systems", any case). */
+int store_collection_get(struct store *s, const char *id_or_name, struct store_collection *out,
+			 struct pp_error *err) PP_WARN_UNUSED;
+int store_collection_list(struct store *s, struct store_collection **out, size_t *count,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deploys a published, unexpired update to a collection (d->update_id, d->collection_id,
+ * available_at, deadline_at 0 or >= available_at); d->id and created_at are filled. A second
+ * deployment of one update to one collection is ERROR_ALREADY_EXISTS. */
+int store_deployment_add(struct store *s, struct store_deployment *d,
+			 struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deployments (of update_id when not NULL), newest first; *out malloc'd (free()). */
+int store_deployment_list(struct store *s, const char *update_id, struct store_deployment **out,
+			  size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
 /* ---- for backends only ---- */
+
+enum store_cert_flag { STORE_CERT_FLAG_BLOCKED = 0, STORE_CERT_FLAG_APPROVED = 1 };
 
 /* Primitive operations of a backend. Each returns 0 or -1 with err set; "found" outputs report a
  * missing row without an error. Lists are malloc'd arrays. Domain rules are checked by store.c
@@ -400,8 +489,8 @@ struct store_ops {
 			bool *found, struct pp_error *err);
 	int (*cert_list)(void *impl, struct store_certificate **out, size_t *count,
 			 struct pp_error *err);
-	int (*cert_set_blocked)(void *impl, const char *thumbprint, bool blocked, bool *found,
-				struct pp_error *err);
+	int (*cert_set_flag)(void *impl, const char *thumbprint, enum store_cert_flag flag,
+			     bool value, bool *found, struct pp_error *err);
 
 	/* -1 with ERROR_ALREADY_EXISTS and *running_id when a sync is running. */
 	int (*sync_insert)(void *impl, int64_t now, int64_t *id, int64_t *running_id,
@@ -434,6 +523,22 @@ struct store_ops {
 			  struct pp_error *err);
 	int (*update_list)(void *impl, const struct store_update_filter *f,
 			   struct store_update **out, size_t *count, struct pp_error *err);
+	int (*update_delete)(void *impl, const char *id, struct pp_error *err);
+	int (*content_get)(void *impl, const char *id, int64_t revision,
+			   struct store_update_content *out, bool *found, struct pp_error *err);
+	int (*content_insert)(void *impl, const struct store_update_content *c,
+			      struct pp_error *err);
+	int (*content_list)(void *impl, const char *id, struct store_update_content **out,
+			    size_t *count, struct pp_error *err);
+	int (*content_referenced)(void *impl, const char *sha1, bool *referenced,
+				  struct pp_error *err);
+	int (*collection_get)(void *impl, const char *id_or_name, struct store_collection *out,
+			      bool *found, struct pp_error *err);
+	int (*collection_list)(void *impl, struct store_collection **out, size_t *count,
+			       struct pp_error *err);
+	int (*deployment_insert)(void *impl, struct store_deployment *d, struct pp_error *err);
+	int (*deployment_list)(void *impl, const char *update_id, struct store_deployment **out,
+			       size_t *count, struct pp_error *err);
 };
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */

@@ -2,6 +2,7 @@
  * prepared statements only, and the compiled-in migrations of src/server/migrations/. */
 #include "store.h"
 #include "store_migrations.h"
+#include "store_sqlite_internal.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -13,26 +14,8 @@
 
 #include <sqlite3.h>
 
-#define SQ_BUSY_TIMEOUT_MS 5000
-#define SQ_LIST_MAX	   100000 /* rows a list call returns at most */
-#define SQ_CACHE	   48	  /* prepared statements kept per connection */
-
-/* A statement kept prepared between calls, keyed by its SQL text (a string literal of this file,
- * so the pointer identifies it). */
-struct sq_cached {
-	const char *sql;
-	sqlite3_stmt *st;
-	bool in_use;
-};
-
-struct sq {
-	sqlite3 *db;
-	int depth; /* open transaction levels: 0 none, 1 BEGIN, more are savepoints */
-	struct sq_cached cache[SQ_CACHE];
-};
-
 /* Maps a SQLite result to an HRESULT and records "<what>: <SQLite's message>". */
-static int sq_fail(struct sq *q, int rc, struct pp_error *err, const char *what)
+int sq_fail(struct sq *q, int rc, struct pp_error *err, const char *what)
 {
 	uint32_t code;
 
@@ -73,7 +56,7 @@ static int sq_fail(struct sq *q, int rc, struct pp_error *err, const char *what)
 /* A prepared statement for sql: the connection's cached one when it is free (preparing is most
  * of the cost of a short query), else a new one, cached when there is room. Give it back with
  * sq_release. */
-static sqlite3_stmt *sq_prepare(struct sq *q, const char *sql, struct pp_error *err)
+sqlite3_stmt *sq_prepare(struct sq *q, const char *sql, struct pp_error *err)
 {
 	struct sq_cached *slot = NULL;
 	sqlite3_stmt *st = NULL;
@@ -105,7 +88,7 @@ static sqlite3_stmt *sq_prepare(struct sq *q, const char *sql, struct pp_error *
 
 /* Gives back a statement from sq_prepare: a cached one is reset for its next use, any other is
  * finalized. NULL is a no-op. */
-static void sq_release(struct sq *q, sqlite3_stmt *st)
+void sq_release(struct sq *q, sqlite3_stmt *st)
 {
 	if (st == NULL)
 		return;
@@ -121,7 +104,7 @@ static void sq_release(struct sq *q, sqlite3_stmt *st)
 }
 
 /* Binding helpers: return 0, or -1 with err set. */
-static int sq_text(struct sq *q, sqlite3_stmt *st, int i, const char *v, struct pp_error *err)
+int sq_text(struct sq *q, sqlite3_stmt *st, int i, const char *v, struct pp_error *err)
 {
 	int rc = v != NULL ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT)
 			   : sqlite3_bind_null(st, i);
@@ -129,15 +112,14 @@ static int sq_text(struct sq *q, sqlite3_stmt *st, int i, const char *v, struct 
 	return rc == SQLITE_OK ? 0 : sq_fail(q, rc, err, "bind");
 }
 
-static int sq_int(struct sq *q, sqlite3_stmt *st, int i, int64_t v, struct pp_error *err)
+int sq_int(struct sq *q, sqlite3_stmt *st, int i, int64_t v, struct pp_error *err)
 {
 	int rc = sqlite3_bind_int64(st, i, v);
 
 	return rc == SQLITE_OK ? 0 : sq_fail(q, rc, err, "bind");
 }
 
-static int sq_blob(struct sq *q, sqlite3_stmt *st, int i, const void *v, size_t n,
-		   struct pp_error *err)
+int sq_blob(struct sq *q, sqlite3_stmt *st, int i, const void *v, size_t n, struct pp_error *err)
 {
 	int rc;
 
@@ -148,7 +130,7 @@ static int sq_blob(struct sq *q, sqlite3_stmt *st, int i, const void *v, size_t 
 }
 
 /* Steps a statement that returns no row. */
-static int sq_done(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what)
+int sq_done(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -156,7 +138,7 @@ static int sq_done(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const c
 }
 
 /* Steps a statement that returns at most one row: 1 row, 0 none, -1 error. */
-static int sq_row(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what)
+int sq_row(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what)
 {
 	int rc = sqlite3_step(st);
 
@@ -167,7 +149,7 @@ static int sq_row(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const ch
 	return sq_fail(q, rc, err, what);
 }
 
-static void col_text(sqlite3_stmt *st, int i, char *buf, size_t size)
+void sq_col_text(sqlite3_stmt *st, int i, char *buf, size_t size)
 {
 	const unsigned char *t = sqlite3_column_text(st, i);
 
@@ -349,13 +331,10 @@ static int sq_pragma(struct sq *q, const char *sql, const char *expect, struct p
 	"code, name, ifnull(parent_code, ''), created_at, "                                        \
 	"EXISTS (SELECT 1 FROM sites c WHERE c.parent_code = sites.code)"
 
-/* Fills a record of some type from the current row of st. */
-typedef void (*sq_row_fn)(sqlite3_stmt *st, void *out);
-
 /* Steps st once: *found tells whether a row came, and from_row fills out from it. Finalizes st
  * in every case. */
-static int sq_one(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, void *out, bool *found,
-		  struct pp_error *err, const char *what)
+int sq_one(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, void *out, bool *found,
+	   struct pp_error *err, const char *what)
 {
 	int r = sq_row(q, st, err, what);
 
@@ -371,9 +350,9 @@ static void site_from_row(sqlite3_stmt *st, void *record)
 	struct store_site *out = record;
 
 	memset(out, 0, sizeof(*out));
-	col_text(st, 0, out->code, sizeof(out->code));
-	col_text(st, 1, out->name, sizeof(out->name));
-	col_text(st, 2, out->parent_code, sizeof(out->parent_code));
+	sq_col_text(st, 0, out->code, sizeof(out->code));
+	sq_col_text(st, 1, out->name, sizeof(out->name));
+	sq_col_text(st, 2, out->parent_code, sizeof(out->parent_code));
 	out->created_at = sqlite3_column_int64(st, 3);
 	out->has_children = sqlite3_column_int(st, 4) != 0;
 }
@@ -450,7 +429,7 @@ static int sq_site_top(void *impl, struct store_site *out, bool *found, struct p
 }
 
 /* Grows *arr of elem-sized items to hold one more; -1 with err at SQ_LIST_MAX or OOM. */
-static int list_grow(void **arr, size_t *cap, size_t n, size_t elem, struct pp_error *err)
+int sq_list_grow(void **arr, size_t *cap, size_t n, size_t elem, struct pp_error *err)
 {
 	void *p;
 	size_t ncap;
@@ -475,15 +454,15 @@ static int list_grow(void **arr, size_t *cap, size_t n, size_t elem, struct pp_e
 
 /* Reads every row of st (bound already) into a malloc'd array of records of size bytes each,
  * filled by from_row; releases st. *out is NULL when there is no row. */
-static int sq_list(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, size_t size, void **out,
-		   size_t *count, struct pp_error *err, const char *what)
+int sq_list(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, size_t size, void **out,
+	    size_t *count, struct pp_error *err, const char *what)
 {
 	void *arr = NULL;
 	size_t n = 0, cap = 0;
 	int r, rc = -1;
 
 	while ((r = sq_row(q, st, err, what)) == 1) {
-		if (list_grow(&arr, &cap, n, size, err) != 0)
+		if (sq_list_grow(&arr, &cap, n, size, err) != 0)
 			goto out;
 		from_row(st, (char *)arr + n * size);
 		n++;
@@ -580,8 +559,8 @@ static void sup_from_row(sqlite3_stmt *st, void *record)
 
 	memset(out, 0, sizeof(*out));
 	out->id = sqlite3_column_int64(st, 0);
-	col_text(st, 1, out->site_code, sizeof(out->site_code));
-	col_text(st, 2, out->url, sizeof(out->url));
+	sq_col_text(st, 1, out->site_code, sizeof(out->site_code));
+	sq_col_text(st, 2, out->url, sizeof(out->url));
 	loc = sqlite3_column_text(st, 3);
 	out->location = loc != NULL && strcmp((const char *)loc, "remote") == 0 ? STORE_SUP_REMOTE
 										: STORE_SUP_LOCAL;
@@ -680,7 +659,8 @@ static int sq_sup_list(void *impl, const char *site_code, struct store_sup **out
 
 /* ---- certificates ---- */
 
-#define CERT_COLUMNS "thumbprint, type, der, subject, not_before, not_after, blocked, added_at"
+#define CERT_COLUMNS                                                                               \
+	"thumbprint, type, der, subject, not_before, not_after, blocked, added_at, approved"
 
 static int cert_from_row(sqlite3_stmt *st, struct store_certificate *out, struct pp_error *err)
 {
@@ -689,7 +669,7 @@ static int cert_from_row(sqlite3_stmt *st, struct store_certificate *out, struct
 	struct pp_error ignore;
 
 	memset(out, 0, sizeof(*out));
-	col_text(st, 0, out->thumbprint, sizeof(out->thumbprint));
+	sq_col_text(st, 0, out->thumbprint, sizeof(out->thumbprint));
 	pp_error_clear(&ignore);
 	if (store_certificate_type_parse((const char *)sqlite3_column_text(st, 1), &out->type,
 					 &ignore) != 0)
@@ -709,11 +689,12 @@ static int cert_from_row(sqlite3_stmt *st, struct store_certificate *out, struct
 	}
 	memcpy(out->der, der, (size_t)len);
 	out->der_len = (size_t)len;
-	col_text(st, 3, out->subject, sizeof(out->subject));
+	sq_col_text(st, 3, out->subject, sizeof(out->subject));
 	out->not_before = sqlite3_column_int64(st, 4);
 	out->not_after = sqlite3_column_int64(st, 5);
 	out->blocked = sqlite3_column_int(st, 6) != 0;
 	out->added_at = sqlite3_column_int64(st, 7);
+	out->approved = sqlite3_column_int(st, 8) != 0;
 	return 0;
 }
 
@@ -723,7 +704,7 @@ static int sq_cert_insert(void *impl, const struct store_certificate *c, bool *i
 	struct sq *q = impl;
 	sqlite3_stmt *st = sq_prepare(q,
 				      "INSERT INTO certificates (" CERT_COLUMNS
-				      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+				      ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
 				      "ON CONFLICT (thumbprint) DO NOTHING",
 				      err);
 	int rc = -1;
@@ -738,6 +719,7 @@ static int sq_cert_insert(void *impl, const struct store_certificate *c, bool *i
 	    sq_int(q, st, 6, c->not_after, err) == 0 &&
 	    sq_int(q, st, 7, c->blocked ? 1 : 0, err) == 0 &&
 	    sq_int(q, st, 8, c->added_at, err) == 0 &&
+	    sq_int(q, st, 9, c->type != STORE_CERT_CONTENT || c->approved ? 1 : 0, err) == 0 &&
 	    sq_done(q, st, err, "add the certificate") == 0) {
 		*inserted = sqlite3_changes(q->db) == 1;
 		rc = 0;
@@ -788,7 +770,7 @@ static int sq_cert_list(void *impl, struct store_certificate **out, size_t *coun
 	if (st == NULL)
 		return -1;
 	while ((r = sq_row(q, st, err, "list the certificates")) == 1) {
-		if (list_grow(&arr, &cap, n, sizeof(struct store_certificate), err) != 0)
+		if (sq_list_grow(&arr, &cap, n, sizeof(struct store_certificate), err) != 0)
 			goto out;
 		if (cert_from_row(st, (struct store_certificate *)arr + n, err) != 0) {
 			store_certificate_clear((struct store_certificate *)arr + n);
@@ -809,20 +791,23 @@ out:
 	return rc;
 }
 
-static int sq_cert_set_blocked(void *impl, const char *thumbprint, bool blocked, bool *found,
-			       struct pp_error *err)
+static int sq_cert_set_flag(void *impl, const char *thumbprint, enum store_cert_flag flag,
+			    bool value, bool *found, struct pp_error *err)
 {
 	struct sq *q = impl;
 	sqlite3_stmt *st =
-	    sq_prepare(q, "UPDATE certificates SET blocked = ? WHERE thumbprint = ?", err);
+	    sq_prepare(q,
+		       flag == STORE_CERT_FLAG_APPROVED
+			   ? "UPDATE certificates SET approved = ? WHERE thumbprint = ?"
+			   : "UPDATE certificates SET blocked = ? WHERE thumbprint = ?",
+		       err);
 	int rc = -1;
 
 	*found = false;
 	if (st == NULL)
 		return -1;
-	if (sq_int(q, st, 1, blocked ? 1 : 0, err) == 0 &&
-	    sq_text(q, st, 2, thumbprint, err) == 0 &&
-	    sq_done(q, st, err, "block or unblock the certificate") == 0) {
+	if (sq_int(q, st, 1, value ? 1 : 0, err) == 0 && sq_text(q, st, 2, thumbprint, err) == 0 &&
+	    sq_done(q, st, err, "change the certificate") == 0) {
 		*found = sqlite3_changes(q->db) == 1;
 		rc = 0;
 	}
@@ -847,10 +832,10 @@ static void sync_from_row(sqlite3_stmt *st, void *record)
 		out->state = STORE_SYNC_RUNNING;
 	else if (state != NULL && strcmp((const char *)state, "succeeded") == 0)
 		out->state = STORE_SYNC_SUCCEEDED;
-	col_text(st, 2, out->step, sizeof(out->step));
+	sq_col_text(st, 2, out->step, sizeof(out->step));
 	out->started_at = sqlite3_column_int64(st, 3);
 	out->finished_at = sqlite3_column_int64(st, 4);
-	col_text(st, 5, out->error, sizeof(out->error));
+	sq_col_text(st, 5, out->error, sizeof(out->error));
 }
 
 static int sq_sync_get(void *impl, int64_t id, struct store_sync *out, bool *found,
@@ -1007,7 +992,7 @@ static int sq_token_hashes(void *impl, uint8_t **hashes, size_t *count, struct p
 
 		if (h == NULL || sqlite3_column_bytes(st, 0) != 32)
 			continue; /* the CHECK constraint rules this out */
-		if (list_grow(&arr, &cap, n, 32, err) != 0)
+		if (sq_list_grow(&arr, &cap, n, 32, err) != 0)
 			goto out;
 		memcpy((uint8_t *)arr + 32 * n, h, 32);
 		n++;
@@ -1022,232 +1007,6 @@ out:
 	free(arr);
 	sq_release(q, st);
 	return rc;
-}
-
-/* ---- catalogs and updates ---- */
-
-static void catalog_from_row(sqlite3_stmt *st, void *record)
-{
-	struct store_catalog *out = record;
-
-	memset(out, 0, sizeof(*out));
-	col_text(st, 0, out->name, sizeof(out->name));
-	out->allow_unsigned_content = sqlite3_column_int(st, 1) != 0;
-	out->added_at = sqlite3_column_int64(st, 2);
-}
-
-static int sq_catalog_put(void *impl, const struct store_catalog *c, bool *changed,
-			  struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(
-	    q,
-	    "INSERT INTO catalogs (name, allow_unsigned_content, added_at) VALUES (?, ?, ?) "
-	    "ON CONFLICT (name) DO UPDATE SET allow_unsigned_content = "
-	    "excluded.allow_unsigned_content "
-	    "WHERE allow_unsigned_content <> excluded.allow_unsigned_content",
-	    err);
-	int rc = -1;
-
-	*changed = false;
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, c->name, err) == 0 &&
-	    sq_int(q, st, 2, c->allow_unsigned_content ? 1 : 0, err) == 0 &&
-	    sq_int(q, st, 3, c->added_at, err) == 0 &&
-	    sq_done(q, st, err, "add the catalog") == 0) {
-		*changed = sqlite3_changes(q->db) == 1;
-		rc = 0;
-	}
-	sq_release(q, st);
-	return rc;
-}
-
-static int sq_catalog_get(void *impl, const char *name, struct store_catalog *out, bool *found,
-			  struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(
-	    q, "SELECT name, allow_unsigned_content, added_at FROM catalogs WHERE name = ?", err);
-
-	*found = false;
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, name, err) != 0) {
-		sq_release(q, st);
-		return -1;
-	}
-	return sq_one(q, st, catalog_from_row, out, found, err, "read the catalog");
-}
-
-static int sq_catalog_list(void *impl, struct store_catalog **out, size_t *count,
-			   struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(
-	    q, "SELECT name, allow_unsigned_content, added_at FROM catalogs ORDER BY name", err);
-
-	if (st == NULL)
-		return -1;
-	return sq_list(q, st, catalog_from_row, sizeof(**out), (void **)out, count, err,
-		       "list the catalogs");
-}
-
-#define UPDATE_COLUMNS                                                                             \
-	"id, revision, ifnull(catalog, ''), vendor, product, title, classification, severity, "    \
-	"kb, "                                                                                     \
-	"creation_date, sdp_sha256, state, created_at, updated_at"
-
-static void update_from_row(sqlite3_stmt *st, void *record)
-{
-	struct store_update *out = record;
-	const unsigned char *state;
-
-	memset(out, 0, sizeof(*out));
-	col_text(st, 0, out->id, sizeof(out->id));
-	out->revision = sqlite3_column_int64(st, 1);
-	col_text(st, 2, out->catalog, sizeof(out->catalog));
-	col_text(st, 3, out->vendor, sizeof(out->vendor));
-	col_text(st, 4, out->product, sizeof(out->product));
-	col_text(st, 5, out->title, sizeof(out->title));
-	col_text(st, 6, out->classification, sizeof(out->classification));
-	col_text(st, 7, out->severity, sizeof(out->severity));
-	col_text(st, 8, out->kb, sizeof(out->kb));
-	col_text(st, 9, out->creation_date, sizeof(out->creation_date));
-	col_text(st, 10, out->sdp_sha256, sizeof(out->sdp_sha256));
-	state = sqlite3_column_text(st, 11);
-	out->state = STORE_UPDATE_METADATA;
-	for (unsigned i = 0; state != NULL && i <= STORE_UPDATE_EXPIRED; i++) {
-		if (strcmp((const char *)state, store_update_state_name(i)) == 0)
-			out->state = (enum store_update_state)i;
-	}
-	out->created_at = sqlite3_column_int64(st, 12);
-	out->updated_at = sqlite3_column_int64(st, 13);
-}
-
-static int sq_update_get(void *impl, const char *id, struct store_update *out, bool *found,
-			 struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st =
-	    sq_prepare(q, "SELECT " UPDATE_COLUMNS " FROM updates WHERE id = ?", err);
-
-	*found = false;
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, id, err) != 0) {
-		sq_release(q, st);
-		return -1;
-	}
-	return sq_one(q, st, update_from_row, out, found, err, "read the update");
-}
-
-static int sq_update_sdp(void *impl, const char *id, char **xml, size_t *len, bool *found,
-			 struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(q, "SELECT sdp FROM updates WHERE id = ?", err);
-	int r, rc = -1;
-
-	*found = false;
-	*xml = NULL;
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, id, err) != 0)
-		goto out;
-	r = sq_row(q, st, err, "read the SDP of the update");
-	if (r < 0)
-		goto out;
-	if (r == 1) {
-		const void *b = sqlite3_column_blob(st, 0);
-		int n = sqlite3_column_bytes(st, 0);
-
-		*xml = malloc((size_t)n + 1);
-		if (*xml == NULL) {
-			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory reading update %s", id);
-			goto out;
-		}
-		if (n > 0)
-			memcpy(*xml, b, (size_t)n);
-		(*xml)[n] = '\0';
-		*len = (size_t)n;
-		*found = true;
-	}
-	rc = 0;
-out:
-	sq_release(q, st);
-	return rc;
-}
-
-static int sq_update_put(void *impl, const struct store_update *u, const char *sdp, size_t sdp_len,
-			 struct pp_error *err)
-{
-	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(
-	    q,
-	    "INSERT INTO updates (id, revision, catalog, vendor, product, title, classification, "
-	    "severity, kb, creation_date, sdp_sha256, state, created_at, updated_at, sdp) "
-	    "VALUES (?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-	    "ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, catalog = "
-	    "excluded.catalog, "
-	    "vendor = excluded.vendor, product = excluded.product, title = excluded.title, "
-	    "classification = excluded.classification, severity = excluded.severity, "
-	    "kb = excluded.kb, creation_date = excluded.creation_date, "
-	    "sdp_sha256 = excluded.sdp_sha256, state = excluded.state, "
-	    "updated_at = excluded.updated_at, sdp = excluded.sdp",
-	    err);
-	int rc = -1;
-
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, u->id, err) == 0 && sq_int(q, st, 2, u->revision, err) == 0 &&
-	    sq_text(q, st, 3, u->catalog, err) == 0 && sq_text(q, st, 4, u->vendor, err) == 0 &&
-	    sq_text(q, st, 5, u->product, err) == 0 && sq_text(q, st, 6, u->title, err) == 0 &&
-	    sq_text(q, st, 7, u->classification, err) == 0 &&
-	    sq_text(q, st, 8, u->severity, err) == 0 && sq_text(q, st, 9, u->kb, err) == 0 &&
-	    sq_text(q, st, 10, u->creation_date, err) == 0 &&
-	    sq_text(q, st, 11, u->sdp_sha256, err) == 0 &&
-	    sq_text(q, st, 12, store_update_state_name(u->state), err) == 0 &&
-	    sq_int(q, st, 13, u->created_at, err) == 0 &&
-	    sq_int(q, st, 14, u->updated_at, err) == 0 &&
-	    sq_blob(q, st, 15, sdp, sdp_len, err) == 0 &&
-	    sq_done(q, st, err, "store the update") == 0)
-		rc = 0;
-	sq_release(q, st);
-	return rc;
-}
-
-static int sq_update_list(void *impl, const struct store_update_filter *f,
-			  struct store_update **out, size_t *count, struct pp_error *err)
-{
-	struct sq *q = impl;
-	/* instr() on lower() for the substring: LIKE would give '%' and '_' in a title a meaning.
-	 */
-	sqlite3_stmt *st = sq_prepare(
-	    q,
-	    "SELECT " UPDATE_COLUMNS " FROM updates WHERE "
-	    "(?1 IS NULL OR vendor = ?1 COLLATE NOCASE) AND "
-	    "(?2 IS NULL OR product = ?2 COLLATE NOCASE) AND "
-	    "(?3 IS NULL OR instr(lower(title), lower(?3)) > 0) AND "
-	    "(?4 IS NULL OR ifnull(catalog, '') = ?4) AND "
-	    "(?5 < 0 OR (state = 'published') = (?5 = 1)) "
-	    "ORDER BY vendor COLLATE NOCASE, product COLLATE NOCASE, title COLLATE NOCASE, id",
-	    err);
-
-	if (st == NULL)
-		return -1;
-	if (sq_text(q, st, 1, f->vendor != NULL && f->vendor[0] != '\0' ? f->vendor : NULL, err) !=
-		0 ||
-	    sq_text(q, st, 2, f->product != NULL && f->product[0] != '\0' ? f->product : NULL,
-		    err) != 0 ||
-	    sq_text(q, st, 3, f->title != NULL && f->title[0] != '\0' ? f->title : NULL, err) !=
-		0 ||
-	    sq_text(q, st, 4, f->catalog, err) != 0 || sq_int(q, st, 5, f->published, err) != 0) {
-		sq_release(q, st);
-		return -1;
-	}
-	return sq_list(q, st, update_from_row, sizeof(**out), (void **)out, count, err,
-		       "list the updates");
 }
 
 static const struct store_ops sqlite_ops = {
@@ -1271,7 +1030,7 @@ static const struct store_ops sqlite_ops = {
     .cert_insert = sq_cert_insert,
     .cert_get = sq_cert_get,
     .cert_list = sq_cert_list,
-    .cert_set_blocked = sq_cert_set_blocked,
+    .cert_set_flag = sq_cert_set_flag,
     .sync_insert = sq_sync_insert,
     .sync_update = sq_sync_update,
     .sync_get = sq_sync_get,
@@ -1286,6 +1045,15 @@ static const struct store_ops sqlite_ops = {
     .update_sdp = sq_update_sdp,
     .update_put = sq_update_put,
     .update_list = sq_update_list,
+    .update_delete = sq_update_delete,
+    .content_get = sq_content_get,
+    .content_insert = sq_content_insert,
+    .content_list = sq_content_list,
+    .content_referenced = sq_content_referenced,
+    .collection_get = sq_collection_get,
+    .collection_list = sq_collection_list,
+    .deployment_insert = sq_deployment_insert,
+    .deployment_list = sq_deployment_list,
 };
 
 /* Sets a pragma and checks that it took (journal_mode answers with the mode in force). */

@@ -36,6 +36,7 @@ der_sha1() { openssl x509 -inform DER -in "$1" -noout -fingerprint -sha1 | sed '
 # ---- --help on every verb: a man page, without a server or a token ----
 VERBS=("site list" "site add" "site show" "sup list" "sup show" "sup add" "sup set" "sync"
   "certificates list" "certificates show" "certificates block" "certificates unblock"
+  "certificates approve"
   "publisher cert create" "publisher cert import" "publisher cert export" "publisher cert show"
   "publisher status" "log")
 for v in "${VERBS[@]}"; do
@@ -306,7 +307,8 @@ is "certificates show: exit 0" "$RC" 0
 is "certificates show: fields" "$(printf '%s\n' "$OUT" | grep -vE '^(Subject|Valid From|Valid To|Added): ')" \
   "Thumbprint: $TP
 Type: Third-party WSUS Signing
-Blocked: No"
+Blocked: No
+Approved: Yes"
 like "certificates show: subject" "$OUT" '(^|[^A-Za-z])Subject: (CN=)?WSUS Publishers Self-signed'
 like "certificates show: validity" "$OUT" 'Valid To: [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC'
 json_ok "certificates show --json" pp certificates show "$TP" --json

@@ -396,15 +396,143 @@ static void test_upload_body_limits(void **state)
 	free(body);
 }
 
+/* ---- Range (httpd_parse_range) ---- */
+
+struct range_case {
+	const char *header;
+	long long total;
+	int rc;
+	long long offset, length; /* when rc is 0 */
+};
+
+static void check_ranges(const struct range_case *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		off_t offset = -7, length = -7;
+		int rc = httpd_parse_range(c[i].header, (off_t)c[i].total, &offset, &length);
+
+		if (rc != c[i].rc)
+			fail_msg("Range \"%s\" of %lld bytes: %d, expected %d",
+				 c[i].header != NULL ? c[i].header : "(null)", c[i].total, rc,
+				 c[i].rc);
+		if (rc == 0 && (offset != c[i].offset || length != c[i].length))
+			fail_msg("Range \"%s\" of %lld bytes: %lld+%lld, expected %lld+%lld",
+				 c[i].header, c[i].total, (long long)offset, (long long)length,
+				 c[i].offset, c[i].length);
+		if (rc != 0 && (offset != -7 || length != -7))
+			fail_msg("Range \"%s\": outputs written without a range", c[i].header);
+	}
+}
+
+static void test_range_satisfiable(void **state)
+{
+	static const struct range_case c[] = {
+	    {"bytes=0-99", 1000, 0, 0, 100},
+	    {"bytes=0-0", 1000, 0, 0, 1},
+	    {"bytes=999-999", 1000, 0, 999, 1},
+	    {"bytes=100-", 1000, 0, 100, 900},
+	    {"bytes=0-", 1000, 0, 0, 1000},
+	    {"bytes=999-", 1000, 0, 999, 1},
+	    {"bytes=-100", 1000, 0, 900, 100},
+	    {"bytes=-1", 1000, 0, 999, 1},
+	    {"bytes=-1000", 1000, 0, 0, 1000},
+	    /* Past the end: clipped to the file. */
+	    {"bytes=-5000", 1000, 0, 0, 1000},
+	    {"bytes=500-5000", 1000, 0, 500, 500},
+	    {"bytes=0-99999999999999999999999999", 1000, 0, 0, 1000},
+	    {"bytes=-99999999999999999999999999", 1000, 0, 0, 1000},
+	    /* The unit in any case, optional white space around the range. */
+	    {"Bytes=0-9", 1000, 0, 0, 10},
+	    {"BYTES=0-9", 1000, 0, 0, 10},
+	    {"bytes= 0-9", 1000, 0, 0, 10},
+	    {"bytes=0-9 ", 1000, 0, 0, 10},
+	    {"  bytes=0-9\t", 1000, 0, 0, 10},
+	    /* Leading zeros are digits. */
+	    {"bytes=007-008", 1000, 0, 7, 2},
+	    /* A large file. */
+	    {"bytes=4294967296-", 8589934592LL, 0, 4294967296LL, 4294967296LL},
+	    {"bytes=-1", 8589934592LL, 0, 8589934591LL, 1},
+	    {"bytes=0-0", 1, 0, 0, 1},
+	};
+
+	(void)state;
+	check_ranges(c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_range_unsatisfiable(void **state)
+{
+	static const struct range_case c[] = {
+	    {"bytes=1000-", 1000, 1, 0, 0},
+	    {"bytes=1000-1000", 1000, 1, 0, 0},
+	    {"bytes=5000-6000", 1000, 1, 0, 0},
+	    {"bytes=99999999999999999999999999-", 1000, 1, 0, 0},
+	    {"bytes=-0", 1000, 1, 0, 0},
+	    {"bytes=-000", 1000, 1, 0, 0},
+	    {"bytes=0-", 0, 1, 0, 0},
+	    {"bytes=0-0", 0, 1, 0, 0},
+	    {"bytes=-0", 0, 1, 0, 0},
+	};
+
+	(void)state;
+	check_ranges(c, sizeof(c) / sizeof(c[0]));
+}
+
+/* Ignored: the whole file is served with 200 (RFC 9110 14.2). */
+static void test_range_ignored(void **state)
+{
+	static const struct range_case c[] = {
+	    {NULL, 1000, -1, 0, 0},
+	    {"", 1000, -1, 0, 0},
+	    {"bytes", 1000, -1, 0, 0},
+	    {"bytes=", 1000, -1, 0, 0},
+	    {"bytes=-", 1000, -1, 0, 0},
+	    {"bytes=5", 1000, -1, 0, 0},
+	    {"bytes=a-b", 1000, -1, 0, 0},
+	    {"bytes=5-a", 1000, -1, 0, 0},
+	    {"bytes=--5", 1000, -1, 0, 0},
+	    {"bytes=+5-", 1000, -1, 0, 0},
+	    {"bytes=5--", 1000, -1, 0, 0},
+	    {"bytes=0x10-", 1000, -1, 0, 0},
+	    {"bytes=1.5-2", 1000, -1, 0, 0},
+	    {"bytes=0 -9", 1000, -1, 0, 0},
+	    {"bytes=0- 9", 1000, -1, 0, 0},
+	    {"bytes =0-9", 1000, -1, 0, 0},
+	    {"bytes:0-9", 1000, -1, 0, 0},
+	    {"byte=0-9", 1000, -1, 0, 0},
+	    {"bytesx=0-9", 1000, -1, 0, 0},
+	    {"items=0-9", 1000, -1, 0, 0},
+	    {"0-9", 1000, -1, 0, 0},
+	    /* Last before first is an invalid range, not an unsatisfiable one. */
+	    {"bytes=9-0", 1000, -1, 0, 0},
+	    {"bytes=5000-10", 1000, -1, 0, 0},
+	    /* Several ranges: served whole. */
+	    {"bytes=0-9,20-29", 1000, -1, 0, 0},
+	    {"bytes=0-9, 20-29", 1000, -1, 0, 0},
+	    {"bytes=0-9,", 1000, -1, 0, 0},
+	    {"bytes=,0-9", 1000, -1, 0, 0},
+	    {"bytes=-5,-5", 1000, -1, 0, 0},
+	    /* A suffix of an empty file is the whole (empty) file: no 206 can say that. */
+	    {"bytes=-5", 0, -1, 0, 0},
+	    /* A negative size is a caller's error. */
+	    {"bytes=0-9", -1, -1, 0, 0},
+	};
+
+	(void)state;
+	check_ranges(c, sizeof(c) / sizeof(c[0]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_pattern_literal),    cmocka_unit_test(test_pattern_captures),
-	    cmocka_unit_test(test_pattern_decoding),   cmocka_unit_test(test_pattern_valid),
-	    cmocka_unit_test(test_error_json),	       cmocka_unit_test(test_error_json_roundtrip),
-	    cmocka_unit_test(test_listen_ipv4),	       cmocka_unit_test(test_listen_ipv6),
-	    cmocka_unit_test(test_listen_refused),     cmocka_unit_test(test_route_refusals),
-	    cmocka_unit_test(test_upload_body_limits),
+	    cmocka_unit_test(test_pattern_literal),	cmocka_unit_test(test_pattern_captures),
+	    cmocka_unit_test(test_pattern_decoding),	cmocka_unit_test(test_pattern_valid),
+	    cmocka_unit_test(test_error_json),		cmocka_unit_test(test_error_json_roundtrip),
+	    cmocka_unit_test(test_listen_ipv4),		cmocka_unit_test(test_listen_ipv6),
+	    cmocka_unit_test(test_listen_refused),	cmocka_unit_test(test_route_refusals),
+	    cmocka_unit_test(test_upload_body_limits),	cmocka_unit_test(test_range_satisfiable),
+	    cmocka_unit_test(test_range_unsatisfiable), cmocka_unit_test(test_range_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

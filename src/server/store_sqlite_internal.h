@@ -1,0 +1,93 @@
+/* store_sqlite_internal.h - what the SQLite backend's files share: the connection with its
+ * statement cache, the statement helpers, and the operations store_sqlite_updates.c implements
+ * for the table in store_sqlite.c. Not for callers of the store. */
+#ifndef PATCHPOINT_STORE_SQLITE_INTERNAL_H
+#define PATCHPOINT_STORE_SQLITE_INTERNAL_H
+
+#include "store.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#define SQ_BUSY_TIMEOUT_MS 5000
+#define SQ_LIST_MAX	   100000 /* rows a list call returns at most */
+#define SQ_CACHE	   48	  /* prepared statements kept per connection */
+
+/* A statement kept prepared between calls, keyed by its SQL text (a string literal of this file,
+ * so the pointer identifies it). */
+struct sq_cached {
+	const char *sql;
+	sqlite3_stmt *st;
+	bool in_use;
+};
+
+struct sq {
+	sqlite3 *db;
+	int depth; /* open transaction levels: 0 none, 1 BEGIN, more are savepoints */
+	struct sq_cached cache[SQ_CACHE];
+};
+
+/* Maps a SQLite result to an HRESULT and records "<what>: <SQLite's message>"; returns -1. */
+int sq_fail(struct sq *q, int rc, struct pp_error *err, const char *what);
+
+/* A prepared statement for sql (a string literal: its address is the cache key); give it back
+ * with sq_release. */
+sqlite3_stmt *sq_prepare(struct sq *q, const char *sql, struct pp_error *err);
+void sq_release(struct sq *q, sqlite3_stmt *st);
+
+/* Binding helpers: 0, or -1 with err set. A NULL text binds NULL. */
+int sq_text(struct sq *q, sqlite3_stmt *st, int i, const char *v, struct pp_error *err);
+int sq_int(struct sq *q, sqlite3_stmt *st, int i, int64_t v, struct pp_error *err);
+int sq_blob(struct sq *q, sqlite3_stmt *st, int i, const void *v, size_t n, struct pp_error *err);
+
+/* Steps a statement that returns no row (0 / -1), or at most one row (1 row, 0 none, -1). */
+int sq_done(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what);
+int sq_row(struct sq *q, sqlite3_stmt *st, struct pp_error *err, const char *what);
+
+/* Column i as text into buf ("" for NULL), cut to size. */
+void sq_col_text(sqlite3_stmt *st, int i, char *buf, size_t size);
+
+/* Fills a record of some type from the current row of st. */
+typedef void (*sq_row_fn)(sqlite3_stmt *st, void *out);
+
+/* One row through from_row (*found tells whether it came), or every row into a malloc'd array
+ * of size-byte records; both release st. */
+int sq_one(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, void *out, bool *found,
+	   struct pp_error *err, const char *what);
+int sq_list(struct sq *q, sqlite3_stmt *st, sq_row_fn from_row, size_t size, void **out,
+	    size_t *count, struct pp_error *err, const char *what);
+int sq_list_grow(void **arr, size_t *cap, size_t n, size_t elem, struct pp_error *err);
+
+/* ---- store_sqlite_updates.c: catalogs, updates, their content, collections, deployments ---- */
+
+int sq_catalog_put(void *impl, const struct store_catalog *c, bool *changed, struct pp_error *err);
+int sq_catalog_get(void *impl, const char *name, struct store_catalog *out, bool *found,
+		   struct pp_error *err);
+int sq_catalog_list(void *impl, struct store_catalog **out, size_t *count, struct pp_error *err);
+int sq_update_get(void *impl, const char *id, struct store_update *out, bool *found,
+		  struct pp_error *err);
+int sq_update_sdp(void *impl, const char *id, char **xml, size_t *len, bool *found,
+		  struct pp_error *err);
+int sq_update_put(void *impl, const struct store_update *u, const char *sdp, size_t sdp_len,
+		  struct pp_error *err);
+int sq_update_list(void *impl, const struct store_update_filter *f, struct store_update **out,
+		   size_t *count, struct pp_error *err);
+int sq_update_delete(void *impl, const char *id, struct pp_error *err);
+int sq_content_get(void *impl, const char *id, int64_t revision, struct store_update_content *out,
+		   bool *found, struct pp_error *err);
+int sq_content_insert(void *impl, const struct store_update_content *c, struct pp_error *err);
+int sq_content_list(void *impl, const char *id, struct store_update_content **out, size_t *count,
+		    struct pp_error *err);
+int sq_content_referenced(void *impl, const char *sha1, bool *referenced, struct pp_error *err);
+int sq_collection_get(void *impl, const char *id_or_name, struct store_collection *out, bool *found,
+		      struct pp_error *err);
+int sq_collection_list(void *impl, struct store_collection **out, size_t *count,
+		       struct pp_error *err);
+int sq_deployment_insert(void *impl, struct store_deployment *d, struct pp_error *err);
+int sq_deployment_list(void *impl, const char *update_id, struct store_deployment **out,
+		       size_t *count, struct pp_error *err);
+
+#endif
