@@ -3,7 +3,9 @@
 # third-party updates enabled with a managed certificate, a sync that creates the WSUS signing
 # certificate and logs its insertion, the certificate shown, the publisher status turning ready.
 # Then the signing toolkit: build and sign an update cabinet, and show it verifying on a device
-# that trusts the certificate and failing with 0x800b0109 on one that does not. Everything it
+# that trusts the certificate and failing with 0x800b0109 on one that does not. In between, the
+# server imports Dell's SDP and publishes a custom update as a signed CAB, downloaded and
+# verified with osslsigncode. Everything it
 # makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
@@ -48,6 +50,29 @@ run certificates list
 
 step "F. The publisher's checklist turns green"
 run publisher status
+
+step "G. Import a vendor's Software Distribution Package (Dell's, as published)"
+shared=${SHARED:-$(cd "$(dirname "$pp")/.." && pwd)/../shared}
+run catalog import "$shared/fixtures/sdp/dc718411-a5f1-4b15-966a-63a77cbb156e.sdp" --name Dell
+run updates list --vendor Dell
+run updates show dc718411-a5f1-4b15-966a-63a77cbb156e
+
+step "H. Publish an update of your own: uploaded, packed into a CAB signed by the WSUS certificate"
+mkdir -p agent
+printf '@echo off\r\ncontoso-agent-setup.exe /quiet\r\n' > agent/install.cmd
+head -c 1000000 /dev/urandom > agent/contoso-agent-setup.exe
+run publish --new --title "Contoso Agent 4.2" --vendor Contoso --product "Contoso Agent" \
+  --version 4.2 --program install.cmd --content agent/install.cmd \
+  --content agent/contoso-agent-setup.exe | tee publish.out
+id=$(sed -n 's/^Update ID: *//p' publish.out)
+sha1=$(sed -n 's/^SHA-1: *//p' publish.out)
+run deploy "$id" --collection "All Systems"
+run log softwaredistribution | grep -E 'Created cab|Published update' | tail -n 2
+curl -s -o published.cab "$PATCHPOINT_SERVER/Content/${sha1: -2}/$sha1.cab"
+run publisher cert export --out server-signing.cer
+openssl x509 -inform DER -in server-signing.cer -out server-signing.pem
+printf '$ osslsigncode verify -in published.cab -CAfile server-signing.pem\n'
+osslsigncode verify -in published.cab -CAfile server-signing.pem | tail -n 2
 kill "$ppd_pid"
 wait "$ppd_pid" 2>/dev/null || true
 trap - EXIT

@@ -6,6 +6,11 @@ is "demo exits 0" "$rc" "0"
 like "demo: the server's sync logs the insertion" "$out" 'Third-party WSUS Signing certificate [0-9A-F]{40} inserted into Certificates'
 like "demo: the certificate is shown" "$out" 'Subject: CN=WSUS Publishers Self-signed'
 like "demo: the publisher status ends ready" "$out" 'Ready to publish'
+like "demo: Dell's SDP is imported" "$out" 'Catalog Dell: 1 packages: 1 imported, 0 updated, 0 unchanged, 0 skipped'
+like "demo: the custom update is published with its content URL" "$out" \
+  'Content:   http://localhost:8530/Content/[0-9A-F]{2}/[0-9A-F]{40}\.cab'
+like "demo: and deployed to All Systems" "$out" 'to All Systems \(SMS00001\)'
+like "demo: the published CAB verifies with osslsigncode" "$out" 'Number of verified signatures: 1'
 unlike "demo: the server was stopped" "$(pgrep -f "$TMP/demo" || true)" '[0-9]'
 
 is "demo: trusted device verifies OK" "$(printf '%s\n' "$out" | grep -cx 'OK')" "1"
