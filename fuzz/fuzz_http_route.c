@@ -10,7 +10,10 @@
  *     non-empty value holding neither '/' nor NUL (decode_segment refuses both);
  *   - a valid pattern is shorter than HTTPD_PATTERN_MAX and matches the path it describes
  *     (every "{name}" segment replaced by "x"), with one capture per "{name}";
- *   - a parsed listen address is AF_INET or AF_INET6 with the matching length.
+ *   - a parsed listen address is AF_INET or AF_INET6 with the matching length;
+ *   - each part, parsed as a Range header (httpd_parse_range) against a few file sizes, gives
+ *     either no range, "not satisfiable", or a range with 0 <= offset, 0 < length and
+ *     offset + length <= size.
  *
  * Seed corpus (scripts/fuzz.sh): the daemon's own route patterns with matching paths, and listen
  * addresses, for example
@@ -96,6 +99,21 @@ static void parse_listen(const char *spec)
 		abort();
 }
 
+static void parse_range(const char *header)
+{
+	static const off_t sizes[] = {0, 1, 100, 4096, (off_t)1 << 40};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		off_t offset = -1, length = -1;
+		int r = httpd_parse_range(header, sizes[i], &offset, &length);
+
+		if (r < -1 || r > 1)
+			abort();
+		if (r == 0 && (offset < 0 || length <= 0 || offset > sizes[i] - length))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf, *pattern, *path;
@@ -136,6 +154,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)httpd_pattern_valid(path);
 	parse_listen(pattern);
 	parse_listen(path);
+	parse_range(pattern);
+	parse_range(path);
 	free(buf);
 	return 0;
 }

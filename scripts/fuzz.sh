@@ -109,14 +109,16 @@ head -c 40000 /dev/zero > "$w.pfx"
 { printf 'PPSG'; le16 5; le16 1; le32 $((0xffffffff)); le32 0
   cat "$seeds/wire/list-request"; } > "$seeds/wire/length-too-large"
 
-# Routes: the daemon's patterns with paths that match them (pattern, newline, path), and listen
-# addresses.
+# Routes: the daemon's patterns with paths that match them (pattern, newline, path), listen
+# addresses and Range headers.
 i=0
 for r in '/api/v1/status\n/api/v1/status' '/api/v1/sites/{code}\n/api/v1/sites/s%%20one' \
   '/api/v1/sites/{code}/third-party-updates\n/api/v1/sites/HQ/third-party-updates' \
   '/api/v1/certificates/{thumbprint}/block\n/api/v1/certificates/%s/block' \
   '/api/v1/signing-store/{thumbprint}\n/api/v1/signing-store/' '/api/v1/syncs/latest\n/api/v1/syncs/7' \
-  '127.0.0.1:8530\n[::1]:8531' '0.0.0.0:0\n[fe80::1%%lo]:65535'; do
+  '127.0.0.1:8530\n[::1]:8531' '0.0.0.0:0\n[fe80::1%%lo]:65535' \
+  '/Content/{dir}/{file}\n/Content/9B/D03339B39DA0F25704D817754E57C49441A30B9B.cab' \
+  'bytes=0-99\nbytes=-500' 'bytes=100-\nbytes=5-2,7-9'; do
   i=$((i + 1))
   printf "$r" "$tp1" > "$seeds/route/$i"
 done
