@@ -35,6 +35,8 @@ bench: build
 	@bash scripts/install-deps.sh --bench
 	@bash bench/sign.sh $(BUILD)/patchpoint
 	@bash bench/api.sh $(BUILD)/patchpointd
+	@bash bench/publish.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
+	@bash bench/catalog.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
 
 fuzz:
 	@bash scripts/install-deps.sh --fuzz

@@ -8,6 +8,8 @@
  * hash. */
 #include "content.h"
 
+#include "hashworker.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -312,26 +314,27 @@ static bool file_id_settled(const struct file_id *id, const struct timespec *now
 	       (id->ctim.tv_sec == limit && id->ctim.tv_nsec < now->tv_nsec);
 }
 
-/* Reads fd from offset 0 to its end (at most CONTENT_SIZE_MAX bytes) into SHA-1 and, when
- * sha256 is not NULL, SHA-256; *size gets the bytes read. what names the file in errors. */
-static int hash_file(int fd, unsigned char sha1[SHA1_LEN], unsigned char *sha256, uint64_t *size,
-		     const char *what, struct pp_error *err)
+int content_hash_fd(int fd, unsigned char sha1[20], unsigned char *sha256, uint64_t *size,
+		    const char *what, struct pp_error *err)
 {
-	EVP_MD_CTX *md1 = EVP_MD_CTX_new(), *md256 = sha256 != NULL ? EVP_MD_CTX_new() : NULL;
+	EVP_MD_CTX *md1 = EVP_MD_CTX_new();
+	struct hashworker *w256 = NULL;
 	unsigned char *buf = malloc(HASH_BUF);
 	uint64_t off = 0;
 	unsigned len1 = 0, len256 = 0;
 	int rc = -1;
 
-	if (md1 == NULL || buf == NULL || (sha256 != NULL && md256 == NULL)) {
+	if (md1 == NULL || buf == NULL) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory while hashing %s", what);
 		goto out;
 	}
-	if (EVP_DigestInit_ex(md1, EVP_sha1(), NULL) != 1 ||
-	    (md256 != NULL && EVP_DigestInit_ex(md256, EVP_sha256(), NULL) != 1)) {
+	if (EVP_DigestInit_ex(md1, EVP_sha1(), NULL) != 1) {
 		pp_error_set_openssl(err, HR_E_FAIL, "cannot start the digests of %s", what);
 		goto out;
 	}
+	/* SHA-256 on the hash worker's thread while this one computes SHA-1: two cores. */
+	if (sha256 != NULL && (w256 = hashworker_new(EVP_sha256(), err)) == NULL)
+		goto out;
 	for (;;) {
 		ssize_t n = pread(fd, buf, HASH_BUF, (off_t)off);
 
@@ -348,29 +351,32 @@ static int hash_file(int fd, unsigned char sha1[SHA1_LEN], unsigned char *sha256
 				     what, (unsigned long long)CONTENT_SIZE_MAX);
 			goto out;
 		}
-		if (EVP_DigestUpdate(md1, buf, (size_t)n) != 1 ||
-		    (md256 != NULL && EVP_DigestUpdate(md256, buf, (size_t)n) != 1)) {
+		if (w256 != NULL && hashworker_update(w256, buf, (size_t)n, err) != 0)
+			goto out;
+		if (EVP_DigestUpdate(md1, buf, (size_t)n) != 1) {
 			pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", what);
 			goto out;
 		}
 		off += (uint64_t)n;
 	}
-	if (EVP_DigestFinal_ex(md1, sha1, &len1) != 1 || len1 != SHA1_LEN ||
-	    (md256 != NULL &&
-	     (EVP_DigestFinal_ex(md256, sha256, &len256) != 1 || len256 != SHA256_LEN))) {
+	if (EVP_DigestFinal_ex(md1, sha1, &len1) != 1 || len1 != SHA1_LEN) {
 		pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", what);
+		goto out;
+	}
+	if (w256 != NULL &&
+	    (hashworker_final(w256, sha256, &len256, err) != 0 || len256 != SHA256_LEN)) {
+		pp_error_set(err, HR_E_FAIL, "cannot hash %s", what);
 		goto out;
 	}
 	*size = off;
 	rc = 0;
 out:
 	EVP_MD_CTX_free(md1);
-	EVP_MD_CTX_free(md256);
+	hashworker_free(w256);
 	free(buf);
 	return rc;
 }
 
-/* The directory XX of the store, O_NOFOLLOW; -1 with errno. */
 static int open_xx(const struct content_store *cs, const char *xx)
 {
 	return openat(cs->dirfd, xx, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -482,7 +488,7 @@ static int verify_content(struct content_store *cs, const char *sha1, int *fd_ou
 
 	/* Hashed outside the lock: a large file must not hold up every other download. */
 	(void)snprintf(what, sizeof(what), "content %s", sha1);
-	if (hash_file(fd, actual, NULL, &size, what, err) != 0)
+	if (content_hash_fd(fd, actual, NULL, &size, what, err) != 0)
 		goto fail;
 	if (fstat(fd, &st) != 0) {
 		pp_error_set_errno(err, errno, "cannot stat content %s", sha1);
@@ -703,7 +709,7 @@ int content_store_commit(struct content_store *cs, const char *incoming_path,
 		pp_error_set(err, HR_E_INVALIDARG, "%s is not a regular file", incoming_path);
 		goto out;
 	}
-	if (hash_file(fd, sha1, sha256, &size, incoming_path, err) != 0)
+	if (content_hash_fd(fd, sha1, sha256, &size, incoming_path, err) != 0)
 		goto out;
 	/* A writer still at work would make the name a lie. */
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {

@@ -52,6 +52,12 @@ struct content_info {
  * case), why says what is wrong (CONTENT_E_DAMAGED names the file and both digests). */
 typedef void (*content_scrub_report)(void *ctx, const char *sha1, const struct pp_error *why);
 
+/* Reads fd from offset 0 to its end (at most CONTENT_SIZE_MAX bytes) into SHA-1 and, when sha256
+ * is not NULL, SHA-256 (on a second thread), in one read; *size gets the bytes read. what names
+ * the file in errors. */
+int content_hash_fd(int fd, unsigned char sha1[20], unsigned char *sha256, uint64_t *size,
+		    const char *what, struct pp_error *err) PP_WARN_UNUSED;
+
 /* Copies a SHA-1 of exactly 40 hex digits (either case) into out in upper case; -1 when hex is
  * not one. */
 int content_sha1_normalize(const char *hex, char out[CONTENT_SHA1_HEX_LEN + 1]) PP_WARN_UNUSED;

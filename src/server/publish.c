@@ -21,8 +21,6 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define PUBLISH_READ_CHUNK (1u << 20)
-
 /* 11516 of SMS_ISVUPDATES_SYNCAGENT (windows-behaviour 2.4), with the update's id. */
 #define UNSIGNED_FMT                                                                               \
 	"Failed to publish content for update \"%s\" because the content is unsigned. Only "       \
@@ -46,52 +44,19 @@ static void hex_lower(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* SHA-1, SHA-256 and size of a file, in one read. */
+/* SHA-1, SHA-256 and size of a content file, in one read (content_hash_fd). */
 static int file_digests(const char *path, const char *name, struct file_facts *f,
 			struct pp_error *err)
 {
-	EVP_MD_CTX *c1 = EVP_MD_CTX_new(), *c2 = EVP_MD_CTX_new();
-	unsigned char *buf = malloc(PUBLISH_READ_CHUNK);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 
 	memset(f, 0, sizeof(*f));
 	if (fd < 0) {
 		pp_error_set_errno(err, errno, "cannot open the content file %s", name);
-		goto out;
+		return -1;
 	}
-	if (c1 == NULL || c2 == NULL || buf == NULL ||
-	    EVP_DigestInit_ex(c1, EVP_sha1(), NULL) != 1 ||
-	    EVP_DigestInit_ex(c2, EVP_sha256(), NULL) != 1) {
-		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot hash the content file %s", name);
-		goto out;
-	}
-	while ((n = read(fd, buf, PUBLISH_READ_CHUNK)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pp_error_set_errno(err, errno, "cannot read the content file %s", name);
-			goto out;
-		}
-		if (EVP_DigestUpdate(c1, buf, (size_t)n) != 1 ||
-		    EVP_DigestUpdate(c2, buf, (size_t)n) != 1) {
-			pp_error_set(err, HR_E_FAIL, "cannot hash the content file %s", name);
-			goto out;
-		}
-		f->size += (uint64_t)n;
-	}
-	if (EVP_DigestFinal_ex(c1, f->sha1, NULL) != 1 ||
-	    EVP_DigestFinal_ex(c2, f->sha256, NULL) != 1) {
-		pp_error_set(err, HR_E_FAIL, "cannot hash the content file %s", name);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	free(buf);
-	EVP_MD_CTX_free(c1);
-	EVP_MD_CTX_free(c2);
+	rc = content_hash_fd(fd, f->sha1, f->sha256, &f->size, name, err);
+	(void)close(fd);
 	return rc;
 }
 
@@ -447,6 +412,7 @@ struct plan {
 	bool allow_unsigned; /* the catalog's option */
 	bool from_catalog;   /* vendor rules apply */
 	struct sdp_package *package;
+	const struct file_facts *facts; /* the files' digests when known already, else NULL */
 };
 
 static int record_tx(struct store *s, void *ctx, struct pp_error *err)
@@ -502,7 +468,9 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 					     "content file name %s is given twice", files[i].name);
 				goto fail;
 			}
-		if (file_digests(files[i].path, files[i].name, &facts[i], err) != 0)
+		if (pl->facts != NULL)
+			facts[i] = pl->facts[i];
+		else if (file_digests(files[i].path, files[i].name, &facts[i], err) != 0)
 			goto fail;
 	}
 	if (input_digest(files, facts, count, c.input_sha256, err) != 0)
@@ -780,6 +748,7 @@ int publish_new_update(const struct publish_env *env, const struct publish_custo
 	pl.row.revision = 1;
 	pl.row.state = STORE_UPDATE_METADATA;
 	pl.is_new = true;
+	pl.facts = facts;
 	rc = publish_planned(env, &pl, files, count, false, res, err);
 out:
 	sdp_package_free(pl.package);
