@@ -73,8 +73,11 @@ static int read_content(struct api *a, struct httpd_request *req, json_t *body,
 			name = info.name;
 		(void)snprintf(cf->names[i], sizeof(cf->names[i]), "%s", name);
 		(void)snprintf(cf->ids[i], sizeof(cf->ids[i]), "%s", info.id);
-		(void)snprintf(cf->paths[i], sizeof(cf->paths[i]), "%s/%s.part", a->uploads_dir,
-			       info.id);
+		if (upload_data_path(a->uploads_dir, info.id, cf->paths[i], sizeof(cf->paths[i]),
+				     &err) != 0) {
+			api_reply_failure(a, req, &err);
+			return -1;
+		}
 		cf->files[i].name = cf->names[i];
 		cf->files[i].path = cf->paths[i];
 		cf->count++;

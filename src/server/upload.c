@@ -812,3 +812,8 @@ int upload_expire(const char *dir, int64_t max_age_seconds, int64_t now, unsigne
 		*removed = count;
 	return 0;
 }
+
+int upload_data_path(const char *dir, const char *id, char *out, size_t size, struct pp_error *err)
+{
+	return upload_path(out, size, dir, id, PART_SUFFIX, err);
+}

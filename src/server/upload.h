@@ -61,6 +61,11 @@ bool upload_id_valid(const char *id);
  * character, not "." or "..". */
 bool upload_name_valid(const char *name);
 
+/* The path of upload id's data file in dir (for in-process consumers that read it by name, as
+ * the publisher's CAB writer does); -1 for a malformed id or a path that does not fit. */
+int upload_data_path(const char *dir, const char *id, char *out, size_t size,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
 /* Starts an upload of size bytes (at most UPLOAD_SIZE_MAX) in dir (which must exist) and fills
  * *out. sha256_hex (64 hex digits, either case) and name are optional (NULL). Refused with
  * UPLOAD_E_NO_SPACE when dir already holds UPLOAD_COUNT_MAX uploads or its file system has less
