@@ -425,6 +425,25 @@ static int record_tx(struct store *s, void *ctx, struct pp_error *err)
 	return store_update_content_add(s, c, err);
 }
 
+/* A CAB stored for a revision whose record then failed: removed, unless another revision refers
+ * to the same bytes (the store keeps one file per SHA-1). */
+static void drop_unrecorded(const struct publish_env *env, const struct store_update_content *c)
+{
+	struct pp_error e;
+	bool referenced = true;
+
+	if (!c->has_content)
+		return;
+	pp_error_clear(&e);
+	if (store_content_referenced(env->store, c->sha1, &referenced, &e) != 0 || referenced)
+		return;
+	if (content_store_remove(env->content, c->sha1, &e) != 0)
+		srvlog_write(
+		    env->sdist_log, CMTRACE_WARNING,
+		    "PublishPackage(): cannot remove %s.cab, which no revision records: %s",
+		    c->sha1, e.message);
+}
+
 static void log_failure(const struct publish_env *env, const char *id, const struct pp_error *err)
 {
 	srvlog_write(env->sdist_log, CMTRACE_ERROR,
@@ -549,8 +568,10 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 	c.published_at = (int64_t)time(NULL);
 	tx[0] = pl;
 	tx[1] = &c;
-	if (store_transaction(env->store, record_tx, tx, err) != 0)
+	if (store_transaction(env->store, record_tx, tx, err) != 0) {
+		drop_unrecorded(env, &c);
 		goto fail;
+	}
 	res->content = c;
 	if (store_update_get(env->store, id, &res->update, err) != 0)
 		goto fail;

@@ -293,6 +293,27 @@ is "and so are its deployments" "$(pp deployments list --json | jq_py 'len(d["de
 run pp updates show "$ID"
 like "a deleted update is not found" "$ERR" 'HTTP 404 not_found'
 
+# ---- the record fails after the CAB was stored: the CAB goes too ----
+head -c 80000000 /dev/urandom >content/big.exe
+cabs_before=$(find "$D/content" -name '*.cab' | wc -l)
+n=$(grep -c 'Publishing update' "$SDIST")
+pp publish --new --title Locked --vendor Contoso --product Tools --version 2.0 --program big.exe \
+  --content content/big.exe >locked.out 2>locked.err &
+pub=$!
+for _ in $(seq 4000); do [ "$(grep -c 'Publishing update' "$SDIST")" -gt "$n" ] && break; sleep 0.005; done
+# Hold the database's write lock longer than the server's 5 s busy timeout.
+python3 -c 'import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1],isolation_level=None); c.execute("BEGIN IMMEDIATE"); time.sleep(7)' "$D/patchpoint.db"
+wait "$pub"
+locked_rc=$?
+if grep -q 'Created cab' <(tail -n 3 "$SDIST") && [ "$locked_rc" -ne 0 ]; then
+  like "a record that cannot be written: the publish fails in one line" "$(cat locked.err)" \
+    '^patchpoint: site database: .*database is locked'
+  is "and leaves no CAB that no revision records" "$(find "$D/content" -name '*.cab' | wc -l)" "$cabs_before"
+else
+  skip "a record that cannot be written" "the lock came too late (exit $locked_rc)"
+  skip "and leaves no CAB that no revision records" "the lock came too late"
+fi
+
 pd_stop A
 is "patchpointd stops cleanly" "$PD_RC" 0
 done_testing
