@@ -779,10 +779,14 @@ int content_store_open_verified(struct content_store *cs, const char *sha1_hex, 
 }
 
 /* Verifies every content file of directory xx; -1 only when it cannot be read. */
-static int scrub_dir(struct content_store *cs, const char *xx, content_scrub_report report,
-		     void *ctx, unsigned *checked, unsigned *bad, struct pp_error *err)
+/* Calls fn for the name (upper-case SHA-1) of every file in the XX directories; -1 when a
+ * directory cannot be read or fn fails. */
+typedef int (*walk_fn)(struct content_store *cs, const char *sha1, void *ctx);
+
+static int walk_dir(struct content_store *cs, const char *xx, walk_fn fn, void *ctx,
+		    struct pp_error *err)
 {
-	int fd = open_xx(cs, xx);
+	int fd = open_xx(cs, xx), rc = 0;
 	struct dirent *e;
 	DIR *d;
 
@@ -793,41 +797,23 @@ static int scrub_dir(struct content_store *cs, const char *xx, content_scrub_rep
 			(void)close(fd);
 		return -1;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (rc == 0 && (e = readdir(d)) != NULL) {
 		char sha1[CONTENT_SHA1_HEX_LEN + 1];
-		struct pp_error why;
-		uint64_t size;
-		int cfd;
 
 		if (!is_content_name(e->d_name, xx))
 			continue;
 		memcpy(sha1, e->d_name, CONTENT_SHA1_HEX_LEN);
 		sha1[CONTENT_SHA1_HEX_LEN] = '\0';
-		pp_error_clear(&why);
-		if (verify_content(cs, sha1, &cfd, &size, &why) == 0) {
-			(void)close(cfd);
-			(*checked)++;
-			continue;
-		}
-		/* Removed while we were looking: nothing to check. */
-		if (why.code == CONTENT_E_NOT_FOUND && !content_store_exists(cs, sha1))
-			continue;
-		(*checked)++;
-		(*bad)++;
-		if (report != NULL)
-			report(ctx, sha1, &why);
+		rc = fn(cs, sha1, ctx);
 	}
 	(void)closedir(d);
-	return 0;
+	return rc;
 }
 
-int content_store_scrub(struct content_store *cs, content_scrub_report report, void *ctx,
-			unsigned *checked, unsigned *bad, struct pp_error *err)
+static int walk(struct content_store *cs, walk_fn fn, void *ctx, struct pp_error *err)
 {
-	int fd = openat(cs->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	unsigned nchecked = 0, nbad = 0;
+	int fd = openat(cs->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
 	struct dirent *e;
-	int rc = -1;
 	DIR *d;
 
 	d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -835,28 +821,105 @@ int content_store_scrub(struct content_store *cs, content_scrub_report report, v
 		pp_error_set_errno(err, errno, "cannot read the content directory %s", cs->dir);
 		if (fd >= 0)
 			(void)close(fd);
-		goto out;
+		return -1;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while (rc == 0 && (e = readdir(d)) != NULL) {
 		struct stat st;
 
 		if (!is_xx_name(e->d_name) ||
 		    fstatat(cs->dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISDIR(st.st_mode))
 			continue;
-		if (scrub_dir(cs, e->d_name, report, ctx, &nchecked, &nbad, err) != 0) {
-			(void)closedir(d);
-			goto out;
-		}
+		rc = walk_dir(cs, e->d_name, fn, ctx, err);
 	}
 	(void)closedir(d);
-	rc = 0;
-out:
-	if (checked != NULL)
-		*checked = nchecked;
-	if (bad != NULL)
-		*bad = nbad;
 	return rc;
+}
+
+struct scrub_ctx {
+	content_scrub_report report;
+	void *ctx;
+	unsigned checked, bad;
+};
+
+static int scrub_one(struct content_store *cs, const char *sha1, void *arg)
+{
+	struct scrub_ctx *c = arg;
+	struct pp_error why;
+	uint64_t size;
+	int cfd;
+
+	pp_error_clear(&why);
+	if (verify_content(cs, sha1, &cfd, &size, &why) == 0) {
+		(void)close(cfd);
+		c->checked++;
+		return 0;
+	}
+	/* Removed while we were looking: nothing to check. */
+	if (why.code == CONTENT_E_NOT_FOUND && !content_store_exists(cs, sha1))
+		return 0;
+	c->checked++;
+	c->bad++;
+	if (c->report != NULL)
+		c->report(c->ctx, sha1, &why);
+	return 0;
+}
+
+int content_store_scrub(struct content_store *cs, content_scrub_report report, void *ctx,
+			unsigned *checked, unsigned *bad, struct pp_error *err)
+{
+	struct scrub_ctx c = {report, ctx, 0, 0};
+	int rc = walk(cs, scrub_one, &c, err);
+
+	if (checked != NULL)
+		*checked = c.checked;
+	if (bad != NULL)
+		*bad = c.bad;
+	return rc;
+}
+
+struct list_ctx {
+	char (*names)[CONTENT_SHA1_HEX_LEN + 1];
+	size_t count, cap;
+	struct pp_error *err;
+};
+
+static int list_one(struct content_store *cs, const char *sha1, void *arg)
+{
+	struct list_ctx *c = arg;
+
+	(void)cs;
+	if (c->count == c->cap) {
+		size_t cap = c->cap == 0 ? 64 : c->cap * 2;
+		void *n = cap <= CONTENT_REMEMBER_MAX * 4u
+			      ? realloc(c->names, cap * sizeof(*c->names))
+			      : NULL;
+
+		if (n == NULL) {
+			pp_error_set(c->err, HR_E_OUTOFMEMORY, "too many content files to list");
+			return -1;
+		}
+		c->names = n;
+		c->cap = cap;
+	}
+	memcpy(c->names[c->count++], sha1, CONTENT_SHA1_HEX_LEN + 1);
+	return 0;
+}
+
+int content_store_list(struct content_store *cs, char (**names)[CONTENT_SHA1_HEX_LEN + 1],
+		       size_t *count, struct pp_error *err)
+{
+	struct list_ctx c = {NULL, 0, 0, err};
+
+	*names = NULL;
+	*count = 0;
+	if (walk(cs, list_one, &c, err) != 0) {
+		free(c.names);
+		return -1;
+	}
+	*names = c.names;
+	*count = c.count;
+	return 0;
 }
 
 bool content_store_exists(struct content_store *cs, const char *sha1_hex)

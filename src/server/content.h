@@ -103,6 +103,10 @@ int content_store_scrub(struct content_store *cs, content_scrub_report report, v
 /* True when content sha1_hex is in the store (a regular file; not verified). */
 bool content_store_exists(struct content_store *cs, const char *sha1_hex);
 
+/* The names (upper-case SHA-1) of every stored file, unverified; *names is malloc'd (free()). */
+int content_store_list(struct content_store *cs, char (**names)[CONTENT_SHA1_HEX_LEN + 1],
+		       size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
 /* Removes content sha1_hex (for content no update refers to any more); CONTENT_E_NOT_FOUND when
  * it is not there. */
 int content_store_remove(struct content_store *cs, const char *sha1_hex,

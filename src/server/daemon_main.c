@@ -956,6 +956,41 @@ static struct content_store *run_content(const char *dir, struct pp_error *err)
 	return cs;
 }
 
+/* At start, with the site and sup roles: a CAB that no revision records (a publish killed
+ * between storing it and recording it) is removed before anything is served. */
+static int run_sweep(const char *db_path, struct content_store *cs, struct pp_error *err)
+{
+	char(*names)[CONTENT_SHA1_HEX_LEN + 1] = NULL;
+	struct store *s = store_open_sqlite(db_path, err);
+	size_t n = 0;
+	unsigned removed = 0;
+	int rc = -1;
+
+	if (s == NULL || content_store_list(cs, &names, &n, err) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		bool referenced = true;
+
+		if (store_content_referenced(s, names[i], &referenced, err) != 0)
+			goto out;
+		if (referenced)
+			continue;
+		if (content_store_remove(cs, names[i], err) != 0)
+			goto out;
+		daemon_log(CMTRACE_WARNING,
+			   "content sweep: removed %s.cab, which no update revision records",
+			   names[i]);
+		removed++;
+	}
+	if (removed > 0)
+		daemon_log(CMTRACE_INFO, "content sweep: %u unrecorded file(s) removed", removed);
+	rc = 0;
+out:
+	free(names);
+	store_close(s);
+	return rc;
+}
+
 /* At start: syncs a killed process left running are marked failed, so a new one can run. */
 static int run_recover(struct api *api, char *site_code, size_t size, struct pp_error *err)
 {
@@ -1053,6 +1088,9 @@ static int run_serve(const struct daemon_conf *c)
 		daemon_log(CMTRACE_INFO, "removed %u upload(s) untouched for %lld hours", expired,
 			   (long long)(UPLOAD_MAX_AGE_DEFAULT / 3600));
 	if ((api.roles & API_ROLE_SUP) != 0 && (api.content = run_content(content, &err)) == NULL)
+		goto out;
+	if ((api.roles & API_ROLE_SITE) != 0 && api.content != NULL &&
+	    run_sweep(api.db_path, api.content, &err) != 0)
 		goto out;
 	content_routes.store = api.content;
 	content_routes.log = g_logs.main;

@@ -34,7 +34,7 @@ cp update.cab "$D/content/$XX/$SHA.cab"
 FILE=$D/content/$XX/$SHA.cab
 echo "half a cab" >"$D/content/.incoming/0123456789abcdef0123456789abcdef.tmp"
 LOG=$D/logs/patchpointd.log
-pd_start main "$D" --sync-interval 0 || { echo "Bail out! patchpointd run failed: $(cat "$TMP/main.err")"; exit 1; }
+pd_start main "$D" --roles sup --sync-interval 0 || { echo "Bail out! patchpointd run failed: $(cat "$TMP/main.err")"; exit 1; }
 H=$PD_URL_main
 URL=$H/Content/$XX/$SHA.cab
 
@@ -165,7 +165,7 @@ ok "damaged: the file is left where it is" test -f "$FILE"
 # ---- restart with the damaged file: the scrub names it ----
 pd_stop main
 is "stopped cleanly" "$PD_RC" 0
-pd_start main "$D" --sync-interval 0 || { echo "Bail out! restart failed: $(cat "$TMP/main.err")"; exit 1; }
+pd_start main "$D" --roles sup --sync-interval 0 || { echo "Bail out! restart failed: $(cat "$TMP/main.err")"; exit 1; }
 URL=$PD_URL_main/Content/$XX/$SHA.cab
 like "the scrub counts it" "$(cat "$LOG")" 'content scrub: 1 files checked, 1 damaged'
 like "the scrub names it" "$(cat "$LOG")" "content scrub: content .*/$XX/$SHA.cab is damaged"

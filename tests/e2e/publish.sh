@@ -316,4 +316,15 @@ fi
 
 pd_stop A
 is "patchpointd stops cleanly" "$PD_RC" 0
+
+# ---- a CAB that no revision records is swept at start-up ----
+mkdir -p "$D/content/${SHA1: -2}"
+cp pub.cab "$D/content/${SHA1: -2}/$SHA1.cab"
+pd_start A "$D" || { echo "Bail out! restart failed: $(cat "$TMP/A.err")"; exit 1; }
+is "an unrecorded CAB is removed before anything is served" \
+  "$(ls "$D/content/${SHA1: -2}/$SHA1.cab" 2>/dev/null | wc -l)" 0
+like "patchpointd.log names it" "$(cat "$D/logs/patchpointd.log")" \
+  "content sweep: removed $SHA1\.cab, which no update revision records"
+is "recorded content stays" "$(ls "$D/content/${VSHA: -2}/$VSHA.cab" | wc -l)" 1
+pd_stop A
 done_testing
