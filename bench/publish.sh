@@ -11,17 +11,9 @@
 # RUNS (default 5, after one warm-up run), MEMORY (warm or cold, see warm_up below).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ $# -ge 1 ] && [ -d "$1" ]; then
-  pp=$1/patchpoint; pd=$1/patchpointd
-else
-  pp=${1:-$repo/build/patchpoint}
-  pd=${2:-$(dirname "$pp")/patchpointd}
-fi
-for b in "$pp" "$pd"; do
-  [ -x "$b" ] || { echo "bench: $b is not an executable (build it first)" >&2; exit 1; }
-done
-pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
-pd=$(cd "$(dirname "$pd")" && pwd)/$(basename "$pd")
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+bench_binaries "$@"
 size_mb=${SIZE_MB:-100}
 runs=${RUNS:-5}
 memory=${MEMORY:-warm}
@@ -35,53 +27,13 @@ for tool in gcab osslsigncode openssl curl bc awk /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (make bench installs it)" >&2; exit 1; }
 done
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/pp-bench-publish.XXXXXX")
-pd_pid=""
-# shellcheck disable=SC2317 # stop and cleanup run from the EXIT trap
-stop() { # pid: SIGTERM, then SIGKILL after 10 s; reaps it
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-# shellcheck disable=SC2317
-cleanup() {
-  local rc=$?
-  stop "$pd_pid"
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 141' PIPE
-die() { echo "bench: $*" >&2; exit 1; }
-cd "$work"
-export XDG_CONFIG_HOME=$work/xdg # no cli.conf of the user's
+bench_workdir publish
 
 # ---- patchpointd: a throwaway data directory on a free loopback port ----
 # --access-log all: one record per request (about 30 a publish), whose timestamps give the
 # phases below.
 data=$work/data
-"$pd" init --data-dir "$data" --site-code PP1 > init.out 2> init.err ||
-  die "patchpointd init failed: $(cat init.err)"
-token=$(grep -E '^[0-9a-f]{64}$' init.out | head -n1) || true
-[ -n "$token" ] || die "patchpointd init printed no admin token"
-: > pd.out
-"$pd" run --data-dir "$data" --listen 127.0.0.1:0 --workers 2 --access-log all > pd.out 2> pd.err &
-pd_pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's#^patchpointd: listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*#\1#p' pd.out)
-  [ -n "$port" ] && break
-  kill -0 "$pd_pid" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$port" ] || die "patchpointd did not start listening: $(cat pd.err)"
-export PATCHPOINT_SERVER=http://127.0.0.1:$port PATCHPOINT_TOKEN=$token
+bench_daemon "$data"
 signer_pid=""
 for _ in $(seq 50); do
   signer_pid=$(awk -v pp="$pd_pid" '$4 == pp {print $1}' /proc/[0-9]*/stat 2>/dev/null | head -n1 || true)
