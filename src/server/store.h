@@ -524,6 +524,9 @@ struct store_ops {
 	int (*update_list)(void *impl, const struct store_update_filter *f,
 			   struct store_update **out, size_t *count, struct pp_error *err);
 	int (*update_delete)(void *impl, const char *id, struct pp_error *err);
+	/* Sets revision, state and updated_at of an existing update (the SDP stays). */
+	int (*update_set_state)(void *impl, const char *id, int64_t revision,
+				enum store_update_state state, int64_t now, struct pp_error *err);
 	int (*content_get)(void *impl, const char *id, int64_t revision,
 			   struct store_update_content *out, bool *found, struct pp_error *err);
 	int (*content_insert)(void *impl, const struct store_update_content *c,

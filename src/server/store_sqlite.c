@@ -1046,6 +1046,7 @@ static const struct store_ops sqlite_ops = {
     .update_put = sq_update_put,
     .update_list = sq_update_list,
     .update_delete = sq_update_delete,
+    .update_set_state = sq_update_set_state,
     .content_get = sq_content_get,
     .content_insert = sq_content_insert,
     .content_list = sq_content_list,

@@ -76,6 +76,8 @@ int sq_update_put(void *impl, const struct store_update *u, const char *sdp, siz
 int sq_update_list(void *impl, const struct store_update_filter *f, struct store_update **out,
 		   size_t *count, struct pp_error *err);
 int sq_update_delete(void *impl, const char *id, struct pp_error *err);
+int sq_update_set_state(void *impl, const char *id, int64_t revision, enum store_update_state state,
+			int64_t now, struct pp_error *err);
 int sq_content_get(void *impl, const char *id, int64_t revision, struct store_update_content *out,
 		   bool *found, struct pp_error *err);
 int sq_content_insert(void *impl, const struct store_update_content *c, struct pp_error *err);

@@ -244,6 +244,25 @@ int sq_update_delete(void *impl, const char *id, struct pp_error *err)
 	return rc;
 }
 
+int sq_update_set_state(void *impl, const char *id, int64_t revision, enum store_update_state state,
+			int64_t now, struct pp_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *st = sq_prepare(
+	    q, "UPDATE updates SET revision = ?, state = ?, updated_at = ? WHERE id = ?", err);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sq_int(q, st, 1, revision, err) == 0 &&
+	    sq_text(q, st, 2, store_update_state_name(state), err) == 0 &&
+	    sq_int(q, st, 3, now, err) == 0 && sq_text(q, st, 4, id, err) == 0 &&
+	    sq_done(q, st, err, "change the update") == 0)
+		rc = 0;
+	sq_release(q, st);
+	return rc;
+}
+
 /* ---- content ---- */
 
 #define CONTENT_COLUMNS                                                                            \

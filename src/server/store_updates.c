@@ -3,6 +3,8 @@
 #include "store.h"
 #include "store_internal.h"
 
+#include "sdp.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +25,9 @@ const char *store_update_state_name(enum store_update_state state)
 /* An update id: a GUID in lower case (the SDP's PackageID, folded by the catalog import). */
 static int check_update_id(const char *id, struct pp_error *err)
 {
-	static const unsigned dash[] = {8, 13, 18, 23};
-	size_t d = 0;
-
-	if (id == NULL || strnlen(id, STORE_UPDATE_ID_LEN + 1) != STORE_UPDATE_ID_LEN)
-		goto bad;
-	for (unsigned i = 0; i < STORE_UPDATE_ID_LEN; i++) {
-		char c = id[i];
-
-		if (d < 4 && i == dash[d]) {
-			if (c != '-')
-				goto bad;
-			d++;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			goto bad;
-		}
-	}
-	return 0;
-bad:
+	/* sdp_guid_valid takes either case; the stored form is lower case. */
+	if (sdp_guid_valid(id) && strcspn(id, "ABCDEF") == STORE_UPDATE_ID_LEN)
+		return 0;
 	pp_error_set(err, HR_E_INVALIDARG, "update id \"%.64s\" is not a GUID in lower case",
 		     id != NULL ? id : "");
 	return -1;
@@ -238,9 +225,6 @@ static int content_add_tx(struct store *s, void *ctx, struct pp_error *err)
 	struct store_update_content old;
 	struct store_update u;
 	bool found = false;
-	char *xml = NULL;
-	size_t len = 0;
-	int rc = -1;
 
 	if (store_update_get(s, c->update_id, &u, err) != 0)
 		return -1;
@@ -264,14 +248,8 @@ static int content_add_tx(struct store *s, void *ctx, struct pp_error *err)
 	}
 	if (s->ops->content_insert(s->impl, c, err) != 0)
 		return -1;
-	/* The row again with the new state: store_update_put needs the SDP. */
-	if (store_update_sdp(s, u.id, &xml, &len, err) != 0)
-		goto out;
-	u.state = STORE_UPDATE_PUBLISHED;
-	rc = store_update_put(s, &u, xml, len, err);
-out:
-	free(xml);
-	return rc;
+	return s->ops->update_set_state(s->impl, u.id, u.revision, STORE_UPDATE_PUBLISHED,
+					store_now(), err);
 }
 
 int store_update_content_add(struct store *s, const struct store_update_content *c,
@@ -324,34 +302,25 @@ static int change_tx(struct store *s, void *ctx, struct pp_error *err)
 {
 	struct state_ctx *c = ctx;
 	struct store_update u;
-	char *xml = NULL;
-	size_t len = 0;
-	int rc = -1;
 
-	if (store_update_get(s, c->id, &u, err) != 0 ||
-	    store_update_sdp(s, u.id, &xml, &len, err) != 0)
-		goto out;
+	if (store_update_get(s, c->id, &u, err) != 0)
+		return -1;
 	if (c->revision != NULL) {
 		if (u.state == STORE_UPDATE_EXPIRED) {
 			pp_error_set(err, HR_E_INVALIDARG,
 				     "update %s is expired; an expired update cannot be revised",
 				     u.id);
-			goto out;
+			return -1;
 		}
 		u.revision++;
 		u.state = STORE_UPDATE_METADATA;
 		*c->revision = u.revision;
 	} else {
-		if (u.state == STORE_UPDATE_EXPIRED) {
-			rc = 0;
-			goto out;
-		}
+		if (u.state == STORE_UPDATE_EXPIRED)
+			return 0;
 		u.state = STORE_UPDATE_EXPIRED;
 	}
-	rc = store_update_put(s, &u, xml, len, err);
-out:
-	free(xml);
-	return rc;
+	return s->ops->update_set_state(s->impl, u.id, u.revision, u.state, store_now(), err);
 }
 
 int store_update_revise(struct store *s, const char *id, int64_t *revision, struct pp_error *err)
