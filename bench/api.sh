@@ -9,6 +9,9 @@
 # the warm-up run, default 2), NGINX (default: nginx on PATH or /usr/sbin/nginx).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# stop and die (bench/lib.sh)
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
 pd=${1:-${PATCHPOINTD:-$repo/build/patchpointd}}
 [ -x "$pd" ] || { echo "bench: $pd is not an executable (build it, or set PATCHPOINTD)" >&2; exit 1; }
 pd=$(cd "$(dirname "$pd")" && pwd)/$(basename "$pd")
@@ -29,15 +32,6 @@ done
 work=$(mktemp -d "${TMPDIR:-/tmp}/pp-bench-api.XXXXXX")
 pd_pid=""
 ngx_pid=""
-# shellcheck disable=SC2317 # stop and cleanup run from the EXIT trap
-stop() { # pid: SIGTERM, then SIGKILL after 5 s; reaps it
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 # shellcheck disable=SC2317
 cleanup() {
   local rc=$?
@@ -51,7 +45,6 @@ trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 141' PIPE # e.g. piped into head: still stop both servers
-die() { echo "bench: $*" >&2; exit 1; }
 
 # ---- patchpointd: a throwaway data directory, two workers on a free loopback port ----
 data=$work/data
