@@ -91,8 +91,8 @@ logs=$data/logs
 
 # phases START END ACCESS_FROM SDIST_FROM: one line of seconds from the log records of one
 # publish (patchpointd.log from line ACCESS_FROM, SoftwareDistribution.log from SDIST_FROM):
-# client hash, chunks but the last, last chunk (with the server's hash of the upload),
-# checks and digests before packing, pack+sign+commit, record, answer and client exit.
+# client start and create, chunks but the last, last chunk (completing the upload's digests),
+# checks before packing, pack+sign+commit, record, answer and client exit.
 phases() {
   { sed -n "$3,\$p" "$logs/patchpointd.log" | sed 's/^/A /'
     sed -n "$4,\$p" "$logs/SoftwareDistribution.log" | sed 's/^/S /'; } |
@@ -169,11 +169,11 @@ if [ -s phases.t ]; then
   echo "where our time goes (medians of each phase, from the server's log timestamps, ms resolution):"
   col() { cut -d' ' -f"$1" phases.t | median; }
   printf '  %-68s %6.3f s\n' \
-    "client start, SHA-256 of the file, POST /api/v1/uploads" "$(col 1)" \
-    "PUT chunks but the last ($(( $(col 8) - 1 )) x, each written and fdatasync'ed)" "$(col 2)" \
-    "last PUT (its chunk, then the server's SHA-256 of the whole upload)" "$(col 3)" \
-    "POST /api/v1/updates up to packing (SHA-1+SHA-256 of the input)" "$(col 4)" \
-    "pack+sign (one pass) and content_store_commit (re-hash, fsync)" "$(col 5)" \
+    "client start, POST /api/v1/uploads" "$(col 1)" \
+    "PUT chunks but the last ($(( $(col 8) - 1 )) x: written, fdatasync'ed, SHA-1+SHA-256)" "$(col 2)" \
+    "last PUT (the digests finished, the declared SHA-256 checked)" "$(col 3)" \
+    "POST /api/v1/updates up to packing (the upload's digests reused)" "$(col 4)" \
+    "pack+sign+CAB SHA-1/SHA-256 (one pass), content_store_commit (fsync)" "$(col 5)" \
     "record the revision, remove the upload, answer" "$(col 6)" \
     "client: read the answer, exit" "$(col 7)"
   echo

@@ -1,11 +1,13 @@
 /* cli_api.c - the client of patchpointd's REST API (see cli_api.h). */
 #include "cli_api.h"
 
+#include "hashworker.h"
 #include "hresult.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -845,26 +847,125 @@ static void pause_ms(unsigned ms)
 		;
 }
 
-/* Sends the chunks of fd from st->received on, each acknowledged before the next; after a
- * transport failure, a 5xx or a 409 it asks the server where the upload stands and goes on from
- * there, at most CLI_API_UPLOAD_RETRIES times in a row. */
+/* The SHA-256 of the file computed while it is sent: each chunk's new bytes are lent to a hash
+ * thread before the chunk goes out, so hashing overlaps the transfer. A chunk buffer is reused
+ * only once the thread gave it back. */
+struct lent_buffer {
+	unsigned char *p;
+	bool busy; /* lent to the hash thread */
+	pthread_mutex_t lock;
+	pthread_cond_t back;
+};
+
+struct send_hash {
+	struct hashworker *w;
+	uint64_t hashed; /* bytes of the file fed so far, from offset 0 */
+	bool final;
+	char hex[65];
+};
+
+static void lent_release(void *ctx, const uint8_t *p, size_t n)
+{
+	struct lent_buffer *b = ctx;
+
+	(void)p;
+	(void)n;
+	(void)pthread_mutex_lock(&b->lock);
+	b->busy = false;
+	(void)pthread_cond_signal(&b->back);
+	(void)pthread_mutex_unlock(&b->lock);
+}
+
+static void lent_wait(struct lent_buffer *b)
+{
+	(void)pthread_mutex_lock(&b->lock);
+	while (b->busy)
+		(void)pthread_cond_wait(&b->back, &b->lock);
+	(void)pthread_mutex_unlock(&b->lock);
+}
+
+/* Feeds the bytes of [off, off + len) in buf the hash has not seen yet. */
+static int send_hash_feed(struct send_hash *h, struct lent_buffer *b, uint64_t off, size_t len,
+			  struct pp_error *err)
+{
+	size_t skip;
+
+	if (h->final || off + len <= h->hashed || off > h->hashed)
+		return 0;
+	skip = (size_t)(h->hashed - off);
+	b->busy = true;
+	if (hashworker_lend(h->w, b->p + skip, len - skip, lent_release, b, err) != 0)
+		return -1;
+	h->hashed = off + len;
+	return 0;
+}
+
+/* Feeds [h->hashed, upto) read from fd (the part of the file a resumed upload already has). */
+static int send_hash_prefix(struct send_hash *h, int fd, uint64_t upto, const char *path,
+			    struct pp_error *err)
+{
+	while (h->hashed < upto) {
+		size_t room = 0, n;
+		uint8_t *dst = hashworker_reserve(h->w, &room, err);
+
+		if (dst == NULL)
+			return -1;
+		n = upto - h->hashed < room ? (size_t)(upto - h->hashed) : room;
+		if (read_at(fd, dst, n, h->hashed, path, err) != 0 ||
+		    hashworker_commit(h->w, n, err) != 0)
+			return -1;
+		h->hashed += n;
+	}
+	return 0;
+}
+
+static int send_hash_final(struct send_hash *h, struct pp_error *err)
+{
+	unsigned char digest[32];
+	unsigned n = 0;
+
+	if (h->final)
+		return 0;
+	if (hashworker_final(h->w, digest, &n, err) != 0)
+		return -1;
+	if (n != sizeof(digest)) {
+		pp_error_set(err, HR_E_FAIL, "SHA-256 failed");
+		return -1;
+	}
+	cli_hex(digest, sizeof(digest), h->hex);
+	h->final = true;
+	return 0;
+}
+
+/* Sends the chunks of fd from st->received on, each acknowledged before the next, hashing the
+ * file as it goes (h) and declaring its SHA-256 with the last chunk; after a transport failure, a
+ * 5xx or a 409 it asks the server where the upload stands and goes on from there, at most
+ * CLI_API_UPLOAD_RETRIES times in a row. */
 static int upload_send(struct cli_api *api, int fd, const char *file, struct upload_state *st,
-		       bool progress, struct pp_error *err)
+		       struct send_hash *h, bool progress, struct pp_error *err)
 {
 	struct cli_api_response resp;
 	struct upload_state now;
 	struct cli_progress bar;
 	struct pp_error e;
-	char path[UPLOAD_PATH_MAX];
-	unsigned char *buf = NULL;
-	unsigned failures = 0;
+	struct lent_buffer buf[2];
+	char path[UPLOAD_PATH_MAX + 80];
+	unsigned failures = 0, turn = 0;
 	int rc = -1;
 
 	memset(&resp, 0, sizeof(resp));
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < 2; i++) {
+		(void)pthread_mutex_init(&buf[i].lock, NULL);
+		(void)pthread_cond_init(&buf[i].back, NULL);
+	}
 	cli_progress_init(&bar, "Uploading");
+	if (send_hash_prefix(h, fd, st->received, file, err) != 0)
+		goto out;
 	if (!st->complete && st->received < st->size) {
-		buf = malloc(st->chunk);
-		if (buf == NULL) {
+		buf[0].p = malloc(st->chunk);
+		buf[1].p = malloc(st->chunk);
+		if (buf[0].p == NULL || buf[1].p == NULL) {
 			pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 			goto out;
 		}
@@ -872,21 +973,27 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 	while (!st->complete && st->received < st->size) {
 		size_t len = st->size - st->received < st->chunk ? (size_t)(st->size - st->received)
 								 : st->chunk;
-		bool retry;
+		bool last = st->received + len == st->size, retry;
+		struct lent_buffer *b = &buf[turn];
 
-		if (read_at(fd, buf, len, st->received, file, err) != 0)
+		lent_wait(b);
+		if (read_at(fd, b->p, len, st->received, file, err) != 0 ||
+		    send_hash_feed(h, b, st->received, len, err) != 0 ||
+		    (last && send_hash_final(h, err) != 0))
 			goto out;
-		(void)snprintf(path, sizeof(path), "/api/v1/uploads/%s?offset=%llu", st->id,
-			       (unsigned long long)st->received);
+		(void)snprintf(path, sizeof(path), "/api/v1/uploads/%s?offset=%llu%s%s", st->id,
+			       (unsigned long long)st->received, last ? "&sha256=" : "",
+			       last ? h->hex : "");
 		pp_error_clear(&e);
 		cli_api_response_free(&resp);
-		if (api_perform(api, "PUT", path, "application/octet-stream", buf, len,
+		if (api_perform(api, "PUT", path, "application/octet-stream", b->p, len,
 				UPLOAD_CHUNK_SECS, &resp, &e) == 0 &&
 		    upload_state_parse(resp.json, &now, &e) == 0 && now.received > st->received) {
 			st->received = now.received;
 			st->complete = now.complete;
 			memcpy(st->sha256, now.sha256, sizeof(now.sha256));
 			failures = 0;
+			turn ^= 1u;
 			if (progress)
 				cli_progress_update(&bar, st->received, st->size);
 			continue;
@@ -914,6 +1021,8 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 			st->received = now.received;
 			st->complete = now.complete;
 			memcpy(st->sha256, now.sha256, sizeof(now.sha256));
+			if (send_hash_prefix(h, fd, st->received, file, err) != 0)
+				goto out;
 		}
 	}
 	if (!st->complete) {
@@ -921,12 +1030,33 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 			     st->id);
 		goto out;
 	}
+	if (send_hash_prefix(h, fd, st->size, file, err) != 0 || send_hash_final(h, err) != 0)
+		goto out;
+	if (strcmp(st->sha256, h->hex) != 0) {
+		pp_error_set(err, HR_E_FAIL, "upload %s: the server reports SHA-256 %s, not %s",
+			     st->id, st->sha256, h->hex);
+		goto out;
+	}
 	rc = 0;
 out:
 	cli_progress_end(&bar);
 	cli_api_response_free(&resp);
-	free(buf);
+	/* The hash thread gives back what it still holds before the buffers go. */
+	hashworker_free(h->w);
+	h->w = NULL;
+	for (int i = 0; i < 2; i++) {
+		free(buf[i].p);
+		(void)pthread_mutex_destroy(&buf[i].lock);
+		(void)pthread_cond_destroy(&buf[i].back);
+	}
 	return rc;
+}
+
+static int send_hash_init(struct send_hash *h, struct pp_error *err)
+{
+	memset(h, 0, sizeof(*h));
+	h->w = hashworker_new(EVP_sha256(), err);
+	return h->w != NULL ? 0 : -1;
 }
 
 /* Opens path for reading: a regular file. */
@@ -952,7 +1082,7 @@ int cli_api_upload(struct cli_api *api, const char *path, const char *name,
 		   char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress, struct pp_error *err)
 {
 	struct upload_state st;
-	char sha[65];
+	struct send_hash h;
 	json_t *body = NULL, *doc = NULL;
 	uint64_t size = 0;
 	int fd, rc = -1;
@@ -965,26 +1095,24 @@ int cli_api_upload(struct cli_api *api, const char *path, const char *name,
 		pp_error_set(err, HR_E_INVALIDARG, "%s is too large", path);
 		goto out;
 	}
-	/* The digest goes first, so that the server checks the whole file as it arrives. */
-	if (file_sha256(fd, size, path, progress, sha, err) != 0)
+	if (send_hash_init(&h, err) != 0)
 		goto out;
-	body = json_pack("{s:I, s:s}", "size", (json_int_t)size, "sha256", sha);
+	/* The SHA-256 is declared with the last chunk: the file is read once, hashed as it goes. */
+	body = json_pack("{s:I}", "size", (json_int_t)size);
 	if (body == NULL ||
 	    (name != NULL && json_object_set_new(body, "name", json_string(name)) != 0)) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
+		hashworker_free(h.w);
 		goto out;
 	}
 	doc = cli_api_call(api, "POST", "/api/v1/uploads", body, err);
-	if (doc == NULL || upload_state_parse(doc, &st, err) != 0)
-		goto out;
-	memcpy(id_out, st.id, CLI_API_UPLOAD_ID_LEN + 1);
-	if (upload_send(api, fd, path, &st, progress, err) != 0)
-		goto out;
-	if (strcmp(st.sha256, sha) != 0) {
-		pp_error_set(err, HR_E_FAIL, "upload %s: the server reports SHA-256 %s, not %s",
-			     st.id, st.sha256, sha);
+	if (doc == NULL || upload_state_parse(doc, &st, err) != 0) {
+		hashworker_free(h.w);
 		goto out;
 	}
+	memcpy(id_out, st.id, CLI_API_UPLOAD_ID_LEN + 1);
+	if (upload_send(api, fd, path, &st, &h, progress, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	json_decref(body);
@@ -997,6 +1125,7 @@ int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id,
 			  struct pp_error *err)
 {
 	struct upload_state st;
+	struct send_hash h;
 	char sha[65];
 	uint64_t size = 0;
 	int fd, rc = -1;
@@ -1017,6 +1146,8 @@ int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id,
 			     (unsigned long long)st.size, path, (unsigned long long)size);
 		goto out;
 	}
+	/* A digest the server knows already (declared, or complete) is checked before anything is
+	 * sent; otherwise the last chunk declares it. */
 	if (st.sha256[0] != '\0') {
 		if (file_sha256(fd, size, path, progress, sha, err) != 0)
 			goto out;
@@ -1027,7 +1158,9 @@ int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id,
 			goto out;
 		}
 	}
-	if (upload_send(api, fd, path, &st, progress, err) != 0)
+	if (send_hash_init(&h, err) != 0)
+		goto out;
+	if (upload_send(api, fd, path, &st, &h, progress, err) != 0)
 		goto out;
 	rc = 0;
 out:

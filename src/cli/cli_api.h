@@ -127,9 +127,11 @@ int cli_api_read_verb(struct cli *cli, const char *cmd, int argc, char **argv, c
 #define CLI_API_UPLOAD_ID_LEN  32
 #define CLI_API_UPLOAD_RETRIES 5 /* failed chunks in a row before giving up */
 
-/* Uploads the file at path to the server as one resumable upload named name (NULL: none): its
- * SHA-256 first (declared, so that the server checks the whole file), then POST /api/v1/uploads
- * and PUT chunks of the size the server asks for, each acknowledged before the next. After a
+/* Uploads the file at path to the server as one resumable upload named name (NULL: none):
+ * POST /api/v1/uploads, then PUT chunks of the size the server asks for, each acknowledged
+ * before the next. The file is read once: its SHA-256 is computed on a thread while the chunks
+ * go out and declared with the last one (?sha256=), so that the server checks the whole file
+ * before it calls the upload complete, and the digest the server reports is compared. After a
  * transport failure, a 5xx or a 409 it asks the server (GET) how much it has and goes on from
  * there, at most CLI_API_UPLOAD_RETRIES times in a row with a doubling pause from 250 ms.
  * id_out gets the upload's id as soon as the server made it ("" before), also when a later step

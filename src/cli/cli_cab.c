@@ -353,7 +353,7 @@ static int cab_create(struct cli *cli, int argc, char **argv)
 		authenticode_signer_init_key(&signer, cred->cert, cred->chain, cred->key);
 		if (authenticode_create_signed_cab(
 			out, (const char *const *)in.files, (const char *const *)in.names, in.count,
-			compression, &signer, cli_progress_update, &progress, &err) != 0)
+			compression, &signer, cli_progress_update, &progress, NULL, &err) != 0)
 			goto fail;
 	} else if (write_unsigned(out, &in, compression, &progress, &err) != 0) {
 		goto fail;

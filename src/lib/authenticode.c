@@ -1056,23 +1056,145 @@ out:
 	return rc;
 }
 
+/* ---- whole-file digests in the writing pass ---- */
+
+/* Signs nothing: a signature of the key's full size (what an RSA PKCS#1 v1.5 signature always
+ * has), so that the DER blob gets its final length without the private key. */
+static int sign_placeholder(void *ctx, const EVP_MD *md, const uint8_t *hash, size_t hash_len,
+			    uint8_t *sig, size_t *sig_len, struct pp_error *err)
+{
+	size_t n = (size_t)EVP_PKEY_get_size(X509_get0_pubkey(ctx));
+
+	(void)md;
+	(void)hash;
+	(void)hash_len;
+	if (n == 0 || n > *sig_len) {
+		pp_error_set(err, HR_E_FAIL, "cannot size the signature");
+		return -1;
+	}
+	memset(sig, 0xFF, n);
+	*sig_len = n;
+	return 0;
+}
+
+/* The padded length the signature blob of signer will have (signing_time must be fixed). */
+static int predict_blob_length(const struct authenticode_signer *signer, size_t *padded,
+			       struct pp_error *err)
+{
+	struct authenticode_signer probe = *signer;
+	uint8_t digest[EVP_MAX_MD_SIZE] = {0}, *der = NULL;
+	size_t der_len = 0;
+
+	probe.sign = sign_placeholder;
+	probe.sign_ctx = signer->cert;
+	if (authenticode_create_signature(
+		&probe, digest, (size_t)EVP_MD_get_size(signer->md ? signer->md : EVP_sha256()),
+		&der, &der_len, err) != 0)
+		return -1;
+	free(der);
+	*padded = (der_len + 7u) & ~(size_t)7u;
+	return 0;
+}
+
+/* Feeds the Authenticode digest and, as the finished file will read, SHA-1 and SHA-256 of the
+ * whole file (each on its own thread): the header with the signature locator it will get, then
+ * every later byte. */
+struct file_tee {
+	const struct cab_digest_sink *inner;
+	struct hashworker *sha1, *sha256;
+	uint32_t blob_len; /* predicted, padded */
+	struct cab_digest_sink sink;
+};
+
+static int file_tee_feed(struct file_tee *t, const uint8_t *p, size_t n, struct pp_error *err)
+{
+	return hashworker_update(t->sha1, p, n, err) != 0 ||
+		       hashworker_update(t->sha256, p, n, err) != 0
+		   ? -1
+		   : 0;
+}
+
+static int file_tee_header(void *ctx, const uint8_t *bytes, size_t len, const struct cab_header *h,
+			   struct pp_error *err)
+{
+	struct file_tee *t = ctx;
+	uint8_t head[0x34];
+
+	if (t->inner->header(t->inner->ctx, bytes, len, h, err) != 0)
+		return -1;
+	if (!h->signature_reserve || len < sizeof(head)) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: no signature reserve to fill");
+		return -1;
+	}
+	memcpy(head, bytes, sizeof(head));
+	le32_put(head + 0x2C, h->cb_cabinet);
+	le32_put(head + 0x30, t->blob_len);
+	return file_tee_feed(t, head, sizeof(head), err) != 0 ||
+		       file_tee_feed(t, bytes + sizeof(head), len - sizeof(head), err) != 0
+		   ? -1
+		   : 0;
+}
+
+static int file_tee_data(void *ctx, const uint8_t *bytes, size_t len, struct pp_error *err)
+{
+	struct file_tee *t = ctx;
+
+	if (t->inner->data(t->inner->ctx, bytes, len, err) != 0)
+		return -1;
+	return file_tee_feed(t, bytes, len, err);
+}
+
+/* The blob and its padding end the file: the digests are final when the blob has the predicted
+ * length, else file->computed stays false. */
+static int file_tee_finish(struct file_tee *t, uint32_t cb, const uint8_t *der, size_t der_len,
+			   struct authenticode_file_digests *file, struct pp_error *err)
+{
+	static const uint8_t zeros[8];
+	unsigned n1 = 0, n256 = 0;
+
+	memset(file, 0, sizeof(*file));
+	if (((der_len + 7u) & ~(size_t)7u) != t->blob_len)
+		return 0;
+	if (file_tee_feed(t, der, der_len, err) != 0 ||
+	    file_tee_feed(t, zeros, t->blob_len - der_len, err) != 0 ||
+	    hashworker_final(t->sha1, file->sha1, &n1, err) != 0 ||
+	    hashworker_final(t->sha256, file->sha256, &n256, err) != 0)
+		return -1;
+	if (n1 != sizeof(file->sha1) || n256 != sizeof(file->sha256)) {
+		pp_error_set(err, HR_E_FAIL, "unexpected digest sizes");
+		return -1;
+	}
+	file->size = (uint64_t)cb + t->blob_len;
+	file->computed = true;
+	return 0;
+}
+
 int authenticode_create_signed_cab(const char *out_path, const char *const *files,
 				   const char *const *names, size_t count,
 				   enum cab_compression compression,
 				   const struct authenticode_signer *signer,
 				   cab_progress_fn progress, void *progress_ctx,
-				   struct pp_error *err)
+				   struct authenticode_file_digests *file, struct pp_error *err)
 {
 	struct atomicfile out = ATOMICFILE_INIT;
 	struct authenticode_digest *d = NULL;
+	struct authenticode_signer fixed = *signer;
+	struct file_tee tee;
 	struct cab_writer *w = NULL;
 	struct cab_writer_options opts;
 	uint8_t digest[AUTHENTICODE_DIGEST_MAX], *der = NULL;
-	size_t digest_len = 0, der_len = 0, i;
+	size_t digest_len = 0, der_len = 0, blob_len = 0, i;
+	bool in_pass = file != NULL && compression == CAB_COMPRESS_NONE;
 	uint32_t cb = 0;
 	mode_t mask;
 	int rc = -1;
 
+	memset(&tee, 0, sizeof(tee));
+	if (file != NULL)
+		memset(file, 0, sizeof(*file));
+	/* One signing time for the prediction and the signature. */
+	if (fixed.signing_time == 0)
+		fixed.signing_time = time(NULL);
 	d = authenticode_digest_new(signer->md, err);
 	if (d == NULL || atomicfile_open(&out, out_path, err) != 0)
 		goto out;
@@ -1082,6 +1204,20 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 	opts.sink = authenticode_digest_sink(d);
 	opts.progress = progress;
 	opts.progress_ctx = progress_ctx;
+	if (in_pass) {
+		if (predict_blob_length(&fixed, &blob_len, err) != 0)
+			goto out;
+		tee.inner = opts.sink;
+		tee.blob_len = (uint32_t)blob_len;
+		tee.sha1 = hashworker_new(EVP_sha1(), err);
+		tee.sha256 = tee.sha1 != NULL ? hashworker_new(EVP_sha256(), err) : NULL;
+		if (tee.sha256 == NULL)
+			goto out;
+		tee.sink.ctx = &tee;
+		tee.sink.header = file_tee_header;
+		tee.sink.data = file_tee_data;
+		opts.sink = &tee.sink;
+	}
 	w = cab_writer_new(out.fd, &opts, err);
 	if (w == NULL)
 		goto out;
@@ -1091,7 +1227,9 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 	}
 	if (cab_writer_finish(w, &cb, err) != 0 ||
 	    authenticode_digest_final(d, digest, &digest_len, err) != 0 ||
-	    authenticode_create_signature(signer, digest, digest_len, &der, &der_len, err) != 0)
+	    authenticode_create_signature(&fixed, digest, digest_len, &der, &der_len, err) != 0)
+		goto out;
+	if (in_pass && file_tee_finish(&tee, cb, der, der_len, file, err) != 0)
 		goto out;
 	mask = umask(0);
 	umask(mask);
@@ -1099,6 +1237,10 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 		goto out;
 	rc = 0;
 out:
+	if (rc != 0 && file != NULL)
+		memset(file, 0, sizeof(*file));
+	hashworker_free(tee.sha1);
+	hashworker_free(tee.sha256);
 	cab_writer_free(w);
 	atomicfile_abort(&out);
 	free(der);

@@ -79,13 +79,25 @@ int authenticode_sign_cab(const char *in_path, const char *out_path,
 			  const struct authenticode_signer *signer,
 			  struct pp_error *err) PP_WARN_UNUSED;
 
+/* The SHA-1, SHA-256 and size of a whole signed cabinet, from the pass that wrote it. */
+struct authenticode_file_digests {
+	bool computed; /* false: the signature's length was not the predicted one; hash the file */
+	uint8_t sha1[20];
+	uint8_t sha256[32];
+	uint64_t size;
+};
+
 /* Creates out_path as a cabinet of files[i] stored as names[i] and signs it, reading every input
- * once: the digest is computed while the cabinet is written. progress may be NULL. */
+ * once: the digest is computed while the cabinet is written. progress may be NULL. With file
+ * (may be NULL) and no compression, the whole file's digests are computed in the same pass: the
+ * signature's length is predicted before the cabinet is written (it is fixed for an RSA key),
+ * and file->computed says whether the prediction held. */
 int authenticode_create_signed_cab(const char *out_path, const char *const *files,
 				   const char *const *names, size_t count,
 				   enum cab_compression compression,
 				   const struct authenticode_signer *signer,
 				   cab_progress_fn progress, void *progress_ctx,
+				   struct authenticode_file_digests *file,
 				   struct pp_error *err) PP_WARN_UNUSED;
 
 /* Writes in_path without its signature (byte-identical to the cabinet before signing). */

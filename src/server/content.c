@@ -682,8 +682,11 @@ static void fill_info(const char *sha1, const unsigned char *sha256, uint64_t si
 		       sha1[CONTENT_SHA1_HEX_LEN - 2], sha1[CONTENT_SHA1_HEX_LEN - 1], sha1);
 }
 
-int content_store_commit(struct content_store *cs, const char *incoming_path,
-			 struct content_info *out, struct pp_error *err)
+/* content_store_commit and content_store_commit_hashed: known holds the digests and size the
+ * writer computed, or is NULL (the file is hashed here). */
+static int commit(struct content_store *cs, const char *incoming_path,
+		  const struct content_digests *known, struct content_info *out,
+		  struct pp_error *err)
 {
 	const char *inc = incoming_name(cs, incoming_path);
 	unsigned char sha1[SHA1_LEN], sha256[SHA256_LEN];
@@ -709,8 +712,13 @@ int content_store_commit(struct content_store *cs, const char *incoming_path,
 		pp_error_set(err, HR_E_INVALIDARG, "%s is not a regular file", incoming_path);
 		goto out;
 	}
-	if (content_hash_fd(fd, sha1, sha256, &size, incoming_path, err) != 0)
+	if (known != NULL) {
+		memcpy(sha1, known->sha1, SHA1_LEN);
+		memcpy(sha256, known->sha256, SHA256_LEN);
+		size = known->size;
+	} else if (content_hash_fd(fd, sha1, sha256, &size, incoming_path, err) != 0) {
 		goto out;
+	}
 	/* A writer still at work would make the name a lie. */
 	if (fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA,
@@ -764,6 +772,19 @@ out:
 	if (xfd >= 0)
 		(void)close(xfd);
 	return rc;
+}
+
+int content_store_commit(struct content_store *cs, const char *incoming_path,
+			 struct content_info *out, struct pp_error *err)
+{
+	return commit(cs, incoming_path, NULL, out, err);
+}
+
+int content_store_commit_hashed(struct content_store *cs, const char *incoming_path,
+				const struct content_digests *known, struct content_info *out,
+				struct pp_error *err)
+{
+	return commit(cs, incoming_path, known, out, err);
 }
 
 int content_store_open_verified(struct content_store *cs, const char *sha1_hex, int *fd,

@@ -85,6 +85,20 @@ int content_store_incoming_path(struct content_store *cs, char *out, size_t size
 int content_store_commit(struct content_store *cs, const char *incoming_path,
 			 struct content_info *out, struct pp_error *err) PP_WARN_UNUSED;
 
+/* What the writer of an incoming file computed while it wrote it. */
+struct content_digests {
+	unsigned char sha1[20];
+	unsigned char sha256[32];
+	uint64_t size;
+};
+
+/* As content_store_commit, for a file whose digests its writer computed in the pass that wrote
+ * it (authenticode_create_signed_cab): it is not read again, only its size is checked. A wrong
+ * digest would name the file wrongly; content_store_open_verified would then refuse it. */
+int content_store_commit_hashed(struct content_store *cs, const char *incoming_path,
+				const struct content_digests *known, struct content_info *out,
+				struct pp_error *err) PP_WARN_UNUSED;
+
 /* A read-only descriptor (O_CLOEXEC, the caller closes it) on content sha1_hex (40 hex digits,
  * either case) and its size, after its SHA-1 was found equal to its name, now or at an earlier
  * verification of the same unchanged file. CONTENT_E_DAMAGED when it is not, and from then on

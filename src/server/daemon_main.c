@@ -1167,6 +1167,7 @@ out:
 	if (h != NULL)
 		httpd_stop(h);
 	httpd_free(h);
+	upload_digests_release(); /* no handler runs any more */
 	syncmgr_stop(sync);
 	api_fini(&api);
 	content_store_free(api.content);

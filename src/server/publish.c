@@ -44,13 +44,21 @@ static void hex_lower(const uint8_t *b, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* SHA-1, SHA-256 and size of a content file, in one read (content_hash_fd). */
-static int file_digests(const char *path, const char *name, struct file_facts *f,
-			struct pp_error *err)
+/* SHA-1, SHA-256 and size of a content file: those its upload computed, else from one read
+ * (content_hash_fd). */
+static int file_digests(const struct publish_file *file, struct file_facts *f, struct pp_error *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	const char *path = file->path, *name = file->name;
+	int fd, rc;
 
 	memset(f, 0, sizeof(*f));
+	if (file->has_digests) {
+		memcpy(f->sha1, file->sha1, sizeof(f->sha1));
+		memcpy(f->sha256, file->sha256, sizeof(f->sha256));
+		f->size = file->size;
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pp_error_set_errno(err, errno, "cannot open the content file %s", name);
 		return -1;
@@ -354,6 +362,8 @@ static int pack_and_store(const struct publish_env *env, const char *id,
 	const char *paths[PUBLISH_FILES_MAX], *names[PUBLISH_FILES_MAX];
 	struct signer_cert *certs = NULL;
 	struct authenticode_signer as;
+	struct authenticode_file_digests written;
+	struct content_digests known;
 	struct signer_key key;
 	struct content_info info;
 	char incoming[4096];
@@ -378,11 +388,17 @@ static int pack_and_store(const struct publish_env *env, const char *id,
 	if (content_store_incoming_path(env->content, incoming, sizeof(incoming), err) != 0)
 		goto out;
 	if (authenticode_create_signed_cab(incoming, paths, names, count, CAB_COMPRESS_NONE, &as,
-					   NULL, NULL, err) != 0) {
+					   NULL, NULL, &written, err) != 0) {
 		(void)unlink(incoming);
 		goto out;
 	}
-	if (content_store_commit(env->content, incoming, &info, err) != 0) {
+	/* The digests of the writing pass when it could make them, else a read of the file. */
+	memcpy(known.sha1, written.sha1, sizeof(known.sha1));
+	memcpy(known.sha256, written.sha256, sizeof(known.sha256));
+	known.size = written.size;
+	if ((written.computed
+		 ? content_store_commit_hashed(env->content, incoming, &known, &info, err)
+		 : content_store_commit(env->content, incoming, &info, err)) != 0) {
 		(void)unlink(incoming);
 		goto out;
 	}
@@ -489,7 +505,7 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 			}
 		if (pl->facts != NULL)
 			facts[i] = pl->facts[i];
-		else if (file_digests(files[i].path, files[i].name, &facts[i], err) != 0)
+		else if (file_digests(&files[i], &facts[i], err) != 0)
 			goto fail;
 	}
 	if (input_digest(files, facts, count, c.input_sha256, err) != 0)
@@ -748,7 +764,7 @@ int publish_new_update(const struct publish_env *env, const struct publish_custo
 	}
 	for (size_t i = 0; i < count; i++) {
 		if (check_name(files[i].name, err) != 0 ||
-		    file_digests(files[i].path, files[i].name, &facts[i], err) != 0)
+		    file_digests(&files[i], &facts[i], err) != 0)
 			return -1;
 		program_found = program_found || strcasecmp(files[i].name, c->program) == 0;
 	}

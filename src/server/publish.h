@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PUBLISH_FILES_MAX 64
 
@@ -39,10 +40,15 @@ struct publish_env {
 	struct srvlog *isv_log;	       /* SMS_ISVUPDATES_SYNCAGENT.log */
 };
 
-/* One content file: its name inside the CAB and where its bytes are (a completed upload). */
+/* One content file: its name inside the CAB and where its bytes are (a completed upload), with
+ * the digests the upload computed as it arrived (has_digests) so that they are not read again. */
 struct publish_file {
 	const char *name;
 	const char *path;
+	bool has_digests;
+	uint8_t sha1[20];
+	uint8_t sha256[32];
+	uint64_t size;
 };
 
 /* An administrator's own update (patchpoint publish --new). */

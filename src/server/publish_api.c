@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 /* The content files of a body: [{"upload":ID,"name":NAME?}...], each a completed upload. */
 struct content_files {
 	size_t count;
@@ -22,6 +24,19 @@ struct content_files {
 	char paths[PUBLISH_FILES_MAX][4096];
 	char ids[PUBLISH_FILES_MAX][UPLOAD_ID_LEN + 1];
 };
+
+/* The digests a complete upload recorded, for publishing not to read the file again. */
+static void upload_digests(const struct upload_info *info, struct publish_file *f)
+{
+	size_t n1 = 0, n256 = 0;
+
+	f->has_digests =
+	    info->sha1[0] != '\0' &&
+	    OPENSSL_hexstr2buf_ex(f->sha1, sizeof(f->sha1), &n1, info->sha1, '\0') == 1 &&
+	    OPENSSL_hexstr2buf_ex(f->sha256, sizeof(f->sha256), &n256, info->sha256, '\0') == 1 &&
+	    n1 == sizeof(f->sha1) && n256 == sizeof(f->sha256);
+	f->size = info->size;
+}
 
 /* Reads "content" of body into cf; -1 after replying. */
 static int read_content(struct api *a, struct httpd_request *req, json_t *body,
@@ -80,6 +95,7 @@ static int read_content(struct api *a, struct httpd_request *req, json_t *body,
 		}
 		cf->files[i].name = cf->names[i];
 		cf->files[i].path = cf->paths[i];
+		upload_digests(&info, &cf->files[i]);
 		cf->count++;
 	}
 	return 0;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#define UPLOAD_META_MAX	   4096	      /* bytes of a record */
-#define UPLOAD_META_FORMAT 1	      /* "v" of a record */
-#define UPLOAD_HASH_BUF	   (1u << 20) /* read size while hashing the data */
+#define UPLOAD_META_MAX	   4096		/* bytes of a record */
+#define UPLOAD_META_FORMAT 1		/* "v" of a record */
+#define UPLOAD_HASH_BUF	   (1u << 20)	/* read size while hashing the data */
+#define DIGEST_CACHE_SIZE  16		/* uploads whose running digests stay in memory */
+#define DIGEST_THREAD_MIN  (256u << 10) /* chunks from this size are hashed on two threads */
 #define META_SUFFIX	   ".json"
 #define PART_SUFFIX	   ".part"
 #define TEMP_HEX	   16 /* atomicfile's ".<name>.<16 hex>" temporary names */
@@ -155,55 +158,233 @@ static void hex_encode(const unsigned char *bin, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* SHA-256 of the first size bytes of fd, as lower-case hex. */
-static int hash_data(int fd, uint64_t size, const char *id, char out[UPLOAD_SHA256_HEX_LEN + 1],
-		     struct pp_error *err)
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char *buf = malloc(UPLOAD_HASH_BUF), digest[32];
-	uint64_t off = 0;
-	unsigned dlen = 0;
-	int rc = -1;
+/* ---- running digests ----
+ *
+ * SHA-1 and SHA-256 of an upload's acknowledged bytes, kept in memory from one chunk to the next
+ * so that completing an upload reads nothing again. An append takes its upload's entry out of
+ * the table (the lock on the data file makes it the only one using it) and puts it back once the
+ * chunk is acknowledged; an entry that is missing (a restart, one evicted from the full table)
+ * or that counts other bytes is rebuilt from the acknowledged bytes on disk. */
 
-	if (md == NULL || buf == NULL) {
+struct running {
+	char id[UPLOAD_ID_LEN + 1];
+	uint64_t offset; /* bytes hashed */
+	EVP_MD_CTX *sha1, *sha256;
+};
+
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct running *running_table[DIGEST_CACHE_SIZE];
+static unsigned running_victim; /* next slot evicted when the table is full */
+
+static void running_free(struct running *r)
+{
+	if (r == NULL)
+		return;
+	EVP_MD_CTX_free(r->sha1);
+	EVP_MD_CTX_free(r->sha256);
+	free(r);
+}
+
+static struct running *running_new(const char *id, struct pp_error *err)
+{
+	struct running *r = calloc(1, sizeof(*r));
+
+	if (r != NULL) {
+		r->sha1 = EVP_MD_CTX_new();
+		r->sha256 = EVP_MD_CTX_new();
+	}
+	if (r == NULL || r->sha1 == NULL || r->sha256 == NULL ||
+	    EVP_DigestInit_ex(r->sha1, EVP_sha1(), NULL) != 1 ||
+	    EVP_DigestInit_ex(r->sha256, EVP_sha256(), NULL) != 1) {
+		running_free(r);
+		pp_error_set_openssl(err, HR_E_OUTOFMEMORY, "cannot start the digests of upload %s",
+				     id);
+		return NULL;
+	}
+	memcpy(r->id, id, UPLOAD_ID_LEN + 1);
+	return r;
+}
+
+/* Takes the entry of id out of the table: NULL when there is none or it does not count exactly
+ * offset bytes. */
+static struct running *running_take(const char *id, uint64_t offset)
+{
+	struct running *r = NULL;
+
+	(void)pthread_mutex_lock(&running_lock);
+	for (unsigned i = 0; i < DIGEST_CACHE_SIZE; i++)
+		if (running_table[i] != NULL && strcmp(running_table[i]->id, id) == 0) {
+			r = running_table[i];
+			running_table[i] = NULL;
+			break;
+		}
+	(void)pthread_mutex_unlock(&running_lock);
+	if (r != NULL && r->offset != offset) {
+		running_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+static void running_put(struct running *r)
+{
+	struct running *evicted = NULL;
+	unsigned i;
+
+	(void)pthread_mutex_lock(&running_lock);
+	for (i = 0; i < DIGEST_CACHE_SIZE && running_table[i] != NULL; i++)
+		;
+	if (i == DIGEST_CACHE_SIZE) {
+		i = running_victim;
+		running_victim = (running_victim + 1) % DIGEST_CACHE_SIZE;
+		evicted = running_table[i];
+	}
+	running_table[i] = r;
+	(void)pthread_mutex_unlock(&running_lock);
+	running_free(evicted);
+}
+
+/* Forgets the entry of id (a removed upload). */
+static void running_drop(const char *id)
+{
+	running_free(running_take(id, UINT64_MAX));
+}
+
+void upload_digests_release(void)
+{
+	(void)pthread_mutex_lock(&running_lock);
+	for (unsigned i = 0; i < DIGEST_CACHE_SIZE; i++) {
+		running_free(running_table[i]);
+		running_table[i] = NULL;
+	}
+	(void)pthread_mutex_unlock(&running_lock);
+}
+
+struct hash_job {
+	EVP_MD_CTX *ctx;
+	const void *data;
+	size_t len;
+	int ok;
+};
+
+static void *hash_job_run(void *arg)
+{
+	struct hash_job *j = arg;
+
+	j->ok = EVP_DigestUpdate(j->ctx, j->data, j->len) == 1;
+	return NULL;
+}
+
+/* Hashing a chunk on two threads of its own while the caller writes it and waits for the disk. */
+struct chunk_hash {
+	struct hash_job job[2];
+	pthread_t thread[2];
+	bool started[2];
+};
+
+static void chunk_hash_start(struct chunk_hash *h, struct running *r, const void *data, size_t len)
+{
+	memset(h, 0, sizeof(*h));
+	h->job[0] = (struct hash_job){r->sha1, data, len, 0};
+	h->job[1] = (struct hash_job){r->sha256, data, len, 0};
+	for (int i = 0; i < 2 && len >= DIGEST_THREAD_MIN; i++)
+		h->started[i] = pthread_create(&h->thread[i], NULL, hash_job_run, &h->job[i]) == 0;
+}
+
+/* Waits for both digests (hashing here what no thread took); false when one failed. */
+static bool chunk_hash_wait(struct chunk_hash *h)
+{
+	bool ok = true;
+
+	for (int i = 0; i < 2; i++) {
+		if (h->started[i])
+			(void)pthread_join(h->thread[i], NULL);
+		else
+			(void)hash_job_run(&h->job[i]);
+		ok = ok && h->job[i].ok;
+	}
+	return ok;
+}
+
+/* The running digests of the first size bytes of fd (a restart, or an evicted entry). */
+static struct running *running_rebuild(int fd, uint64_t size, const char *id, struct pp_error *err)
+{
+	struct running *r = running_new(id, err);
+	unsigned char *buf;
+
+	if (r == NULL)
+		return NULL;
+	buf = malloc(UPLOAD_HASH_BUF);
+	if (buf == NULL) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory while hashing upload %s", id);
-		goto out;
+		goto fail;
 	}
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cannot start SHA-256");
-		goto out;
-	}
-	while (off < size) {
-		size_t want = size - off < UPLOAD_HASH_BUF ? (size_t)(size - off) : UPLOAD_HASH_BUF;
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+	while (r->offset < size) {
+		size_t want = size - r->offset < UPLOAD_HASH_BUF ? (size_t)(size - r->offset)
+								 : UPLOAD_HASH_BUF;
+		ssize_t n = pread(fd, buf, want, (off_t)r->offset);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			pp_error_set_errno(err, n < 0 ? errno : EIO, "cannot read upload %s", id);
-			goto out;
+			goto fail;
 		}
-		if (EVP_DigestUpdate(md, buf, (size_t)n) != 1) {
-			pp_error_set_openssl(err, HR_E_FAIL, "SHA-256 failed");
-			goto out;
+		if (EVP_DigestUpdate(r->sha1, buf, (size_t)n) != 1 ||
+		    EVP_DigestUpdate(r->sha256, buf, (size_t)n) != 1) {
+			pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", id);
+			goto fail;
 		}
-		off += (uint64_t)n;
+		r->offset += (uint64_t)n;
 	}
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof(digest)) {
-		pp_error_set_openssl(err, HR_E_FAIL, "SHA-256 failed");
-		goto out;
-	}
-	hex_encode(digest, sizeof(digest), out);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(md);
 	free(buf);
-	return rc;
+	return r;
+fail:
+	free(buf);
+	running_free(r);
+	return NULL;
+}
+
+/* Finishes both digests as lower-case hex; r is spent. */
+static int running_final(struct running *r, char sha1[UPLOAD_SHA1_HEX_LEN + 1],
+			 char sha256[UPLOAD_SHA256_HEX_LEN + 1], struct pp_error *err)
+{
+	unsigned char d1[20], d256[32];
+	unsigned n1 = 0, n256 = 0;
+
+	if (EVP_DigestFinal_ex(r->sha1, d1, &n1) != 1 ||
+	    EVP_DigestFinal_ex(r->sha256, d256, &n256) != 1 || n1 != sizeof(d1) ||
+	    n256 != sizeof(d256)) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot finish the digests of upload %s",
+				     r->id);
+		return -1;
+	}
+	hex_encode(d1, sizeof(d1), sha1);
+	hex_encode(d256, sizeof(d256), sha256);
+	return 0;
 }
 
 /* ---- the record ---- */
 
-static int meta_write(const char *dir, const struct upload_info *info, struct pp_error *err)
+/* The data file as it was when the upload completed: the digests of the record hold for it only
+ * while these are unchanged (ctime cannot be set back by anyone who writes to the file). */
+struct data_stamp {
+	bool set;
+	uint64_t ino;
+	int64_t mtime_ns, ctime_ns;
+};
+
+static void data_stamp_of(const struct stat *st, struct data_stamp *out)
+{
+	out->set = true;
+	out->ino = (uint64_t)st->st_ino;
+	out->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	out->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+}
+
+/* Writes the record; stamp (may be NULL) goes with a complete upload. */
+static int meta_write(const char *dir, const struct upload_info *info,
+		      const struct data_stamp *stamp, struct pp_error *err)
 {
 	char path[PATH_MAX];
 	json_t *doc;
@@ -212,12 +393,21 @@ static int meta_write(const char *dir, const struct upload_info *info, struct pp
 
 	if (upload_path(path, sizeof(path), dir, info->id, META_SUFFIX, err) != 0)
 		return -1;
-	doc = json_pack("{s:i, s:s, s:I, s:I, s:b, s:s?, s:s?, s:I, s:I}", "v", UPLOAD_META_FORMAT,
-			"id", info->id, "size", (json_int_t)info->size, "received",
-			(json_int_t)info->received, "complete", info->complete, "sha256",
-			info->sha256[0] != '\0' ? info->sha256 : NULL, "name",
+	doc = json_pack("{s:i, s:s, s:I, s:I, s:b, s:s?, s:s?, s:s?, s:I, s:I}", "v",
+			UPLOAD_META_FORMAT, "id", info->id, "size", (json_int_t)info->size,
+			"received", (json_int_t)info->received, "complete", info->complete,
+			"sha256", info->sha256[0] != '\0' ? info->sha256 : NULL, "sha1",
+			info->sha1[0] != '\0' ? info->sha1 : NULL, "name",
 			info->name[0] != '\0' ? info->name : NULL, "created_at",
 			(json_int_t)info->created_at, "updated_at", (json_int_t)info->updated_at);
+	if (doc != NULL && stamp != NULL && stamp->set &&
+	    json_object_set_new(doc, "data",
+				json_pack("[I, I, I]", (json_int_t)stamp->ino,
+					  (json_int_t)stamp->mtime_ns,
+					  (json_int_t)stamp->ctime_ns)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc != NULL)
 		text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
@@ -267,8 +457,39 @@ static bool sha256_hex_valid(const char *s)
 	return strlen(s) == UPLOAD_SHA256_HEX_LEN && is_lower_hex(s, UPLOAD_SHA256_HEX_LEN);
 }
 
+static bool sha1_hex_valid(const char *s)
+{
+	return strlen(s) == UPLOAD_SHA1_HEX_LEN && is_lower_hex(s, UPLOAD_SHA1_HEX_LEN);
+}
+
+/* The optional "data" stamp: [ino, mtime_ns, ctime_ns], all >= 0. */
+static int meta_stamp(const json_t *doc, struct data_stamp *stamp)
+{
+	const json_t *a = json_object_get(doc, "data");
+	json_int_t v[3];
+
+	memset(stamp, 0, sizeof(*stamp));
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || json_array_size(a) != 3)
+		return -1;
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *e = json_array_get(a, i);
+
+		if (!json_is_integer(e) || json_integer_value(e) < 0)
+			return -1;
+		v[i] = json_integer_value(e);
+	}
+	stamp->set = true;
+	stamp->ino = (uint64_t)v[0];
+	stamp->mtime_ns = (int64_t)v[1];
+	stamp->ctime_ns = (int64_t)v[2];
+	return 0;
+}
+
 /* Parses a record read from disk into *info; everything in it is checked. */
-static int meta_parse(const char *text, size_t len, const char *id, struct upload_info *info)
+static int meta_parse(const char *text, size_t len, const char *id, struct upload_info *info,
+		      struct data_stamp *stamp)
 {
 	json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
 	uint64_t v, created, updated;
@@ -284,7 +505,9 @@ static int meta_parse(const char *text, size_t len, const char *id, struct uploa
 	    meta_uint(doc, "created_at", INT64_MAX, &created) != 0 ||
 	    meta_uint(doc, "updated_at", INT64_MAX, &updated) != 0 ||
 	    meta_str(doc, "sha256", sha256_hex_valid, info->sha256, sizeof(info->sha256)) != 0 ||
-	    meta_str(doc, "name", upload_name_valid, info->name, sizeof(info->name)) != 0)
+	    meta_str(doc, "sha1", sha1_hex_valid, info->sha1, sizeof(info->sha1)) != 0 ||
+	    meta_str(doc, "name", upload_name_valid, info->name, sizeof(info->name)) != 0 ||
+	    meta_stamp(doc, stamp) != 0)
 		goto out;
 	complete = json_object_get(doc, "complete");
 	if (!json_is_boolean(complete))
@@ -303,7 +526,7 @@ out:
 
 /* Reads the record of id (already checked). UPLOAD_E_NOT_FOUND when there is none. */
 static int meta_read(const char *dir, const char *id, struct upload_info *info,
-		     struct pp_error *err)
+		     struct data_stamp *stamp, struct pp_error *err)
 {
 	char path[PATH_MAX], text[UPLOAD_META_MAX + 1];
 	struct stat st;
@@ -338,7 +561,7 @@ static int meta_read(const char *dir, const char *id, struct upload_info *info,
 			break;
 		len += (size_t)n;
 	}
-	if (meta_parse(text, len, id, info) != 0) {
+	if (meta_parse(text, len, id, info, stamp) != 0) {
 		pp_error_set(err, HR_ERROR_BAD_FORMAT, "the record of upload %s is damaged", id);
 		goto out;
 	}
@@ -376,13 +599,15 @@ static int part_open(const char *dir, const char *id, int flags, struct pp_error
 }
 
 /* The record of id with received made to agree with the data file open at fd: the bytes
- * acknowledged, or fewer if the data file lost some (then they must be sent again). */
+ * acknowledged, or fewer if the data file lost some (then they must be sent again). A complete
+ * upload whose data file changed since it completed is refused: its digests no longer hold. */
 static int state_read(const char *dir, const char *id, int fd, struct upload_info *info,
 		      off_t *data_len, struct pp_error *err)
 {
+	struct data_stamp recorded, now;
 	struct stat st;
 
-	if (meta_read(dir, id, info, err) != 0)
+	if (meta_read(dir, id, info, &recorded, err) != 0)
 		return -1;
 	if (fstat(fd, &st) != 0) {
 		pp_error_set_errno(err, errno, "cannot read the data of upload %s", id);
@@ -392,6 +617,16 @@ static int state_read(const char *dir, const char *id, int fd, struct upload_inf
 	if ((uint64_t)st.st_size < info->received) {
 		info->received = (uint64_t)st.st_size;
 		info->complete = false;
+	}
+	data_stamp_of(&st, &now);
+	if (info->complete && recorded.set &&
+	    (recorded.ino != now.ino || recorded.mtime_ns != now.mtime_ns ||
+	     recorded.ctime_ns != now.ctime_ns)) {
+		pp_error_set(err, HR_ERROR_BAD_FORMAT,
+			     "the data of upload %s changed after it was complete; delete the "
+			     "upload and send the file again",
+			     id);
+		return -1;
 	}
 	return 0;
 }
@@ -471,11 +706,42 @@ static int new_id(char id[UPLOAD_ID_LEN + 1], struct pp_error *err)
 
 /* ---- operations ---- */
 
+/* With the last byte on disk: finishes the digests of r (spent), checks the expected SHA-256
+ * (a mismatch is UPLOAD_E_DIGEST_MISMATCH; the caller removes the upload) and marks info
+ * complete with both digests, stamping the data file open at fd. */
+static int complete_upload(struct running *r, int fd, struct upload_info *info,
+			   struct data_stamp *stamp, struct pp_error *err)
+{
+	char sha1[UPLOAD_SHA1_HEX_LEN + 1], sha256[UPLOAD_SHA256_HEX_LEN + 1];
+	struct stat st;
+	int rc = running_final(r, sha1, sha256, err);
+
+	running_free(r);
+	if (rc != 0)
+		return -1;
+	if (info->sha256[0] != '\0' && strcmp(sha256, info->sha256) != 0) {
+		pp_error_set(err, UPLOAD_E_DIGEST_MISMATCH,
+			     "upload %s: SHA-256 of the received %llu bytes is %s, expected %s",
+			     info->id, (unsigned long long)info->size, sha256, info->sha256);
+		return -1;
+	}
+	if (fstat(fd, &st) != 0) {
+		pp_error_set_errno(err, errno, "cannot read the data of upload %s", info->id);
+		return -1;
+	}
+	memcpy(info->sha1, sha1, sizeof(sha1));
+	memcpy(info->sha256, sha256, sizeof(sha256));
+	info->complete = true;
+	data_stamp_of(&st, stamp);
+	return 0;
+}
+
 int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
 		  struct upload_info *out, struct pp_error *err)
 {
 	struct upload_info info;
 	char path[PATH_MAX], expected[UPLOAD_SHA256_HEX_LEN + 1] = "";
+	struct data_stamp stamp = {0};
 	struct statvfs vfs;
 	unsigned count;
 	int fd = -1, rc = -1;
@@ -524,7 +790,7 @@ int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const 
 	if (new_id(info.id, err) != 0 ||
 	    upload_path(path, sizeof(path), dir, info.id, PART_SUFFIX, err) != 0)
 		goto out;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd < 0) {
 		pp_error_set_errno(err, errno, "cannot create upload %s in %s", info.id, dir);
 		goto out;
@@ -536,21 +802,12 @@ int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const 
 	if (name != NULL)
 		memcpy(info.name, name, strlen(name) + 1);
 	if (size == 0) {
-		char got[UPLOAD_SHA256_HEX_LEN + 1];
+		struct running *r = running_new(info.id, err);
 
-		if (hash_data(fd, 0, info.id, got, err) != 0)
+		if (r == NULL || complete_upload(r, fd, &info, &stamp, err) != 0)
 			goto out;
-		if (expected[0] != '\0' && strcmp(got, expected) != 0) {
-			pp_error_set(
-			    err, UPLOAD_E_DIGEST_MISMATCH,
-			    "upload %s: SHA-256 of the received 0 bytes is %s, expected %s",
-			    info.id, got, expected);
-			goto out;
-		}
-		memcpy(info.sha256, got, sizeof(got));
-		info.complete = true;
 	}
-	if (meta_write(dir, &info, err) != 0)
+	if (meta_write(dir, &info, &stamp, err) != 0)
 		goto out;
 	*out = info;
 	rc = 0;
@@ -563,15 +820,24 @@ out:
 }
 
 int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
-		  struct upload_info *out, struct pp_error *err)
+		  const char *sha256_hex, struct upload_info *out, struct pp_error *err)
 {
+	char declared[UPLOAD_SHA256_HEX_LEN + 1] = "";
 	struct upload_info info;
-	char got[UPLOAD_SHA256_HEX_LEN + 1];
+	struct data_stamp stamp = {0};
+	struct running *r = NULL;
+	struct chunk_hash hash;
 	off_t data_len;
 	int fd = -1, rc = -1;
+	bool hashed;
 
 	if (check_id(id, err) != 0)
 		return -1;
+	if (sha256_hex != NULL && sha256_normalize(sha256_hex, declared) != 0) {
+		pp_error_set(err, HR_E_INVALIDARG, "sha256 must be %d hex digits",
+			     UPLOAD_SHA256_HEX_LEN);
+		return -1;
+	}
 	fd = part_open(dir, id, O_RDWR, err);
 	if (fd < 0)
 		return -1;
@@ -598,7 +864,18 @@ int upload_append(const char *dir, const char *id, uint64_t offset, const void *
 		    id, len, (unsigned long long)offset, (unsigned long long)info.size);
 		goto out;
 	}
+	if (declared[0] != '\0') {
+		if (info.sha256[0] != '\0' && strcmp(info.sha256, declared) != 0) {
+			pp_error_set(err, HR_E_INVALIDARG,
+				     "upload %s was declared with SHA-256 %s, not %s", id,
+				     info.sha256, declared);
+			goto out;
+		}
+		memcpy(info.sha256, declared, sizeof(declared));
+	}
 	if (len == 0) {
+		if (declared[0] != '\0' && !info.complete && meta_write(dir, &info, NULL, err) != 0)
+			goto out;
 		*out = info;
 		rc = 0;
 		goto out;
@@ -608,33 +885,46 @@ int upload_append(const char *dir, const char *id, uint64_t offset, const void *
 		pp_error_set_errno(err, errno, "cannot truncate upload %s", id);
 		goto out;
 	}
+	r = running_take(id, info.received);
+	if (r == NULL && (r = running_rebuild(fd, info.received, id, err)) == NULL)
+		goto out;
+	/* The digests run on two threads while this one writes the chunk and waits for the disk. */
+	chunk_hash_start(&hash, r, data, len);
 	if (write_all_at(fd, data, len, offset) != 0 || fdatasync(fd) != 0) {
 		pp_error_set_errno(err, errno, "cannot write upload %s", id);
+		(void)chunk_hash_wait(&hash);
 		(void)!ftruncate(fd, (off_t)info.received);
 		goto out;
 	}
+	hashed = chunk_hash_wait(&hash);
+	if (!hashed) {
+		pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", id);
+		(void)!ftruncate(fd, (off_t)info.received);
+		goto out;
+	}
+	r->offset += len;
 	info.received = offset + len;
 	if (info.received == info.size) {
-		if (hash_data(fd, info.size, id, got, err) != 0)
-			goto out;
-		if (info.sha256[0] != '\0' && strcmp(got, info.sha256) != 0) {
-			pp_error_set(
-			    err, UPLOAD_E_DIGEST_MISMATCH,
-			    "upload %s: SHA-256 of the received %llu bytes is %s, expected "
-			    "%s",
-			    id, (unsigned long long)info.size, got, info.sha256);
-			files_remove(dir, id);
+		rc = complete_upload(r, fd, &info, &stamp, err);
+		r = NULL;
+		if (rc != 0) {
+			rc = -1;
+			if (err->code == UPLOAD_E_DIGEST_MISMATCH)
+				files_remove(dir, id);
 			goto out;
 		}
-		memcpy(info.sha256, got, sizeof(got));
-		info.complete = true;
 	}
 	info.updated_at = (int64_t)time(NULL);
-	if (meta_write(dir, &info, err) != 0)
+	if (meta_write(dir, &info, &stamp, err) != 0)
 		goto out;
+	if (r != NULL) {
+		running_put(r);
+		r = NULL;
+	}
 	*out = info;
 	rc = 0;
 out:
+	running_free(r); /* digests of bytes not acknowledged */
 	(void)close(fd); /* and with it the lock */
 	return rc;
 }
@@ -690,6 +980,7 @@ int upload_remove(const char *dir, const char *id, struct pp_error *err)
 		pp_error_set(err, UPLOAD_E_NOT_FOUND, "no upload %s (it may have expired)", id);
 		goto out;
 	}
+	running_drop(id);
 	rc = 0;
 out:
 	if (fd >= 0)
@@ -760,6 +1051,7 @@ static bool expire_one(int dirfd, const char *name, const char *id, int64_t max_
 	if (entry_old(dirfd, name, max_age, now)) {
 		removed = unlinkat(dirfd, name, 0) == 0;
 		(void)unlinkat(dirfd, part, 0);
+		running_drop(id);
 	}
 	if (fd >= 0)
 		(void)close(fd);

@@ -8,8 +8,11 @@
  * <id> is 32 lower-case hex digits from getrandom. Chunks are appended in order only: a chunk's
  * offset must equal the bytes acknowledged so far. A chunk is written and fdatasync'ed before its
  * record says so, so after a crash the record is the truth and a longer data file (a torn,
- * unacknowledged tail) is cut back to it. When the last byte arrives the data is hashed; an
- * expected SHA-256 that does not match discards the upload.
+ * unacknowledged tail) is cut back to it. Each chunk is hashed (SHA-1 and SHA-256) as it is
+ * written, so when the last byte arrives both digests are ready without reading the file again;
+ * an expected SHA-256 (declared at creation or with a chunk) that does not match discards the
+ * upload. The record of a complete upload stamps its data file (inode, mtime, ctime), and a data
+ * file changed after that is refused rather than trusted under digests it no longer has.
  *
  * Every id is checked (exactly 32 lower-case hex digits) before it names a file, and nothing
  * outside dir is opened; data files are opened O_NOFOLLOW. Calls on the same upload from several
@@ -26,9 +29,10 @@
 
 #define UPLOAD_ID_LEN	       32
 #define UPLOAD_SHA256_HEX_LEN  64
+#define UPLOAD_SHA1_HEX_LEN    40
 #define UPLOAD_NAME_MAX	       255		    /* bytes of a file name */
 #define UPLOAD_SIZE_MAX	       (8ull << 30)	    /* 8 GiB, the largest declared size */
-#define UPLOAD_CHUNK_SIZE      (4u << 20)	    /* the chunk size clients are told to use */
+#define UPLOAD_CHUNK_SIZE      (8u << 20)	    /* the chunk size clients are told to use */
 #define UPLOAD_COUNT_MAX       256		    /* uploads at once in one directory */
 #define UPLOAD_MAX_AGE_DEFAULT ((int64_t)24 * 3600) /* seconds untouched before expiry */
 
@@ -49,6 +53,9 @@ struct upload_info {
 	/* The expected SHA-256 (lower-case hex) as declared, "" when none was; once complete, the
 	 * SHA-256 of the data, always. */
 	char sha256[UPLOAD_SHA256_HEX_LEN + 1];
+	/* Once complete, the SHA-1 of the data (lower-case hex); "" before, and for a record
+	 * written by a version that did not keep it. */
+	char sha1[UPLOAD_SHA1_HEX_LEN + 1];
 	char name[UPLOAD_NAME_MAX + 1]; /* the declared file name, "" when none */
 	int64_t created_at;		/* Unix seconds */
 	int64_t updated_at;		/* creation or the last acknowledged chunk */
@@ -76,15 +83,25 @@ int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const 
 /* Appends len bytes at offset, which must equal the bytes received (else
  * UPLOAD_E_OFFSET_MISMATCH, "upload <id> has N bytes; send from offset N"), and must not go past
  * the declared size (UPLOAD_E_TOO_LARGE). The data is on disk (fdatasync) and the record
- * replaced before it returns 0 with *out updated. With the last byte the data is hashed; a
- * mismatch with the expected SHA-256 removes the upload and fails with UPLOAD_E_DIGEST_MISMATCH.
- * A torn tail left by a crash is truncated away first. *out is filled on an offset mismatch
- * too (the current state), and untouched after any other failure. */
+ * replaced before it returns 0 with *out updated. sha256_hex (may be NULL) declares the expected
+ * SHA-256 of the whole file now, for a client that hashes while it sends (HR_E_INVALIDARG when it
+ * differs from one declared before). The chunk is hashed (SHA-1 and SHA-256, on two threads
+ * while it is written) into digests kept in memory from chunk to chunk, rebuilt from the
+ * acknowledged bytes when they are missing (a restart); with the last byte they are final: a
+ * mismatch with the expected SHA-256 removes the upload and fails with UPLOAD_E_DIGEST_MISMATCH,
+ * else both are recorded. A torn tail left by a crash is truncated away first. *out is filled
+ * on an offset mismatch too (the current state), and untouched after any other failure. */
 int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
-		  struct upload_info *out, struct pp_error *err) PP_WARN_UNUSED;
+		  const char *sha256_hex, struct upload_info *out,
+		  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Frees the digests kept in memory for uploads in progress (at shutdown; an append after this
+ * rebuilds what it needs from the disk). */
+void upload_digests_release(void);
 
 /* The state of upload id (received = the bytes acknowledged). UPLOAD_E_NOT_FOUND when there is
- * no such upload, UPLOAD_E_BAD_ID for a malformed id. */
+ * no such upload, UPLOAD_E_BAD_ID for a malformed id, HR_ERROR_BAD_FORMAT for a complete upload
+ * whose data file changed (inode, mtime or ctime) since it completed: its digests would lie. */
 int upload_get(const char *dir, const char *id, struct upload_info *out,
 	       struct pp_error *err) PP_WARN_UNUSED;
 

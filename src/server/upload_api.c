@@ -13,7 +13,7 @@
 
 #define OCTET_STREAM "application/octet-stream"
 
-/* {"id","size","received","chunk_size","complete","name"?,"sha256"?} */
+/* {"id","size","received","chunk_size","complete","name"?,"sha256"?,"sha1"?} */
 static json_t *upload_json(const struct upload_info *u)
 {
 	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:b}", "id", u->id, "size", (json_int_t)u->size,
@@ -24,7 +24,8 @@ static json_t *upload_json(const struct upload_info *u)
 		return NULL;
 	if ((u->name[0] != '\0' && json_object_set_new(o, "name", json_string(u->name)) != 0) ||
 	    (u->sha256[0] != '\0' &&
-	     json_object_set_new(o, "sha256", json_string(u->sha256)) != 0)) {
+	     json_object_set_new(o, "sha256", json_string(u->sha256)) != 0) ||
+	    (u->sha1[0] != '\0' && json_object_set_new(o, "sha1", json_string(u->sha1)) != 0)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -167,7 +168,7 @@ static void on_create(struct httpd_request *req, void *ctx)
 	reply_upload(req, 201, &u);
 }
 
-/* ---- PUT /api/v1/uploads/{id}?offset=N ---- */
+/* ---- PUT /api/v1/uploads/{id}?offset=N[&sha256=HEX] ---- */
 
 /* A decimal offset of at most 20 digits without sign or spaces. */
 static int parse_offset(const char *s, uint64_t *out)
@@ -203,7 +204,8 @@ static void on_append(struct httpd_request *req, void *ctx)
 {
 	const char *dir = ctx;
 	const char *id = httpd_request_capture(req, "id");
-	char offset_text[24];
+	const char *sha256 = NULL;
+	char offset_text[24], sha_text[512];
 	struct upload_info u;
 	struct pp_error err;
 	const void *data;
@@ -218,6 +220,9 @@ static void on_append(struct httpd_request *req, void *ctx)
 				  "upload's \"received\")");
 		return;
 	}
+	/* The SHA-256 of the whole file, from a client that hashes while it sends. */
+	if (httpd_request_query(req, "sha256", sha_text, sizeof(sha_text)) == 0)
+		sha256 = sha_text;
 	if (!is_octet_stream(httpd_request_header(req, "Content-Type"))) {
 		httpd_reply_error(req, 415, "unsupported_media_type",
 				  "a chunk must be sent as Content-Type: " OCTET_STREAM);
@@ -227,7 +232,7 @@ static void on_append(struct httpd_request *req, void *ctx)
 		httpd_reply_error(req, 503, "out_of_memory", "the server is out of memory");
 		return;
 	}
-	if (upload_append(dir, id, offset, data, len, &u, &err) != 0) {
+	if (upload_append(dir, id, offset, data, len, sha256, &u, &err) != 0) {
 		reply_failure(req, &err);
 		return;
 	}

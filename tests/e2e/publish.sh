@@ -314,6 +314,25 @@ else
   skip "and leaves no CAB that no revision records" "the lock came too late"
 fi
 
+# ---- the upload's progress bar: on a terminal only ----
+head -c 20000000 /dev/urandom >content/bar.exe
+if command -v script >/dev/null; then
+  out=$(PATCHPOINT_PROGRESS_AFTER=0 script -qec "$PATCHPOINT publish --new --title Bar --vendor Contoso \
+    --product Tools --version 1.0 --program bar.exe --content content/bar.exe" /dev/null | tr '\r' '\n')
+  like "publish on a terminal: a bar while the first chunk is acknowledged" "$out" \
+    'Uploading \[#{12}\.{18}\]  41% 8/19 MB'
+  like "and one at the end" "$out" 'Uploading \[#{30}\] 100% 19/19 MB'
+  like "then the update is printed" "$out" 'Update ID: *[0-9a-f-]{36}'
+else
+  skip "publish on a terminal: a bar while the first chunk is acknowledged" "no script(1)"
+  skip "and one at the end" "no script(1)"
+  skip "then the update is printed" "no script(1)"
+fi
+run env PATCHPOINT_PROGRESS_AFTER=0 "$PATCHPOINT" publish --new --title Bar --vendor Contoso \
+  --product Tools --version 1.1 --program bar.exe --content content/bar.exe
+is "publish without a terminal: exit 0" "$RC" 0
+unlike "and no progress bar on stderr" "$ERR" 'Uploading'
+
 pd_stop A
 is "patchpointd stops cleanly" "$PD_RC" 0
 

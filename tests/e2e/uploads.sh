@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End to end: resumable chunked uploads (docs/api.md "Uploads", src/server/upload.c) against a
-# real patchpointd on 127.0.0.1, driven by curl: a 20 MB file in 4 MiB chunks, a chunk cut off
+# real patchpointd on 127.0.0.1, driven by curl: a 20 MB file in 8 MiB chunks, a chunk cut off
 # mid-body (the server reports the acknowledged offset and the upload resumes), a wrong offset
 # (409), no token (401), a 9 MiB chunk (413), a digest mismatch, a restart after a kill with a
 # torn tail on disk, expiry at start-up, and the received file byte for byte equal to the source.
@@ -16,7 +16,7 @@ H=$PD_URL_main
 A=(-H "Authorization: Bearer $PD_TOKEN")
 J=(-H 'Content-Type: application/json')
 O=(-H 'Content-Type: application/octet-stream' -H 'Expect:')
-CHUNK=4194304
+CHUNK=8388608
 api() { pd_req "${A[@]}" "$@"; } # body + status line
 status() { tail -n1 <<<"$1"; }
 body() { sed '$d' <<<"$1"; }
@@ -33,10 +33,11 @@ with open("src.bin", "rb") as f:
 
 is "the uploads directory is made at start, 0700" "$(stat -c %a "$D/uploads")" 700
 
-# ---- the source: 20 MB, five chunks, the last one short ----
+# ---- the source: 20 MB, three chunks, the last one short ----
 head -c 20000000 /dev/urandom >src.bin
 SIZE=$(stat -c %s src.bin)
 SHA=$(sha256sum src.bin | cut -c1-64)
+SHA1=$(sha1sum src.bin | cut -c1-40)
 
 # ---- no token ----
 is "create without a token: 401" "$(status "$(pd_req -X POST "${J[@]}" -d '{"size":1}' \
@@ -55,7 +56,7 @@ ID=$(jfield id "$b")
 like "the id is 32 lower-case hex digits" "$ID" '^[0-9a-f]{32}$'
 is "size as declared" "$(jfield size "$b")" "$SIZE"
 is "nothing received yet" "$(jfield received "$b")" 0
-is "the server asks for 4 MiB chunks" "$(jfield chunk_size "$b")" "$CHUNK"
+is "the server asks for 8 MiB chunks" "$(jfield chunk_size "$b")" "$CHUNK"
 is "not complete" "$(jfield complete "$b")" false
 is "the name comes back" "$(jfield name "$b")" src.bin
 is "the expected digest comes back" "$(jfield sha256 "$b")" "$SHA"
@@ -96,14 +97,14 @@ is "a chunk without offset: 400" "$(status "$(api -X PUT "${O[@]}" --data-binary
 is "a chunk with offset=-1: 400" "$(status "$(put "$ID" -1 chunk.bin)")" 400
 is "a chunk with offset=1x: 400" "$(status "$(put "$ID" 1x chunk.bin)")" 400
 
-# ---- a chunk cut off mid-body: the connection drops after 1 MiB of 4 ----
+# ---- a chunk cut off mid-body: the connection drops after 1 MiB of 8 ----
 python3 - "$PD_PORT_main" "$ID" "$PD_TOKEN" $CHUNK <<'EOF'
 import socket, sys
 port, uid, token, off = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 s = socket.create_connection(("127.0.0.1", port))
 s.sendall(("PUT /api/v1/uploads/%s?offset=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
            "Authorization: Bearer %s\r\nContent-Type: application/octet-stream\r\n"
-           "Content-Length: 4194304\r\n\r\n" % (uid, off, token)).encode())
+           "Content-Length: 8388608\r\n\r\n" % (uid, off, token)).encode())
 s.sendall(b"\x55" * (1 << 20))
 s.close()
 EOF
@@ -142,6 +143,7 @@ is "every chunk acknowledged" "$off" "$SIZE"
 b=$(body "$r")
 is "the last chunk completes the upload" "$(jfield complete "$b")" true
 is "the digest of the complete upload is the source's" "$(jfield sha256 "$b")" "$SHA"
+is "and its SHA-1 too" "$(jfield sha1 "$b")" "$SHA1"
 ok "the received file equals the source" cmp "$D/uploads/$ID.part" src.bin
 is "GET of the complete upload" "$(jfield complete "$(body "$(api "$H/api/v1/uploads/$ID")")")" true
 r=$(put "$ID" "$SIZE" chunk.bin)
@@ -162,6 +164,35 @@ is "the message gives both digests" "$(jfield message "$(body "$r")")" \
   "upload $ID2: SHA-256 of the received 1000 bytes is $SMALL, expected $OTHER"
 is "the mismatched upload is gone" "$(status "$(api "$H/api/v1/uploads/$ID2")")" 404
 ok "and nothing of it is left on disk" test ! -e "$D/uploads/$ID2.part" -a ! -e "$D/uploads/$ID2.json"
+
+# ---- the digest declared with the last chunk (a client that hashes while it sends) ----
+SMALL1=$(sha1sum small.bin | cut -c1-40)
+head -c 600 small.bin >first.bin
+tail -c 400 small.bin >rest.bin
+r=$(api -X POST "${J[@]}" -d '{"size":1000}' $H/api/v1/uploads)
+ID4=$(jfield id "$(body "$r")")
+is "no digest before one is declared" "$(jfield sha256 "$(body "$(put "$ID4" 0 first.bin)")")" ""
+r=$(api -X PUT "${O[@]}" --data-binary @rest.bin "$H/api/v1/uploads/$ID4?offset=600&sha256=$OTHER")
+is "the last chunk with another digest: 400" "$(status "$r")" 400
+is "and it is digest_mismatch" "$(jfield code "$(body "$r")")" digest_mismatch
+is "the mismatched upload is gone too" "$(status "$(api "$H/api/v1/uploads/$ID4")")" 404
+r=$(api -X POST "${J[@]}" -d '{"size":1000}' $H/api/v1/uploads)
+ID4=$(jfield id "$(body "$r")")
+r=$(put "$ID4" 0 first.bin)
+r=$(api -X PUT "${O[@]}" --data-binary @rest.bin "$H/api/v1/uploads/$ID4?offset=600&sha256=$SMALL")
+is "the last chunk with its digest: 200" "$(status "$r")" 200
+is "it completes" "$(jfield complete "$(body "$r")")" true
+is "with that SHA-256" "$(jfield sha256 "$(body "$r")")" "$SMALL"
+is "and the SHA-1 of the data" "$(jfield sha1 "$(body "$r")")" "$SMALL1"
+r=$(api -X POST "${J[@]}" -d "{\"size\":1000,\"sha256\":\"$SMALL\"}" $H/api/v1/uploads)
+ID5=$(jfield id "$(body "$r")")
+r=$(api -X PUT "${O[@]}" --data-binary @first.bin "$H/api/v1/uploads/$ID5?offset=0&sha256=$OTHER")
+is "a chunk declaring a digest other than the created one: 400" "$(status "$r")" 400
+is "the message names both" "$(jfield message "$(body "$r")")" \
+  "upload $ID5 was declared with SHA-256 $SMALL, not $OTHER"
+is "nothing of that chunk was kept" "$(jfield received "$(body "$(api "$H/api/v1/uploads/$ID5")")")" 0
+r=$(api -X PUT "${O[@]}" --data-binary @first.bin "$H/api/v1/uploads/$ID5?offset=0&sha256=abc")
+is "a chunk with a malformed sha256: 400" "$(status "$r")" 400
 
 # ---- bad requests ----
 r=$(api -X POST "${J[@]}" -d '{"size":10}' $H/api/v1/uploads)

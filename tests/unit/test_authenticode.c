@@ -570,8 +570,9 @@ static void test_sign_callback_and_failure_leaves_nothing(void **state)
 		const char *names[1] = {"a.bin"};
 
 		pp_error_clear(&err);
-		assert_int_equal(authenticode_create_signed_cab(
-				     s, files, names, 1, CAB_COMPRESS_MSZIP, &sg, NULL, NULL, &err),
+		assert_int_equal(authenticode_create_signed_cab(s, files, names, 1,
+								CAB_COMPRESS_MSZIP, &sg, NULL, NULL,
+								NULL, &err),
 				 -1);
 		assert_int_equal(tu_count_entries(sub), 0);
 		free(a);
@@ -597,7 +598,7 @@ static void test_create_signed_cab(void **state)
 		signer_init(f, &sg);
 		pp_error_clear(&err);
 		if (authenticode_create_signed_cab(s, files, names, 2, comp[i], &sg, NULL, NULL,
-						   &err) != 0)
+						   NULL, &err) != 0)
 			fail_msg("create: 0x%08X %s", err.code, err.message);
 		read_ok(s, &info);
 		assert_true(info.digest_matches);
@@ -614,6 +615,87 @@ static void test_create_signed_cab(void **state)
 	free(b);
 	free(s);
 	free(x);
+}
+
+/* A signer that makes a signature one byte shorter than the key's size: the blob then is not
+ * the length predicted, and the writing pass must say so instead of giving wrong digests. */
+static int short_sign(void *ctx, const EVP_MD *md, const uint8_t *hash, size_t hash_len,
+		      uint8_t *sig, size_t *sig_len, struct pp_error *err)
+{
+	struct counting_signer *c = ctx;
+
+	if (counting_sign(ctx, md, hash, hash_len, sig, sig_len, err) != 0)
+		return -1;
+	*sig_len -= c->fail ? 0 : 8; /* 8: a length the padding to 8 bytes cannot hide */
+	return 0;
+}
+
+static void file_digests_of(const char *path, uint8_t sha1[20], uint8_t sha256[32], size_t *len)
+{
+	uint8_t *bytes = tu_read_file(path, len);
+
+	assert_non_null(bytes);
+	assert_int_equal(EVP_Digest(bytes, *len, sha1, NULL, EVP_sha1(), NULL), 1);
+	assert_int_equal(EVP_Digest(bytes, *len, sha256, NULL, EVP_sha256(), NULL), 1);
+	free(bytes);
+}
+
+/* The whole-file SHA-1, SHA-256 and size from the writing pass equal those of the file as it
+ * lies on disk afterwards; with compression, or a signature of another length than predicted,
+ * they are not claimed. */
+static void test_create_signed_cab_file_digests(void **state)
+{
+	struct fx *f = *state;
+	char *big = fx_path(f, "big.bin"), *b = fx_path(f, "b.txt"), *s = fx_path(f, "d.cab");
+	const char *files[2] = {big, b};
+	const char *names[2] = {"big.bin", "b.txt"};
+	struct counting_signer cs = {.key = f->key};
+	struct authenticode_file_digests fd;
+	struct authenticode_signer sg;
+	struct authenticode_info info;
+	struct pp_error err;
+	uint8_t sha1[20], sha256[32];
+	size_t len = 0, big_len = 5u * 1024u * 1024u + 12345u; /* several hash slots */
+	uint8_t *data = malloc(big_len);
+
+	assert_non_null(data);
+	tu_fill(data, big_len, 7);
+	tu_write_file(big, data, big_len);
+	free(data);
+	signer_init(f, &sg);
+	pp_error_clear(&err);
+	if (authenticode_create_signed_cab(s, files, names, 2, CAB_COMPRESS_NONE, &sg, NULL, NULL,
+					   &fd, &err) != 0)
+		fail_msg("create: 0x%08X %s", err.code, err.message);
+	assert_true(fd.computed);
+	file_digests_of(s, sha1, sha256, &len);
+	assert_int_equal(fd.size, len);
+	assert_memory_equal(fd.sha1, sha1, sizeof(sha1));
+	assert_memory_equal(fd.sha256, sha256, sizeof(sha256));
+	read_ok(s, &info);
+	assert_true(info.digest_matches);
+	assert_true(info.signature_valid);
+	authenticode_info_release(&info);
+	assert_true(osslsigncode_verifies(f, s));
+
+	/* MSZIP: the header is final only at the end; no digests claimed. */
+	if (authenticode_create_signed_cab(s, files, names, 2, CAB_COMPRESS_MSZIP, &sg, NULL, NULL,
+					   &fd, &err) != 0)
+		fail_msg("create: 0x%08X %s", err.code, err.message);
+	assert_false(fd.computed);
+
+	/* A signature 8 bytes shorter than predicted: the file is still right, no digests. */
+	sg.sign = short_sign;
+	sg.sign_ctx = &cs;
+	if (authenticode_create_signed_cab(s, files, names, 2, CAB_COMPRESS_NONE, &sg, NULL, NULL,
+					   &fd, &err) != 0)
+		fail_msg("create: 0x%08X %s", err.code, err.message);
+	assert_int_equal(cs.calls, 1);
+	assert_false(fd.computed);
+	assert_int_equal(fd.size, 0);
+	free(big);
+	free(b);
+	free(s);
 }
 
 /* ---- refusing and malformed input ---- */
@@ -842,6 +924,7 @@ int main(void)
 	    cmocka_unit_test(test_resign_and_in_place),
 	    cmocka_unit_test(test_sign_callback_and_failure_leaves_nothing),
 	    cmocka_unit_test(test_create_signed_cab),
+	    cmocka_unit_test(test_create_signed_cab_file_digests),
 	    cmocka_unit_test(test_sign_refuses),
 	    cmocka_unit_test(test_read_malformed),
 	    cmocka_unit_test(test_parse_signature),

@@ -1,7 +1,9 @@
 /* test_upload.c - resumable uploads on disk (src/server/upload): create, append in order,
  * resume from the record, offsets out of order, chunks past the declared size, the SHA-256 check
  * (match and mismatch), malformed ids (nothing outside the directory touched), expiry, and a
- * torn tail after a simulated crash (garbage past the acknowledged length, then a restart). */
+ * torn tail after a simulated crash (garbage past the acknowledged length, then a restart), the
+ * SHA-1 and SHA-256 kept from chunk to chunk (and rebuilt after a restart), a SHA-256 declared
+ * with a chunk, and a complete upload whose data changed behind the module's back. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -158,19 +160,21 @@ static void test_append_complete(void **state)
 	/* The expected digest may come in upper case; it is kept in lower case. */
 	assert_int_equal(upload_create(f->dir, SIZE, upper, NULL, &u, &err), 0);
 	assert_string_equal(u.sha256, sha);
-	assert_int_equal(upload_append(f->dir, u.id, 0, src, 100000, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 100000, NULL, &u, &err), 0);
 	assert_int_equal(u.received, 100000);
 	assert_false(u.complete);
 	/* An empty chunk at the right offset changes nothing. */
-	assert_int_equal(upload_append(f->dir, u.id, 100000, src, 0, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 100000, src, 0, NULL, &u, &err), 0);
 	assert_int_equal(u.received, 100000);
 	assert_int_equal(upload_open_complete(f->dir, u.id, &fd, &size, &err), -1);
 	assert_int_equal(err.code, UPLOAD_E_INCOMPLETE);
 	assert_non_null(strstr(err.message, "100000 of 300000"));
 	assert_int_equal(fd, -1);
 	pp_error_clear(&err);
-	assert_int_equal(upload_append(f->dir, u.id, 100000, src + 100000, 150000, &u, &err), 0);
-	assert_int_equal(upload_append(f->dir, u.id, 250000, src + 250000, 50000, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 100000, src + 100000, 150000, NULL, &u, &err),
+			 0);
+	assert_int_equal(upload_append(f->dir, u.id, 250000, src + 250000, 50000, NULL, &u, &err),
+			 0);
 	assert_int_equal(err.code, 0);
 	assert_int_equal(u.received, SIZE);
 	assert_true(u.complete);
@@ -192,7 +196,7 @@ static void test_append_complete(void **state)
 
 	/* Without an expected digest, a complete upload still reports the data's. */
 	assert_int_equal(upload_create(f->dir, 1000, NULL, NULL, &u, &err), 0);
-	assert_int_equal(upload_append(f->dir, u.id, 0, src, 1000, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 1000, NULL, &u, &err), 0);
 	assert_true(u.complete);
 	sha256_hex(src, 1000, sha);
 	assert_string_equal(u.sha256, sha);
@@ -218,13 +222,14 @@ static void test_resume(void **state)
 	pp_error_clear(&err);
 	assert_int_equal(upload_create(f->dir, sizeof(src), sha, "x.bin", &u, &err), 0);
 	memcpy(id, u.id, sizeof(id));
-	assert_int_equal(upload_append(f->dir, id, 0, src, 1234, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 0, src, 1234, NULL, &u, &err), 0);
 	memset(&u, 0, sizeof(u));
 	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
 	assert_int_equal(u.received, 1234);
 	assert_string_equal(u.name, "x.bin");
 	assert_int_equal(
-	    upload_append(f->dir, id, u.received, src + 1234, sizeof(src) - 1234, &u, &err), 0);
+	    upload_append(f->dir, id, u.received, src + 1234, sizeof(src) - 1234, NULL, &u, &err),
+	    0);
 	assert_true(u.complete);
 	part = file_of(f, id, ".part");
 	back = tu_read_file(part, &len);
@@ -247,7 +252,7 @@ static void test_offset_mismatch(void **state)
 	tu_fill(src, sizeof(src), 5);
 	pp_error_clear(&err);
 	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
-	assert_int_equal(upload_append(f->dir, u.id, 0, src, 40, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 40, NULL, &u, &err), 0);
 	part = file_of(f, u.id, ".part");
 	(void)snprintf(want, sizeof(want), "upload %s has 40 bytes; send from offset 40", u.id);
 	/* Ahead (a chunk lost), behind (a chunk sent twice), and far away. */
@@ -255,7 +260,8 @@ static void test_offset_mismatch(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		memset(&now, 0, sizeof(now));
 		pp_error_clear(&err);
-		assert_int_equal(upload_append(f->dir, u.id, bad[i], src, 10, &now, &err), -1);
+		assert_int_equal(upload_append(f->dir, u.id, bad[i], src, 10, NULL, &now, &err),
+				 -1);
 		assert_int_equal(err.code, UPLOAD_E_OFFSET_MISMATCH);
 		assert_string_equal(err.message, want);
 		assert_int_equal(now.received, 40); /* the state comes with the refusal */
@@ -279,18 +285,18 @@ static void test_overflow(void **state)
 	pp_error_clear(&err);
 	assert_int_equal(upload_create(f->dir, 50, NULL, NULL, &u, &err), 0);
 	part = file_of(f, u.id, ".part");
-	assert_int_equal(upload_append(f->dir, u.id, 0, src, 30, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 30, NULL, &u, &err), 0);
 	keep = u;
-	assert_int_equal(upload_append(f->dir, u.id, 30, src, 21, &u, &err), -1);
+	assert_int_equal(upload_append(f->dir, u.id, 30, src, 21, NULL, &u, &err), -1);
 	assert_int_equal(err.code, UPLOAD_E_TOO_LARGE);
 	assert_non_null(strstr(err.message, "declared size of 50 bytes"));
 	assert_int_equal(u.received, keep.received); /* *out untouched */
 	assert_int_equal(file_size(part), 30);	     /* nothing written */
 	pp_error_clear(&err);
-	assert_int_equal(upload_append(f->dir, u.id, 30, src, 20, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, u.id, 30, src, 20, NULL, &u, &err), 0);
 	assert_true(u.complete);
 	/* A complete upload takes nothing more. */
-	assert_int_equal(upload_append(f->dir, u.id, 50, src, 1, &u, &err), -1);
+	assert_int_equal(upload_append(f->dir, u.id, 50, src, 1, NULL, &u, &err), -1);
 	assert_int_equal(err.code, UPLOAD_E_TOO_LARGE);
 	assert_int_equal(file_size(part), 50);
 
@@ -318,8 +324,8 @@ static void test_digest(void **state)
 	pp_error_clear(&err);
 	assert_int_equal(upload_create(f->dir, sizeof(src), other, NULL, &u, &err), 0);
 	memcpy(id, u.id, sizeof(id));
-	assert_int_equal(upload_append(f->dir, id, 0, src, 4000, &u, &err), 0);
-	assert_int_equal(upload_append(f->dir, id, 4000, src + 4000, 96, &u, &err), -1);
+	assert_int_equal(upload_append(f->dir, id, 0, src, 4000, NULL, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 4000, src + 4000, 96, NULL, &u, &err), -1);
 	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
 	(void)snprintf(want, sizeof(want),
 		       "upload %s: SHA-256 of the received 4096 bytes is %s, expected %s", id, sha,
@@ -384,7 +390,7 @@ static void test_bad_ids(void **state)
 		assert_int_equal(upload_get(f->dir, bad[i], &u, &err), -1);
 		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
 		pp_error_clear(&err);
-		assert_int_equal(upload_append(f->dir, bad[i], 0, "x", 1, &u, &err), -1);
+		assert_int_equal(upload_append(f->dir, bad[i], 0, "x", 1, NULL, &u, &err), -1);
 		assert_int_equal(err.code, UPLOAD_E_BAD_ID);
 		pp_error_clear(&err);
 		assert_int_equal(upload_remove(f->dir, bad[i], &err), -1);
@@ -441,7 +447,7 @@ static void test_damaged_record(void **state)
 	/* An empty record (a file system that lost it). */
 	tu_write_file(meta, "", 0);
 	pp_error_clear(&err);
-	assert_int_equal(upload_append(f->dir, u.id, 0, "x", 1, &u, &err), -1);
+	assert_int_equal(upload_append(f->dir, u.id, 0, "x", 1, NULL, &u, &err), -1);
 	assert_int_equal(err.code, HR_ERROR_BAD_FORMAT);
 	pp_error_clear(&err);
 	assert_int_equal(upload_remove(f->dir, u.id, &err), 0);
@@ -462,7 +468,7 @@ static void test_expiry(void **state)
 	pp_error_clear(&err);
 	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &a, &err), 0);
 	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &b, &err), 0);
-	assert_int_equal(upload_append(f->dir, b.id, 0, "12345", 5, &b, &err), 0);
+	assert_int_equal(upload_append(f->dir, b.id, 0, "12345", 5, NULL, &b, &err), 0);
 	assert_int_equal(upload_create(f->dir, 10, NULL, NULL, &busy, &err), 0);
 	tu_write_file(other, "not an upload", 13);
 	/* A data file without a record and a record's temporary file, as a crash leaves them. */
@@ -522,7 +528,7 @@ static void test_torn_tail(void **state)
 	assert_int_equal(upload_create(f->dir, sizeof(src), sha, NULL, &u, &err), 0);
 	memcpy(id, u.id, sizeof(id));
 	part = file_of(f, id, ".part");
-	assert_int_equal(upload_append(f->dir, id, 0, src, 400, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 0, src, 400, NULL, &u, &err), 0);
 	append_garbage(part, 250);
 	assert_int_equal(file_size(part), 650);
 
@@ -532,16 +538,16 @@ static void test_torn_tail(void **state)
 	assert_int_equal(u.received, 400);
 	assert_false(u.complete);
 	/* The torn tail does not count as received. */
-	assert_int_equal(upload_append(f->dir, id, 650, src, 10, &u, &err), -1);
+	assert_int_equal(upload_append(f->dir, id, 650, src, 10, NULL, &u, &err), -1);
 	assert_int_equal(err.code, UPLOAD_E_OFFSET_MISMATCH);
 	assert_non_null(strstr(err.message, "has 400 bytes; send from offset 400"));
 	pp_error_clear(&err);
-	assert_int_equal(upload_append(f->dir, id, 400, src + 400, 300, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 400, src + 400, 300, NULL, &u, &err), 0);
 	assert_int_equal(file_size(part), 700);
 	append_garbage(part, 200); /* again, to end exactly at the declared size */
 	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
 	assert_int_equal(u.received, 700);
-	assert_int_equal(upload_append(f->dir, id, 700, src + 700, 300, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 700, src + 700, 300, NULL, &u, &err), 0);
 	assert_true(u.complete);
 	assert_string_equal(u.sha256, sha);
 	back = tu_read_file(part, &len);
@@ -555,12 +561,185 @@ static void test_torn_tail(void **state)
 	memcpy(id, u.id, sizeof(id));
 	free(part);
 	part = file_of(f, id, ".part");
-	assert_int_equal(upload_append(f->dir, id, 0, src, 60, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 0, src, 60, NULL, &u, &err), 0);
 	assert_int_equal(truncate(part, 25), 0);
 	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
 	assert_int_equal(u.received, 25);
-	assert_int_equal(upload_append(f->dir, id, 25, src + 25, 75, &u, &err), 0);
+	assert_int_equal(upload_append(f->dir, id, 25, src + 25, 75, NULL, &u, &err), 0);
 	assert_true(u.complete);
+	free(part);
+}
+
+static void sha1_hex(const void *data, size_t len, char out[UPLOAD_SHA1_HEX_LEN + 1])
+{
+	unsigned char md[20];
+	unsigned mdlen = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &mdlen, EVP_sha1(), NULL), 1);
+	for (size_t i = 0; i < sizeof(md); i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The digests run from chunk to chunk in memory; with the memory gone (a restart) they are
+ * rebuilt from the acknowledged bytes, and either way end as the digests of the whole file.
+ * Chunks are large enough to be hashed on the helper threads. */
+static void test_running_digests(void **state)
+{
+	struct fx *f = *state;
+	enum { PART = 300 * 1024, SIZE = 3 * PART + 17 };
+	uint8_t *src = malloc(SIZE);
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1];
+	char id[UPLOAD_ID_LEN + 1], id2[UPLOAD_ID_LEN + 1];
+	struct upload_info u;
+	struct pp_error err;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 5);
+	sha256_hex(src, SIZE, sha);
+	sha1_hex(src, SIZE, sha1);
+	pp_error_clear(&err);
+
+	/* In memory all the way. */
+	assert_int_equal(upload_create(f->dir, SIZE, NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_string_equal(u.sha1, "");
+	for (size_t off = 0; off < SIZE; off += PART) {
+		size_t n = SIZE - off < PART ? SIZE - off : PART;
+
+		assert_int_equal(upload_append(f->dir, id, off, src + off, n, NULL, &u, &err), 0);
+		assert_int_equal(u.complete, off + n == SIZE);
+		if (!u.complete)
+			assert_string_equal(u.sha1, "");
+	}
+	assert_string_equal(u.sha256, sha);
+	assert_string_equal(u.sha1, sha1);
+	/* Both are in the record: a fresh read gives them back. */
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_string_equal(u.sha256, sha);
+	assert_string_equal(u.sha1, sha1);
+
+	/* A restart between chunks: the digests are rebuilt from the disk. */
+	assert_int_equal(upload_create(f->dir, SIZE, sha, NULL, &u, &err), 0);
+	memcpy(id2, u.id, sizeof(id2));
+	assert_int_equal(upload_append(f->dir, id2, 0, src, PART, NULL, &u, &err), 0);
+	upload_digests_release();
+	assert_int_equal(upload_append(f->dir, id2, PART, src + PART, PART, NULL, &u, &err), 0);
+	/* ... and again, with a torn tail on disk that must not be hashed. */
+	upload_digests_release();
+	{
+		char *part = file_of(f, id2, ".part");
+
+		append_garbage(part, 200);
+		free(part);
+	}
+	assert_int_equal(
+	    upload_append(f->dir, id2, 2 * PART, src + 2 * PART, SIZE - 2 * PART, NULL, &u, &err),
+	    0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+	assert_string_equal(u.sha1, sha1);
+	free(src);
+}
+
+/* A client that hashes while it sends declares the SHA-256 with a chunk, usually the last. */
+static void test_declared_on_chunk(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[5000];
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], other[UPLOAD_SHA256_HEX_LEN + 1], upper[65];
+	char want[400], id[UPLOAD_ID_LEN + 1];
+	struct upload_info u;
+	struct pp_error err;
+
+	tu_fill(src, sizeof(src), 9);
+	sha256_hex(src, sizeof(src), sha);
+	sha256_hex("other", 5, other);
+	for (size_t i = 0; i <= sizeof(upper) - 1; i++)
+		upper[i] = (char)(sha[i] >= 'a' && sha[i] <= 'f' ? sha[i] - 32 : sha[i]);
+	pp_error_clear(&err);
+
+	/* Declared with the last chunk, in upper case: it matches and completes. */
+	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, src, 3000, NULL, &u, &err), 0);
+	assert_string_equal(u.sha256, "");
+	assert_int_equal(upload_append(f->dir, id, 3000, src + 3000, 2000, upper, &u, &err), 0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+	assert_int_equal(upload_remove(f->dir, id, &err), 0);
+
+	/* Declared with an empty chunk: recorded, then the digest holds the upload to it. */
+	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, NULL, 0, other, &u, &err), 0);
+	assert_string_equal(u.sha256, other);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_string_equal(u.sha256, other);
+	/* Another digest on a later chunk conflicts, and nothing is written. */
+	assert_int_equal(upload_append(f->dir, id, 0, src, 1000, sha, &u, &err), -1);
+	assert_int_equal(err.code, HR_E_INVALIDARG);
+	(void)snprintf(want, sizeof(want), "upload %s was declared with SHA-256 %s, not %s", id,
+		       other, sha);
+	assert_string_equal(err.message, want);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 0);
+	/* The same digest again is fine; the data does not match it, so the upload goes. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, id, 0, src, sizeof(src), other, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	/* A malformed digest on a chunk: refused, nothing written. */
+	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, id, 0, src, 10, "abc", &u, &err), -1);
+	assert_int_equal(err.code, HR_E_INVALIDARG);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 0);
+}
+
+/* The digests of a complete upload are the data's only while its file is unchanged: a file
+ * written behind the module's back is refused, by name, with what to do. */
+static void test_changed_after_complete(void **state)
+{
+	struct fx *f = *state;
+	uint8_t src[2000];
+	char id[UPLOAD_ID_LEN + 1], want[300], *part;
+	struct upload_info u;
+	struct pp_error err;
+	int fd;
+
+	tu_fill(src, sizeof(src), 3);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, sizeof(src), NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, src, sizeof(src), NULL, &u, &err), 0);
+	assert_true(u.complete);
+	part = file_of(f, id, ".part");
+	fd = open(part, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+	assert_int_equal(close(fd), 0);
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), -1);
+	assert_int_equal(err.code, HR_ERROR_BAD_FORMAT);
+	(void)snprintf(want, sizeof(want),
+		       "the data of upload %s changed after it was complete; delete the upload and "
+		       "send the file again",
+		       id);
+	assert_string_equal(err.message, want);
+	{
+		int rfd = -1;
+		uint64_t size = 0;
+
+		pp_error_clear(&err);
+		assert_int_equal(upload_open_complete(f->dir, id, &rfd, &size, &err), -1);
+		assert_int_equal(err.code, HR_ERROR_BAD_FORMAT);
+	}
+	/* It can still be deleted. */
+	assert_int_equal(upload_remove(f->dir, id, &err), 0);
+	assert_int_equal(tu_count_entries(f->dir), 0);
 	free(part);
 }
 
@@ -600,6 +779,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_running_digests, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_declared_on_chunk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changed_after_complete, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
