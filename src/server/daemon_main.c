@@ -22,6 +22,7 @@
 #include "catalog_api.h"
 #include "content.h"
 #include "content_api.h"
+#include "device_api.h"
 #include "publish_api.h"
 #include "cmtrace.h"
 #include "error.h"
@@ -1110,7 +1111,8 @@ static int run_serve(const struct daemon_conf *c)
 	    ((api.roles & API_ROLE_SUP) != 0 &&
 	     content_api_add_routes(h, &content_routes, &err) != 0) ||
 	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||
-						  publish_api_add_routes(h, &api, &err) != 0)))
+						  publish_api_add_routes(h, &api, &err) != 0)) ||
+	    device_api_add_routes(h, &api, &err) != 0)
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main

@@ -528,6 +528,11 @@ out:
 	request_free(req);
 }
 
+void httpd_reply_header(struct httpd_request *req, const char *name, const char *value)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
+}
+
 void httpd_reply_status(struct httpd_request *req, int status)
 {
 	evhttp_add_header(evhttp_request_get_output_headers(req->ev), "Cache-Control", "no-store");

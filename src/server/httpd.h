@@ -140,6 +140,9 @@ void httpd_reply_json(struct httpd_request *req, int status, json_t *body);
 void httpd_reply_error(struct httpd_request *req, int status, const char *code, const char *fmt,
 		       ...) PP_PRINTF(4, 5);
 
+/* Adds a header (ETag, ...) to the reply that follows; req stays the handler's. */
+void httpd_reply_header(struct httpd_request *req, const char *name, const char *value);
+
 /* Replies status without a body (204 No Content and the like). */
 void httpd_reply_status(struct httpd_request *req, int status);
 

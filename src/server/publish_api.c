@@ -397,32 +397,6 @@ static json_t *deployment_json(const struct store_deployment *d)
 			 "created_at", (json_int_t)d->created_at);
 }
 
-static void on_collections(struct httpd_request *req, void *ctx)
-{
-	struct api *a = ctx;
-	struct store_collection *list = NULL;
-	struct pp_error err;
-	struct store *s;
-	size_t n = 0;
-	json_t *arr = json_array();
-
-	pp_error_clear(&err);
-	s = api_store(a, &err);
-	if (s == NULL || store_collection_list(s, &list, &n, &err) != 0) {
-		json_decref(arr);
-		api_reply_failure(a, req, &err);
-		return;
-	}
-	for (size_t i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, json_pack("{s:s, s:s}", "id", list[i].id, "name",
-							 list[i].name)) != 0) {
-			json_decref(arr);
-			arr = NULL;
-		}
-	free(list);
-	api_reply_new(req, 200, arr != NULL ? json_pack("{s:o}", "collections", arr) : NULL);
-}
-
 /* POST /api/v1/deployments {"update","collection","available_at"?,"deadline_at"?} */
 static void on_deploy(struct httpd_request *req, void *ctx)
 {
@@ -521,7 +495,6 @@ static const struct {
     {"POST", "/api/v1/updates/{id}/revise", on_revise},
     {"POST", "/api/v1/updates/{id}/expire", on_expire},
     {"DELETE", "/api/v1/updates/{id}", on_delete},
-    {"GET", "/api/v1/collections", on_collections},
     {"POST", "/api/v1/deployments", on_deploy},
     {"GET", "/api/v1/deployments", on_deployments},
 };

@@ -837,24 +837,30 @@ static void sha256_fetch(void)
 	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-int store_admin_token_digest(const char *token, uint8_t hash[32], struct pp_error *err)
+int store_secret_digest(const char *what, const char *secret, uint8_t hash[32],
+			struct pp_error *err)
 {
 	unsigned int len = 0;
 	size_t n;
 
-	n = token != NULL ? strnlen(token, STORE_TOKEN_MAX + 1) : 0;
+	n = secret != NULL ? strnlen(secret, STORE_TOKEN_MAX + 1) : 0;
 	if (n < STORE_TOKEN_MIN || n > STORE_TOKEN_MAX) {
-		pp_error_set(err, HR_E_INVALIDARG, "an admin token has %d to %d bytes",
-			     STORE_TOKEN_MIN, STORE_TOKEN_MAX);
+		pp_error_set(err, HR_E_INVALIDARG, "%s has %d to %d bytes", what, STORE_TOKEN_MIN,
+			     STORE_TOKEN_MAX);
 		return -1;
 	}
 	(void)pthread_once(&sha256_once, sha256_fetch);
-	if (sha256_md == NULL || EVP_Digest(token, n, hash, &len, sha256_md, NULL) != 1 ||
+	if (sha256_md == NULL || EVP_Digest(secret, n, hash, &len, sha256_md, NULL) != 1 ||
 	    len != 32) {
-		pp_error_set_openssl(err, HR_E_FAIL, "cannot hash the admin token");
+		pp_error_set_openssl(err, HR_E_FAIL, "cannot hash %s", what);
 		return -1;
 	}
 	return 0;
+}
+
+int store_admin_token_digest(const char *token, uint8_t hash[32], struct pp_error *err)
+{
+	return store_secret_digest("an admin token", token, hash, err);
 }
 
 int store_admin_token_add(struct store *s, const char *name, const char *token,

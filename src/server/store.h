@@ -16,8 +16,10 @@
 #ifndef PATCHPOINT_STORE_H
 #define PATCHPOINT_STORE_H
 
+#include "clientsettings.h"
 #include "error.h"
 #include "hresult.h"
+#include "membership.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -444,6 +446,219 @@ int store_deployment_add(struct store *s, struct store_deployment *d,
 int store_deployment_list(struct store *s, const char *update_id, struct store_deployment **out,
 			  size_t *count, struct pp_error *err) PP_WARN_UNUSED;
 
+/* ---- devices, collections and client settings (migration 0004, store_devices.c) ---- */
+
+#define STORE_DEVICE_ID_LEN	   41	/* "GUID:" and a lower-case UUID */
+#define STORE_MACHINE_ID_LEN	   32	/* lower-case hex, made by the agent */
+#define STORE_VERSION_MAX	   32	/* a client version with the NUL */
+#define STORE_TAGS_MAX		   2112 /* up to 32 tags of 64 bytes, comma-separated */
+#define STORE_SECRET_MIN	   16	/* bytes of an enrollment key or device credential */
+#define STORE_COLLECTION_RULES_MAX 256
+
+/* A registration with an enrollment key that is unknown, revoked or expired. */
+#define STORE_E_BAD_ENROLLMENT_KEY HR_E_ACCESSDENIED
+
+struct store_enrollment_key {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	int64_t created_at;
+	int64_t expires_at; /* 0: never */
+	bool revoked;
+	int64_t uses; /* registrations made with it */
+};
+
+struct store_device {
+	char id[STORE_DEVICE_ID_LEN + 1];
+	char machine_id[STORE_MACHINE_ID_LEN + 1];
+	char name[STORE_NAME_MAX];
+	char os[STORE_NAME_MAX];
+	char client_version[STORE_VERSION_MAX];
+	char tags[STORE_TAGS_MAX]; /* comma-separated, "" for none */
+	int64_t registered_at;
+	int64_t last_policy_at; /* 0: never */
+};
+
+/* A rule of a collection; member rules name the device (device_name filled by the list),
+ * include/exclude rules the other collection (other_name). */
+struct store_collection_rule {
+	struct membership_rule rule;
+	char device_name[STORE_NAME_MAX];
+	char other_name[STORE_NAME_MAX];
+};
+
+struct store_client_setting {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	int64_t order; /* 1..n, or 10000 for Default Client Settings */
+	bool is_default;
+	struct clientsettings_values values;
+	int64_t created_at, updated_at;
+};
+
+struct store_client_setting_deployment {
+	int64_t setting_id;
+	char setting_name[STORE_NAME_MAX];
+	char collection_id[STORE_COLLECTION_ID_LEN + 1];
+	char collection_name[STORE_NAME_MAX];
+	int64_t created_at;
+};
+
+/* Makes an enrollment key: key is the secret the caller generated (at least STORE_SECRET_MIN
+ * bytes; only its SHA-256 is kept), expires_at 0 for never. out->id is assigned. */
+int store_enrollment_key_add(struct store *s, const char *name, const char *key, int64_t expires_at,
+			     struct store_enrollment_key *out, struct pp_error *err) PP_WARN_UNUSED;
+int store_enrollment_key_list(struct store *s, struct store_enrollment_key **out, size_t *count,
+			      struct pp_error *err) PP_WARN_UNUSED;
+/* Revokes key id: no registration with it from then on (devices it registered stay). */
+int store_enrollment_key_revoke(struct store *s, int64_t id, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Registers a device (dev: machine_id, name, os, client_version, tags) with an enrollment key,
+ * giving it credential (its SHA-256 is kept; the old one of a known device stops working). A
+ * machine id the site knows keeps its device id; *is_new tells. dev->id and registered_at are
+ * filled. Memberships of the device are recomputed in the same transaction.
+ * STORE_E_BAD_ENROLLMENT_KEY for a key that is unknown, revoked or expired. */
+int store_device_register(struct store *s, const char *enrollment_key, const char *credential,
+			  struct store_device *dev, bool *is_new,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* The device a credential belongs to; *found false (no error) when none does. */
+int store_device_authenticate(struct store *s, const char *credential, struct store_device *out,
+			      bool *found, struct pp_error *err) PP_WARN_UNUSED;
+
+/* A device by id ("GUID:...") or name (any case); a name two devices share is E_INVALIDARG
+ * naming both ids; CRYPT_E_NOT_FOUND when there is none. */
+int store_device_get(struct store *s, const char *id_or_name, struct store_device *out,
+		     struct pp_error *err) PP_WARN_UNUSED;
+int store_device_list(struct store *s, struct store_device **out, size_t *count,
+		      struct pp_error *err) PP_WARN_UNUSED;
+int store_device_set_policy_time(struct store *s, const char *id, int64_t when,
+				 struct pp_error *err) PP_WARN_UNUSED;
+
+/* The collections device id is a member of, All Systems first, then by id. */
+int store_device_collections(struct store *s, const char *id, struct store_collection **out,
+			     size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Makes a collection named name with rules (member rules may name the device by id or name in
+ * value; include/exclude rules the other collection by id in other, or by id or name in value)
+ * and computes its members. out->id
+ * is the site code and five hex digits ("PP100010"). Refused: a name in use, an unknown
+ * device or collection, a rule set that would make a cycle. */
+int store_collection_create(struct store *s, const char *name,
+			    const struct store_collection_rule *rules, size_t count,
+			    struct store_collection *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deletes a collection. Refused for All Systems and for one that a deployment, a client
+ * setting deployment or another collection's include/exclude rule refers to (named). */
+int store_collection_delete(struct store *s, const char *id_or_name,
+			    struct pp_error *err) PP_WARN_UNUSED;
+int store_collection_rules(struct store *s, const char *id, struct store_collection_rule **out,
+			   size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+/* The devices of a collection (every device for All Systems), by name. */
+int store_collection_members(struct store *s, const char *id, struct store_device **out,
+			     size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Client settings, by order (custom 1..n first, the default last). */
+int store_client_setting_list(struct store *s, struct store_client_setting **out, size_t *count,
+			      struct pp_error *err) PP_WARN_UNUSED;
+/* By name, any case; CRYPT_E_NOT_FOUND names it. */
+int store_client_setting_get(struct store *s, const char *name, struct store_client_setting *out,
+			     struct pp_error *err) PP_WARN_UNUSED;
+/* A custom client device setting with the next order (n + 1), configuring what values holds
+ * (NULL: nothing yet). */
+int store_client_setting_create(struct store *s, const char *name,
+				const struct clientsettings_values *values,
+				struct store_client_setting *out,
+				struct pp_error *err) PP_WARN_UNUSED;
+/* Replaces the values of a client setting; the default must keep every group configured. */
+int store_client_setting_set(struct store *s, const char *name,
+			     const struct clientsettings_values *values,
+			     struct pp_error *err) PP_WARN_UNUSED;
+/* Deletes a custom client setting with its deployments; the orders after it move up by one.
+ * Refused for the default. */
+int store_client_setting_delete(struct store *s, const char *name,
+				struct pp_error *err) PP_WARN_UNUSED;
+/* Swaps the order of a custom client setting with the one above (up: lower order) or below.
+ * Refused for the default, and at either end. */
+int store_client_setting_move(struct store *s, const char *name, bool up,
+			      struct pp_error *err) PP_WARN_UNUSED;
+/* Deploys a custom client setting to a collection, or takes that deployment away. The default
+ * cannot be deployed; deploying twice and undeploying what is not deployed are errors. */
+int store_client_setting_deploy(struct store *s, const char *name, const char *collection,
+				struct pp_error *err) PP_WARN_UNUSED;
+int store_client_setting_undeploy(struct store *s, const char *name, const char *collection,
+				  struct pp_error *err) PP_WARN_UNUSED;
+/* Every client setting deployment (of name only, when not NULL), by order then collection. */
+int store_client_setting_deployments(struct store *s, const char *name,
+				     struct store_client_setting_deployment **out, size_t *count,
+				     struct pp_error *err) PP_WARN_UNUSED;
+
+/* The minimum client version for third-party certificates (default 5.00.8692.1003). */
+int store_min_client_version_get(struct store *s, char out[STORE_VERSION_MAX],
+				 struct pp_error *err) PP_WARN_UNUSED;
+int store_min_client_version_set(struct store *s, const char *version,
+				 struct pp_error *err) PP_WARN_UNUSED;
+
+/* ---- state messages and compliance ---- */
+
+#define STORE_STATE_DETAIL_MAX 512
+#define STORE_STATE_BATCH_MAX  256 /* messages in one store_state_messages_add */
+
+enum store_state_topic { STORE_TOPIC_SCAN = 0, STORE_TOPIC_INSTALL = 1 };
+enum store_update_status {
+	STORE_STATUS_REQUIRED = 0,
+	STORE_STATUS_NOT_REQUIRED = 1,
+	STORE_STATUS_INSTALLED = 2,
+	STORE_STATUS_FAILED = 3,
+	STORE_STATUS_PENDING_REBOOT = 4,
+	STORE_STATUS_UNKNOWN = 5 /* no state message yet (compliance only) */
+};
+
+struct store_state_message {
+	char id[37]; /* a UUID the agent made */
+	int64_t time;
+	enum store_state_topic topic;
+	char update_id[STORE_UPDATE_ID_LEN + 1];
+	int64_t revision;
+	int64_t deployment_id; /* 0: none */
+	enum store_update_status state;
+	bool has_hresult;
+	uint32_t hresult;
+	char detail[STORE_STATE_DETAIL_MAX];
+};
+
+/* One device's state of one update in a compliance report. */
+struct store_compliance {
+	char device_id[STORE_DEVICE_ID_LEN + 1];
+	char device_name[STORE_NAME_MAX];
+	enum store_update_status state;
+	int64_t revision; /* 0 for unknown */
+	bool has_hresult;
+	uint32_t hresult;
+	char detail[STORE_STATE_DETAIL_MAX];
+	int64_t time; /* 0 for unknown */
+};
+
+/* "scan", "install"; "required", "not_required", "installed", "failed", "pending_reboot",
+ * "unknown"; the parsers take those (-1 for anything else). */
+const char *store_state_topic_name(enum store_state_topic t);
+const char *store_update_status_name(enum store_update_status st);
+int store_state_topic_parse(const char *name);
+int store_update_status_parse(const char *name);
+
+/* Records up to STORE_STATE_BATCH_MAX messages of one device in one transaction; an id already
+ * recorded counts in *duplicates and changes nothing. The latest message per update (by time)
+ * sets the device's state of it. */
+int store_state_messages_add(struct store *s, const char *device_id,
+			     const struct store_state_message *msgs, size_t count, size_t *accepted,
+			     size_t *duplicates, struct pp_error *err) PP_WARN_UNUSED;
+
+/* The state of update_id on every device that reported one or that a deployment of it targets
+ * (those without a message are unknown), by device name. deployment_id != 0: only the members of
+ * that deployment's collection. */
+int store_compliance(struct store *s, const char *update_id, int64_t deployment_id,
+		     struct store_compliance **out, size_t *count,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
 /* ---- for backends only ---- */
 
 enum store_cert_flag { STORE_CERT_FLAG_BLOCKED = 0, STORE_CERT_FLAG_APPROVED = 1 };
@@ -542,6 +757,76 @@ struct store_ops {
 	int (*deployment_insert)(void *impl, struct store_deployment *d, struct pp_error *err);
 	int (*deployment_list)(void *impl, const char *update_id, struct store_deployment **out,
 			       size_t *count, struct pp_error *err);
+
+	/* devices, collections, client settings (store_sqlite_devices.c) */
+	int (*ekey_insert)(void *impl, struct store_enrollment_key *k, const uint8_t hash[32],
+			   struct pp_error *err);
+	/* The key whose hash this is, *found false when none. */
+	int (*ekey_find)(void *impl, const uint8_t hash[32], struct store_enrollment_key *out,
+			 bool *found, struct pp_error *err);
+	int (*ekey_list)(void *impl, struct store_enrollment_key **out, size_t *count,
+			 struct pp_error *err);
+	int (*ekey_revoke)(void *impl, int64_t id, bool *found, struct pp_error *err);
+	int (*ekey_used)(void *impl, int64_t id, struct pp_error *err);
+	/* by = "machine_id", "credential" (hash in key as 32 bytes), "id" */
+	int (*device_find)(void *impl, const char *by, const void *key, size_t key_len,
+			   struct store_device *out, bool *found, struct pp_error *err);
+	/* Devices named name (any case), or every device when name is NULL. */
+	int (*device_list)(void *impl, const char *name, struct store_device **out, size_t *count,
+			   struct pp_error *err);
+	/* Insert or update by machine_id, with the credential's hash and the key used. */
+	int (*device_put)(void *impl, const struct store_device *d, const uint8_t cred_hash[32],
+			  int64_t ekey_id, struct pp_error *err);
+	int (*device_set_policy_time)(void *impl, const char *id, int64_t when, bool *found,
+				      struct pp_error *err);
+	int (*collection_insert)(void *impl, const struct store_collection *c,
+				 struct pp_error *err);
+	int (*collection_delete)(void *impl, const char *id, struct pp_error *err);
+	/* The largest id with this 3-character prefix, "" when none. */
+	int (*collection_last_id)(void *impl, const char *prefix,
+				  char out[STORE_COLLECTION_ID_LEN + 1], struct pp_error *err);
+	int (*collection_rule_insert)(void *impl, const char *collection_id,
+				      const struct membership_rule *r, struct pp_error *err);
+	/* Rules of one collection, or of all (id NULL); collection ids into owner[] (same
+	 * order, malloc'd arrays of STORE_COLLECTION_ID_LEN + 1 bytes each). */
+	int (*collection_rule_list)(void *impl, const char *id, struct store_collection_rule **out,
+				    char (**owner)[STORE_COLLECTION_ID_LEN + 1], size_t *count,
+				    struct pp_error *err);
+	/* What refers to a collection: a description of the first reference, "" when none. */
+	int (*collection_referrer)(void *impl, const char *id, char *out, size_t size,
+				   struct pp_error *err);
+	/* Replaces the collections of a device (ids, All Systems never among them), or the
+	 * members of a collection (device ids). */
+	int (*members_set_for_device)(void *impl, const char *device_id,
+				      const char (*ids)[STORE_COLLECTION_ID_LEN + 1], size_t count,
+				      struct pp_error *err);
+	int (*members_set_for_collection)(void *impl, const char *collection_id,
+					  const char (*device_ids)[STORE_DEVICE_ID_LEN + 1],
+					  size_t count, struct pp_error *err);
+	int (*members_of_collection)(void *impl, const char *collection_id,
+				     struct store_device **out, size_t *count,
+				     struct pp_error *err);
+	int (*collections_of_device)(void *impl, const char *device_id,
+				     struct store_collection **out, size_t *count,
+				     struct pp_error *err);
+	int (*cs_list)(void *impl, struct store_client_setting **out, size_t *count,
+		       struct pp_error *err);
+	int (*cs_insert)(void *impl, struct store_client_setting *c, struct pp_error *err);
+	int (*cs_put_values)(void *impl, int64_t id, const struct clientsettings_values *v,
+			     int64_t now, struct pp_error *err);
+	int (*cs_delete)(void *impl, int64_t id, struct pp_error *err);
+	int (*cs_set_order)(void *impl, int64_t id, int64_t order, struct pp_error *err);
+	int (*cs_deploy)(void *impl, int64_t id, const char *collection_id, bool on, bool *changed,
+			 int64_t now, struct pp_error *err);
+	int (*cs_deployments)(void *impl, int64_t id, struct store_client_setting_deployment **out,
+			      size_t *count, struct pp_error *err);
+	int (*min_version_get)(void *impl, char out[STORE_VERSION_MAX], struct pp_error *err);
+	int (*min_version_put)(void *impl, const char *version, struct pp_error *err);
+	/* *inserted false when the id is already recorded. */
+	int (*state_insert)(void *impl, const char *device_id, const struct store_state_message *m,
+			    int64_t now, bool *inserted, struct pp_error *err);
+	int (*compliance_list)(void *impl, const char *update_id, int64_t deployment_id,
+			       struct store_compliance **out, size_t *count, struct pp_error *err);
 };
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */

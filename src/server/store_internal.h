@@ -22,4 +22,9 @@ int64_t store_now(void);
 int store_check_text(const char *text, size_t max, bool empty_ok, const char *what,
 		     struct pp_error *err);
 
+/* SHA-256 of a secret of STORE_TOKEN_MIN to STORE_TOKEN_MAX bytes (admin tokens, enrollment
+ * keys, device credentials); what names it in the error ("an enrollment key"). */
+int store_secret_digest(const char *what, const char *secret, uint8_t hash[32],
+			struct pp_error *err);
+
 #endif

@@ -100,7 +100,7 @@ void sq_release(struct sq *q, sqlite3_stmt *st)
 			return;
 		}
 	}
-	sq_release(q, st);
+	(void)sqlite3_finalize(st); /* prepared when the cache was full */
 }
 
 /* Binding helpers: return 0, or -1 with err set. */
@@ -1055,6 +1055,36 @@ static const struct store_ops sqlite_ops = {
     .collection_list = sq_collection_list,
     .deployment_insert = sq_deployment_insert,
     .deployment_list = sq_deployment_list,
+    .ekey_insert = sq_ekey_insert,
+    .ekey_find = sq_ekey_find,
+    .ekey_list = sq_ekey_list,
+    .ekey_revoke = sq_ekey_revoke,
+    .ekey_used = sq_ekey_used,
+    .device_find = sq_device_find,
+    .device_list = sq_device_list,
+    .device_put = sq_device_put,
+    .device_set_policy_time = sq_device_set_policy_time,
+    .collection_insert = sq_collection_insert,
+    .collection_delete = sq_collection_delete,
+    .collection_last_id = sq_collection_last_id,
+    .collection_rule_insert = sq_collection_rule_insert,
+    .collection_rule_list = sq_collection_rule_list,
+    .collection_referrer = sq_collection_referrer,
+    .members_set_for_device = sq_members_set_for_device,
+    .members_set_for_collection = sq_members_set_for_collection,
+    .members_of_collection = sq_members_of_collection,
+    .collections_of_device = sq_collections_of_device,
+    .cs_list = sq_cs_list,
+    .cs_insert = sq_cs_insert,
+    .cs_put_values = sq_cs_put_values,
+    .cs_delete = sq_cs_delete,
+    .cs_set_order = sq_cs_set_order,
+    .cs_deploy = sq_cs_deploy,
+    .cs_deployments = sq_cs_deployments,
+    .min_version_get = sq_min_version_get,
+    .min_version_put = sq_min_version_put,
+    .state_insert = sq_state_insert,
+    .compliance_list = sq_compliance_list,
 };
 
 /* Sets a pragma and checks that it took (journal_mode answers with the mode in force). */

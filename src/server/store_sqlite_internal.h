@@ -14,7 +14,7 @@
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 #define SQ_LIST_MAX	   100000 /* rows a list call returns at most */
-#define SQ_CACHE	   48	  /* prepared statements kept per connection */
+#define SQ_CACHE	   96	  /* prepared statements kept per connection */
 
 /* A statement kept prepared between calls, keyed by its SQL text (a string literal of this file,
  * so the pointer identifies it). */
@@ -91,5 +91,61 @@ int sq_collection_list(void *impl, struct store_collection **out, size_t *count,
 int sq_deployment_insert(void *impl, struct store_deployment *d, struct pp_error *err);
 int sq_deployment_list(void *impl, const char *update_id, struct store_deployment **out,
 		       size_t *count, struct pp_error *err);
+
+/* ---- store_sqlite_devices.c: enrollment keys, devices, collections, client settings ---- */
+int sq_ekey_insert(void *impl, struct store_enrollment_key *k, const uint8_t hash[32],
+		   struct pp_error *err);
+int sq_ekey_find(void *impl, const uint8_t hash[32], struct store_enrollment_key *out, bool *found,
+		 struct pp_error *err);
+int sq_ekey_list(void *impl, struct store_enrollment_key **out, size_t *count,
+		 struct pp_error *err);
+int sq_ekey_revoke(void *impl, int64_t id, bool *found, struct pp_error *err);
+int sq_ekey_used(void *impl, int64_t id, struct pp_error *err);
+int sq_device_find(void *impl, const char *by, const void *key, size_t key_len,
+		   struct store_device *out, bool *found, struct pp_error *err);
+int sq_device_list(void *impl, const char *name, struct store_device **out, size_t *count,
+		   struct pp_error *err);
+int sq_device_put(void *impl, const struct store_device *d, const uint8_t cred_hash[32],
+		  int64_t ekey_id, struct pp_error *err);
+int sq_device_set_policy_time(void *impl, const char *id, int64_t when, bool *found,
+			      struct pp_error *err);
+int sq_collection_insert(void *impl, const struct store_collection *c, struct pp_error *err);
+int sq_collection_delete(void *impl, const char *id, struct pp_error *err);
+int sq_collection_last_id(void *impl, const char *prefix, char out[STORE_COLLECTION_ID_LEN + 1],
+			  struct pp_error *err);
+int sq_collection_rule_insert(void *impl, const char *collection_id,
+			      const struct membership_rule *r, struct pp_error *err);
+int sq_collection_rule_list(void *impl, const char *id, struct store_collection_rule **out,
+			    char (**owner)[STORE_COLLECTION_ID_LEN + 1], size_t *count,
+			    struct pp_error *err);
+int sq_collection_referrer(void *impl, const char *id, char *out, size_t size,
+			   struct pp_error *err);
+int sq_members_set_for_device(void *impl, const char *device_id,
+			      const char (*ids)[STORE_COLLECTION_ID_LEN + 1], size_t count,
+			      struct pp_error *err);
+int sq_members_set_for_collection(void *impl, const char *collection_id,
+				  const char (*device_ids)[STORE_DEVICE_ID_LEN + 1], size_t count,
+				  struct pp_error *err);
+int sq_members_of_collection(void *impl, const char *collection_id, struct store_device **out,
+			     size_t *count, struct pp_error *err);
+int sq_collections_of_device(void *impl, const char *device_id, struct store_collection **out,
+			     size_t *count, struct pp_error *err);
+int sq_cs_list(void *impl, struct store_client_setting **out, size_t *count, struct pp_error *err);
+int sq_cs_insert(void *impl, struct store_client_setting *c, struct pp_error *err);
+int sq_cs_put_values(void *impl, int64_t id, const struct clientsettings_values *v, int64_t now,
+		     struct pp_error *err);
+int sq_cs_delete(void *impl, int64_t id, struct pp_error *err);
+int sq_cs_set_order(void *impl, int64_t id, int64_t order, struct pp_error *err);
+int sq_cs_deploy(void *impl, int64_t id, const char *collection_id, bool on, bool *changed,
+		 int64_t now, struct pp_error *err);
+int sq_cs_deployments(void *impl, int64_t id, struct store_client_setting_deployment **out,
+		      size_t *count, struct pp_error *err);
+int sq_min_version_get(void *impl, char out[STORE_VERSION_MAX], struct pp_error *err);
+int sq_min_version_put(void *impl, const char *version, struct pp_error *err);
+
+int sq_state_insert(void *impl, const char *device_id, const struct store_state_message *m,
+		    int64_t now, bool *inserted, struct pp_error *err);
+int sq_compliance_list(void *impl, const char *update_id, int64_t deployment_id,
+		       struct store_compliance **out, size_t *count, struct pp_error *err);
 
 #endif
