@@ -18,10 +18,10 @@ check() { # name cmd...
     failed=$((failed + 1))
   fi
 }
-sources=$(ls src/lib/*.c src/lib/*.h src/cli/*.c src/cli/*.h src/server/*.c src/server/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c 2>/dev/null)
+sources=$(ls src/lib/*.c src/lib/*.h src/cli/*.c src/cli/*.h src/server/*.c src/server/*.h src/agent/*.c src/agent/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c 2>/dev/null)
 check "clang-format" clang-format --dry-run -Werror $sources
 check "cppcheck" cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
   --std=c11 -D_GNU_SOURCE --inline-suppr -Isrc/lib src/
-check "clang-tidy" clang-tidy -p "$build" --quiet src/lib/*.c src/cli/*.c $(ls src/server/*.c 2>/dev/null)
+check "clang-tidy" clang-tidy -p "$build" --quiet src/lib/*.c src/cli/*.c $(ls src/server/*.c src/agent/*.c 2>/dev/null)
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -54,6 +54,11 @@ int cli_updates(struct cli *cli, int argc, char **argv);
 int cli_publish(struct cli *cli, int argc, char **argv);
 int cli_deploy(struct cli *cli, int argc, char **argv);
 int cli_deployments(struct cli *cli, int argc, char **argv);
+/* Devices, enrollment keys, collections and client settings (cli_devices.c). */
+int cli_enrollment_key(struct cli *cli, int argc, char **argv);
+int cli_collection(struct cli *cli, int argc, char **argv);
+int cli_client_settings(struct cli *cli, int argc, char **argv);
+int cli_device(struct cli *cli, int argc, char **argv);
 /* updates revise|expire|delete (cli_publish.c), dispatched with the other updates verbs. */
 int cli_updates_revise(struct cli *cli, int argc, char **argv);
 int cli_updates_expire(struct cli *cli, int argc, char **argv);
@@ -99,6 +104,9 @@ struct pki_credential *cli_load_credential(const char *path, const char *passwor
 
 /* Parses a decimal integer option in [min, max]; returns 0 or -1. */
 int cli_parse_int(const char *text, long min, long max, long *out);
+
+/* Parses a time option: Unix seconds, "now", or YYYY-MM-DDTHH:MM[:SS]Z (UTC); returns 0 or -1. */
+int cli_parse_time(const char *text, long long *out);
 
 /* Writes a JSON document to stdout followed by a newline and takes ownership of it. */
 int cli_print_json(json_t *doc);

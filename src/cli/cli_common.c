@@ -163,6 +163,33 @@ int cli_parse_int(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+int cli_parse_time(const char *text, long long *out)
+{
+	struct tm tm;
+	const char *end;
+	char *e;
+	long long v;
+
+	if (strcmp(text, "now") == 0) {
+		*out = (long long)time(NULL);
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(text, &e, 10);
+	if (e != text && *e == '\0' && errno == 0 && v >= 0) {
+		*out = v;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(text, "%Y-%m-%dT%H:%M", &tm);
+	if (end != NULL && *end == ':')
+		end = strptime(end, ":%S", &tm);
+	if (end == NULL || strcmp(end, "Z") != 0)
+		return -1;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
 int cli_print_json(json_t *doc)
 {
 	int rc;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -346,34 +345,6 @@ out:
 
 /* ---- deploy ---- */
 
-/* Unix seconds, "now", or YYYY-MM-DDTHH:MM[:SS]Z. */
-static int parse_time(const char *text, long long *out)
-{
-	struct tm tm;
-	const char *end;
-	char *e;
-	long long v;
-
-	if (strcmp(text, "now") == 0) {
-		*out = (long long)time(NULL);
-		return 0;
-	}
-	errno = 0;
-	v = strtoll(text, &e, 10);
-	if (e != text && *e == '\0' && errno == 0 && v >= 0) {
-		*out = v;
-		return 0;
-	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(text, "%Y-%m-%dT%H:%M", &tm);
-	if (end != NULL && *end == ':')
-		end = strptime(end, ":%S", &tm);
-	if (end == NULL || strcmp(end, "Z") != 0)
-		return -1;
-	*out = (long long)timegm(&tm);
-	return 0;
-}
-
 int cli_deploy(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -402,7 +373,8 @@ int cli_deploy(struct cli *cli, int argc, char **argv)
 		if (c == OPT_COLLECTION) {
 			collection = optarg;
 		} else if (c == OPT_AVAILABLE || c == OPT_DEADLINE) {
-			if (parse_time(optarg, c == OPT_AVAILABLE ? &available : &deadline) != 0)
+			if (cli_parse_time(optarg, c == OPT_AVAILABLE ? &available : &deadline) !=
+			    0)
 				return cli_usage("deploy",
 						 "'%s' is not a time (Unix seconds, now, or "
 						 "YYYY-MM-DDTHH:MM[:SS]Z)",

@@ -44,6 +44,15 @@ static const char main_manual[] =
     "                                 the updates of the catalogs and your own\n"
     "    publish                      signed content for an update (or --new: your own)\n"
     "    deploy, deployments list     deployments of published updates to collections\n"
+    "    enrollment-key create|list|revoke\n"
+    "                                 the keys with which devices register\n"
+    "    collection create|list|show|delete\n"
+    "                                 collections of devices: All Systems and rules\n"
+    "    client-settings list|show|create|set|move-up|move-down|deploy|undeploy|delete,\n"
+    "    client-settings minimum-version\n"
+    "                                 client settings, their order and deployments\n"
+    "    device list|show|resultant-settings|client-settings\n"
+    "                                 registered devices and the settings they get\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -87,6 +96,10 @@ static const struct group groups[] = {
     {"publish", cli_publish},
     {"deploy", cli_deploy},
     {"deployments", cli_deployments},
+    {"enrollment-key", cli_enrollment_key},
+    {"collection", cli_collection},
+    {"client-settings", cli_client_settings},
+    {"device", cli_device},
 };
 
 int main(int argc, char **argv)

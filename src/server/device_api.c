@@ -1018,8 +1018,9 @@ static int parse_message(json_t *v, size_t i, struct store_state_message *m, str
 	else if (detail != NULL && !json_is_null(detail) &&
 		 (!json_is_string(detail) || json_string_length(detail) >= sizeof(m->detail)))
 		bad = "detail";
-	if (bad != NULL) {
-		pp_error_set(err, HR_E_INVALIDARG, "state message %zu: bad or missing %s", i, bad);
+	if (bad != NULL || id == NULL || update == NULL) {
+		pp_error_set(err, HR_E_INVALIDARG, "state message %zu: bad or missing %s", i,
+			     bad != NULL ? bad : "id");
 		return -1;
 	}
 	memcpy(m->id, id, 37);

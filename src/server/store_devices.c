@@ -14,6 +14,18 @@
 typedef char collection_id_t[STORE_COLLECTION_ID_LEN + 1];
 typedef char device_id_t[STORE_DEVICE_ID_LEN + 1];
 
+/* A name that also names a resource in the API's paths: text without '/'. */
+static int check_path_name(const char *name, const char *what, struct pp_error *err)
+{
+	if (store_check_text(name, STORE_NAME_MAX, false, what, err) != 0)
+		return -1;
+	if (strchr(name, '/') != NULL) {
+		pp_error_set(err, HR_E_INVALIDARG, "a %s may not contain '/'", what);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- enrollment keys ---- */
 
 int store_enrollment_key_add(struct store *s, const char *name, const char *key, int64_t expires_at,
@@ -249,7 +261,7 @@ static int check_device(const struct store_device *d, struct pp_error *err)
 			     STORE_MACHINE_ID_LEN);
 		return -1;
 	}
-	if (store_check_text(d->name, STORE_NAME_MAX, false, "device name", err) != 0 ||
+	if (check_path_name(d->name, "device name", err) != 0 ||
 	    store_check_text(d->os, STORE_NAME_MAX, true, "OS", err) != 0)
 		return -1;
 	if (!clientsettings_version_valid(d->client_version)) {
@@ -526,7 +538,7 @@ int store_collection_create(struct store *s, const char *name,
 {
 	struct create_ctx c = {name, rules, count, out};
 
-	if (store_check_text(name, STORE_NAME_MAX, false, "collection name", err) != 0)
+	if (check_path_name(name, "collection name", err) != 0)
 		return -1;
 	if (count > STORE_COLLECTION_RULES_MAX) {
 		pp_error_set(err, HR_E_INVALIDARG, "a collection has at most %d rules",
@@ -677,7 +689,7 @@ int store_client_setting_create(struct store *s, const char *name,
 {
 	struct cs_ctx c = {.name = name, .values = values, .out = out};
 
-	if (store_check_text(name, STORE_NAME_MAX, false, "client setting name", err) != 0)
+	if (check_path_name(name, "client setting name", err) != 0)
 		return -1;
 	return store_transaction(s, cs_create_tx, &c, err);
 }

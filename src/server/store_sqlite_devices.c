@@ -228,12 +228,16 @@ int sq_collection_insert(void *impl, const struct store_collection *c, struct pp
 	sqlite3_stmt *st =
 	    sq_prepare(q, "INSERT INTO collections (id, name, created_at) VALUES (?, ?, ?)", err);
 
+	if (st == NULL ||
+	    run_done(q, st,
+		     sq_text(q, st, 1, c->id, err) || sq_text(q, st, 2, c->name, err) ||
+			 sq_int(q, st, 3, c->created_at, err),
+		     err, "add the collection") != 0)
+		return -1;
+	st = sq_prepare(q, "INSERT OR IGNORE INTO collection_ids (id) VALUES (?)", err);
 	if (st == NULL)
 		return -1;
-	return run_done(q, st,
-			sq_text(q, st, 1, c->id, err) || sq_text(q, st, 2, c->name, err) ||
-			    sq_int(q, st, 3, c->created_at, err),
-			err, "add the collection");
+	return run_done(q, st, sq_text(q, st, 1, c->id, err), err, "record the collection id");
 }
 
 int sq_collection_delete(void *impl, const char *id, struct pp_error *err)
@@ -250,10 +254,11 @@ int sq_collection_last_id(void *impl, const char *prefix, char out[STORE_COLLECT
 			  struct pp_error *err)
 {
 	struct sq *q = impl;
-	sqlite3_stmt *st = sq_prepare(q,
-				      "SELECT max(id) FROM collections WHERE substr(id, 1, 3) = ? "
-				      "AND length(id) = 8",
-				      err);
+	sqlite3_stmt *st =
+	    sq_prepare(q,
+		       "SELECT max(id) FROM collection_ids WHERE substr(id, 1, 3) = ? "
+		       "AND length(id) = 8",
+		       err);
 	int r;
 
 	out[0] = '\0';

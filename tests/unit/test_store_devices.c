@@ -248,9 +248,16 @@ static void test_collections(void **state)
 	assert_int_equal(store_collection_delete(f->s, "PP100010", &err), 0);
 	pp_error_clear(&err);
 	assert_int_equal(store_collection_get(f->s, "Kiosks", &c, &err), -1);
-	/* Ids are not given out again. */
+	/* Ids are not given out again, not even the last one's. */
 	assert_int_equal(store_collection_create(f->s, "Again", NULL, 0, &c, &err), 0);
-	assert_string_equal(c.id, "PP100012");
+	assert_string_equal(c.id, "PP100013");
+	assert_int_equal(store_collection_delete(f->s, "Again", &err), 0);
+	assert_int_equal(store_collection_create(f->s, "Once more", NULL, 0, &c, &err), 0);
+	assert_string_equal(c.id, "PP100014");
+	/* A name is a path segment of the API: no '/'. */
+	pp_error_clear(&err);
+	assert_int_equal(store_collection_create(f->s, "a/b", NULL, 0, &c, &err), -1);
+	assert_string_equal(err.message, "a collection name may not contain '/'");
 }
 
 static void test_client_settings(void **state)
@@ -282,6 +289,9 @@ static void test_client_settings(void **state)
 	pp_error_clear(&err);
 	assert_int_equal(store_client_setting_create(f->s, "servers", NULL, &c, &err), -1);
 	assert_int_equal(err.code, HR_ERROR_ALREADY_EXISTS);
+	pp_error_clear(&err);
+	assert_int_equal(store_client_setting_create(f->s, "Labs/2", NULL, &c, &err), -1);
+	assert_string_equal(err.message, "a client setting name may not contain '/'");
 
 	assert_int_equal(store_client_setting_move(f->s, "Workstations", false, &err), 0);
 	assert_int_equal(store_client_setting_get(f->s, "Workstations", &c, &err), 0);

@@ -29,6 +29,11 @@ CREATE TABLE devices (
 );
 CREATE INDEX devices_name ON devices (name COLLATE NOCASE);
 
+-- Every collection id ever made here, so that a deleted collection's id is not given out again
+-- (reports and logs keep naming it).
+CREATE TABLE collection_ids (id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+INSERT INTO collection_ids (id) SELECT id FROM collections;
+
 -- Rules of a collection: kind member (device_id), query (field, value), include / exclude
 -- (other_id). All Systems (SMS00001) has no rules: every device is in it.
 CREATE TABLE collection_rules (
