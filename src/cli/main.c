@@ -53,6 +53,7 @@ static const char main_manual[] =
     "                                 client settings, their order and deployments\n"
     "    device list|show|resultant-settings|client-settings\n"
     "                                 registered devices and the settings they get\n"
+    "    compliance UPDATE|DEPLOYMENT the state of an update on the devices\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -100,6 +101,7 @@ static const struct group groups[] = {
     {"collection", cli_collection},
     {"client-settings", cli_client_settings},
     {"device", cli_device},
+    {"compliance", cli_compliance},
 };
 
 int main(int argc, char **argv)

@@ -225,6 +225,18 @@ is "compliance of the update: every targeted device, Unknown without a message" 
   "[('device-a', 'Unknown'), ('device-b', 'Installed'), ('old-client', 'Unknown')]"
 is "with a summary" "$(body "$r" | jq_py '(d["summary"]["installed"], d["summary"]["unknown"])')" "(1, 2)"
 is "an unknown deployment: 404" "$(status "$(api "$H/api/v1/compliance/deployments/999")")" 404
+out=$(pp compliance "$UPD")
+like "patchpoint compliance UPDATE: the header" "$out" "^Compliance of update $UPD"
+like "a line per device" "$out" 'device-b +Installed +- '
+like "Unknown for the silent ones" "$out" 'old-client +Unknown'
+is "and the summary" "$(tail -n1 <<<"$out")" \
+  "Summary: Installed 1, Required 0, Failed 0, Pending restart 0, Not required 0, Unknown 2"
+out=$(pp compliance "$DEP")
+like "patchpoint compliance DEPLOYMENT" "$out" "^Compliance of deployment $DEP \(update $UPD\)"
+is "--json is the server's answer" "$(pp compliance "$DEP" --json | jq_py 'd["deployment_id"]')" "$DEP"
+exits "no argument: usage" 2 pp compliance
+exits "neither an update nor a deployment: usage" 2 pp compliance kiosk
+exits "an unknown deployment: exit 1" 1 pp compliance 999
 
 # ---- collections and client settings refusals through the API ----
 r=$(api -X DELETE "$H/api/v1/collections/Workstations")
