@@ -5,7 +5,8 @@
 # Root and TrustedPublisher with AcceptTrustedPublisherCerts = 1, the priority conflict (a custom
 # setting with order 1 saying No: no certificate, the value cleared, the certificates left), the
 # fix by moving the setting down, a certificate deleted by hand coming back on an unchanged
-# policy (304), a blocked certificate removed, the old-client gate, and status output without the
+# policy (304), a blocked certificate removed, the old-client gate, a rotated signing certificate
+# (the new one delivered, the old one kept until blocked), and status output without the
 # credential.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../daemon_lib.sh"
@@ -119,6 +120,21 @@ agent --machine mo trigger machine-policy >/dev/null 2>&1
 fails "an old client: no certificate" pp certutil --machine mo -store Root "$TP"
 like "and the log says why" "$(ulog mo)" \
   'Client version 5\.00\.8000\.1000 is below the minimum 5\.00\.8692\.1003 for third-party software updates; no certificate is installed'
+
+# ---- scenario 4: the signing certificate rotated on the server ----
+pp publisher cert create --force --subject "CN=WSUS Publishers Rotated" >/dev/null
+pp sync --wait >/dev/null
+pp publisher cert export --out new.cer >/dev/null
+TP2=$(openssl x509 -inform DER -in new.cer -noout -fingerprint -sha1 | sed 's/.*=//; s/://g')
+is "a new signing certificate" "$([ -n "$TP2" ] && [ "$TP2" != "$TP" ] && echo new)" new
+agent --machine ma trigger machine-policy >/dev/null 2>&1
+ok "the next policy cycle brings the new one into Root" pp certutil --machine ma -store Root "$TP2"
+ok "and into TrustedPublisher" pp certutil --machine ma -store TrustedPublisher "$TP2"
+ok "the old one stays until it is blocked" pp certutil --machine ma -store TrustedPublisher "$TP"
+api -X POST "$H/api/v1/certificates/$TP/block" >/dev/null
+agent --machine ma trigger machine-policy >/dev/null 2>&1
+fails "blocked: the old one goes" pp certutil --machine ma -store TrustedPublisher "$TP"
+ok "the new one stays" pp certutil --machine ma -store TrustedPublisher "$TP2"
 
 # ---- the server down: one clear line ----
 pd_stop A
