@@ -3,6 +3,7 @@
 
 #include "hresult.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,17 +177,55 @@ json_t *policy_settings_json(const struct clientsettings_resultant *r, bool with
 
 /* ---- the machine policy document ---- */
 
+/* Whether a signing certificate is self-signed, remembered by thumbprint: parsing it (its key
+ * through OpenSSL's decoders) on every policy request was half of the request's CPU. The
+ * answer cannot change for a thumbprint (the SHA-1 of the DER). */
+#define SELF_SIGNED_CACHE 16
+
+static pthread_mutex_t self_signed_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char thumbprint[STORE_THUMBPRINT_LEN + 1];
+	bool self_signed;
+} self_signed_cache[SELF_SIGNED_CACHE];
+static unsigned self_signed_next;
+
+static bool is_self_signed(const struct store_certificate *c)
+{
+	const unsigned char *p = c->der;
+	bool found = false, self_signed = false;
+	X509 *x;
+
+	(void)pthread_mutex_lock(&self_signed_lock);
+	for (unsigned i = 0; i < SELF_SIGNED_CACHE && !found; i++)
+		if (strcmp(self_signed_cache[i].thumbprint, c->thumbprint) == 0) {
+			found = true;
+			self_signed = self_signed_cache[i].self_signed;
+		}
+	(void)pthread_mutex_unlock(&self_signed_lock);
+	if (found)
+		return self_signed;
+	x = d2i_X509(NULL, &p, (long)c->der_len);
+	self_signed = x != NULL && (X509_get_extension_flags(x) & EXFLAG_SS) != 0;
+	X509_free(x);
+	if (x == NULL)
+		return false;
+	(void)pthread_mutex_lock(&self_signed_lock);
+	memcpy(self_signed_cache[self_signed_next].thumbprint, c->thumbprint,
+	       sizeof(self_signed_cache[0].thumbprint));
+	self_signed_cache[self_signed_next].self_signed = self_signed;
+	self_signed_next = (self_signed_next + 1) % SELF_SIGNED_CACHE;
+	(void)pthread_mutex_unlock(&self_signed_lock);
+	return self_signed;
+}
+
 /* {"thumbprint","subject","der","stores"} of a signing certificate. */
 static json_t *certificate_json(const struct store_certificate *c)
 {
-	const unsigned char *p = c->der;
-	X509 *x = d2i_X509(NULL, &p, (long)c->der_len);
-	bool self_signed = x != NULL && (X509_get_extension_flags(x) & EXFLAG_SS) != 0;
+	bool self_signed = is_self_signed(c);
 	size_t b64_len = 4 * ((c->der_len + 2) / 3) + 1;
 	char *b64 = malloc(b64_len);
 	json_t *o = NULL;
 
-	X509_free(x);
 	if (b64 != NULL && EVP_EncodeBlock((unsigned char *)b64, c->der, (int)c->der_len) >= 0)
 		o = json_pack("{s:s, s:s, s:s, s:o}", "thumbprint", c->thumbprint, "subject",
 			      c->subject, "der", b64, "stores",
