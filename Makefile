@@ -33,10 +33,13 @@ demo: build
 
 bench: build
 	@bash scripts/install-deps.sh --bench
+	ninja -C $(BUILD) policy_resolve fleet
 	@bash bench/sign.sh $(BUILD)/patchpoint
 	@bash bench/api.sh $(BUILD)/patchpointd
 	@bash bench/publish.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
 	@bash bench/catalog.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
+	@bash bench/policy.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
+	@bash bench/fleet.sh $(BUILD)/patchpoint $(BUILD)/patchpointd
 
 fuzz:
 	@bash scripts/install-deps.sh --fuzz

@@ -10,7 +10,7 @@ peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl python3)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;
-  --bench) extra_pkgs=(time bc wrk nginx-light) ;; # nginx-light: the static-file peer of bench/api.sh
+  --bench) extra_pkgs=(time bc wrk nginx-light) ;; # nginx-light: the static-file peer of bench/api.sh and bench/policy.sh
 esac
 
 missing=()
