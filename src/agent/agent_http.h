@@ -12,6 +12,7 @@
 #include "error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -57,5 +58,24 @@ void agent_http_response_free(struct agent_http_response *resp);
 int agent_http_request(struct agent_http *h, const char *method, const char *path,
 		       const json_t *body, const char *if_none_match,
 		       struct agent_http_response *resp, struct pp_error *err) PP_WARN_UNUSED;
+
+/* What agent_http_download did. */
+struct agent_http_download_result {
+	uint64_t resumed_from; /* bytes the part file held before (0: the whole file was asked) */
+	uint64_t size;	       /* bytes in the part file afterwards */
+	long status;	       /* of the last answer; 0 when none came or none was needed */
+};
+
+/* Downloads path of the server into part_path without the credential (content is signed and
+ * public). When the file already holds n bytes (a download cut short) it asks for the rest with
+ * "Range: bytes=n-" and appends a 206; a 200 replaces what was there; a 416, or a 206 that does
+ * not continue at n, starts afresh. The file may grow to max bytes (more is an error); a file
+ * already of max bytes is not downloaded again. A transfer below one byte a second for
+ * AGENT_HTTP_TIMEOUT_SECS is given up. 0 with the file fsync'ed; otherwise -1 with "cannot
+ * download <url>: <server's message> (HTTP 503 content_damaged)" or "cannot reach ...", the
+ * bytes received so far kept for the next attempt. */
+int agent_http_download(struct agent_http *h, const char *path, const char *part_path, uint64_t max,
+			struct agent_http_download_result *res,
+			struct pp_error *err) PP_WARN_UNUSED;
 
 #endif

@@ -1,11 +1,16 @@
 /* agent_main.c - the patchpoint-agent program: global options, then one verb (register, trigger,
- * status). The work is in agent_state, agent_http and agent_policy; this file parses options,
- * prints results and turns errors into one line on stderr and an exit code (DESIGN 6). */
+ * run, status, diagnose, and the toolkit's certutil and policy on the machine directory). The
+ * work is in agent_state, agent_http, agent_policy, agent_updates, agent_queue and agent_run;
+ * this file parses options, prints results and turns errors into one line on stderr and an exit
+ * code (DESIGN 6). */
 #include "agent_http.h"
 #include "agent_policy.h"
+#include "agent_run.h"
 #include "agent_state.h"
+#include "agent_updates.h"
 
 #include "certstore.h"
+#include "cli.h"
 #include "hresult.h"
 #include "machinepolicy.h"
 
@@ -56,12 +61,19 @@ static const char main_manual[] =
     "    policy, and applies what the client settings say about third-party software\n"
     "    updates: the policy value AcceptTrustedPublisherCerts and the signing certificates\n"
     "    of the site in the Trusted Root Certification Authorities and Trusted Publishers\n"
-    "    stores of the machine. Its state and logs live in the machine directory.\n"
+    "    stores of the machine. It scans the deployed updates, installs the required ones\n"
+    "    (download, digest and signature checks, the installer with a time limit) and\n"
+    "    reports their state to the site. Its state and logs live in the machine directory.\n"
     "\n"
     "VERBS\n"
     "    register     register the device with a site (enrollment key)\n"
     "    trigger      run a client cycle now, by name or ConfigMgr schedule id\n"
+    "    run          the client as a daemon: every cycle on its schedule\n"
     "    status       registration, last machine policy, managed certificates\n"
+    "    diagnose     why the last install of an update failed, in plain words\n"
+    "    certutil     patchpoint certutil on this machine's stores (-addstore, -delstore,\n"
+    "                 -store, -dump)\n"
+    "    policy       patchpoint policy set|get|clear on this machine's policy values\n"
     "\n"
     "OPTIONS\n" MANUAL_MACHINE_OPTION "    --version       print the version\n"
     "    --help          this page; 'patchpoint-agent <verb> --help' for a verb's manual\n"
@@ -72,8 +84,13 @@ static const char main_manual[] =
     "    DIR/agent/machine-id           the machine id sent at registration, made once\n"
     "    DIR/agent/policy.json          the last machine policy received\n"
     "    DIR/agent/managed-certs.json   certificates the agent installed from policy\n"
-    "    DIR/logs/PolicyAgent.log, DIR/logs/UpdatesDeployment.log\n"
+    "    DIR/agent/updates.json         per update: last scan, install, last failure\n"
+    "    DIR/agent/queue/               state messages the server has not taken yet\n"
+    "    DIR/agent/cache/, staging/     downloaded content, installers being run\n"
+    "    DIR/logs/PolicyAgent.log, UpdatesDeployment.log, ScanAgent.log, WUAHandler.log,\n"
+    "    UpdatesHandler.log, StateMessage.log, CcmExec.log\n"
     "                                   what the cycles did (CMTrace format)\n"
+    "    DIR/logs/UpdatesHandler.out    what the installers printed\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
@@ -119,7 +136,8 @@ static const char trigger_manual[] =
     "    patchpoint-agent trigger - run a client cycle now\n"
     "\n"
     "SYNOPSIS\n"
-    "    patchpoint-agent trigger [--machine DIR] [--ca-bundle FILE] NAME|SCHEDULE-ID\n"
+    "    patchpoint-agent trigger [--machine DIR] [--ca-bundle FILE] [--install-timeout S]\n"
+    "        NAME|SCHEDULE-ID\n"
     "\n"
     "DESCRIPTION\n"
     "    Runs one cycle, named as below or by its Configuration Manager schedule id:\n"
@@ -136,13 +154,76 @@ static const char trigger_manual[] =
     "        policy is applied again, so a certificate removed by hand comes back.\n"
     "        Logs: DIR/logs/PolicyAgent.log, DIR/logs/UpdatesDeployment.log.\n"
     "    software-updates-scan {00000000-0000-0000-0000-000000000113}\n"
+    "        Software Updates Scan: for each update the machine policy deploys, fetch its\n"
+    "        SDP and evaluate its applicability rules: Required, Not Required (not\n"
+    "        installable, or a rule Linux cannot evaluate) or Installed. Runs the machine\n"
+    "        policy cycle first when there is no policy yet. Log: ScanAgent.log.\n"
     "    software-updates-deployment-evaluation\n"
     "                          {00000000-0000-0000-0000-000000000108}\n"
-    "        not implemented yet.\n"
+    "        Software Updates Deployment Evaluation: install every required update whose\n"
+    "        deployment is available: download (resuming), check size, SHA-1 and SHA-256,\n"
+    "        decide trust as a Windows client would, extract, run the installer with a\n"
+    "        time limit. Logs: UpdatesDeployment.log, WUAHandler.log, UpdatesHandler.log.\n"
+    "\n"
+    "    Every cycle queues state messages and sends the queue afterwards; what the\n"
+    "    server cannot take now goes with the next successful contact.\n"
     "\n"
     "OPTIONS\n"
     "    --ca-bundle FILE   CA certificates that verify an https:// site (default: the one\n"
-    "                       given at registration, else the system's)\n" MANUAL_MACHINE_OPTION;
+    "                       given at registration, else the system's)\n"
+    "    --install-timeout S\n"
+    "                       seconds an installer may run before it is stopped (default\n"
+    "                       7200)\n" MANUAL_MACHINE_OPTION "\n"
+    "EXIT STATUS\n"
+    "    0 the cycle ran and nothing failed, 1 the cycle or an update failed (one line on\n"
+    "    stderr; 'patchpoint-agent diagnose' explains a failed install), 2 usage error.\n";
+
+static const char run_manual[] =
+    "NAME\n"
+    "    patchpoint-agent run - the client as a daemon\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint-agent run [--machine DIR] [--once] [--poll-seconds N]\n"
+    "        [--install-timeout S] [--ca-bundle FILE]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    Runs the cycles of 'trigger' on the schedules of the resultant client settings:\n"
+    "    machine policy every polling interval (plus up to a tenth of it at random), the\n"
+    "    scan every scan interval (plus up to 2 hours at random, and at once after a\n"
+    "    changed policy that deploys something), the deployment evaluation after a scan\n"
+    "    that found something required, when a deployment becomes available, and every\n"
+    "    re-evaluation interval (plus up to 2 hours). A failed cycle is tried again after\n"
+    "    30 s, then 60 s, ... up to the polling interval. The state message queue is sent\n"
+    "    after each cycle. SIGTERM or SIGINT: the current step is finished, the queue sent\n"
+    "    if the server answers, exit 0. Staging directories a killed agent left behind are\n"
+    "    removed at start; a cut-short download resumes. Log: CcmExec.log.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --once             one machine policy, scan, evaluation and queue flush, then\n"
+    "                       exit (1 when any step failed)\n"
+    "    --poll-seconds N   every interval N seconds, random delays and the first back-off\n"
+    "                       N/4 (for tests)\n"
+    "    --install-timeout S\n"
+    "                       seconds an installer may run (default 7200)\n"
+    "    --ca-bundle FILE   CA certificates that verify an https:// site\n" MANUAL_MACHINE_OPTION;
+
+static const char diagnose_manual[] =
+    "NAME\n"
+    "    patchpoint-agent diagnose - why the last install of an update failed\n"
+    "\n"
+    "SYNOPSIS\n"
+    "    patchpoint-agent diagnose [--machine DIR] [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "    One paragraph per update whose last install failed (and that has not installed\n"
+    "    since): the HRESULT and its message; for a trust failure the signer of the\n"
+    "    content and whether the Root and TrustedPublisher stores hold it now, the policy\n"
+    "    value AcceptTrustedPublisherCerts and who set it, and the client setting that\n"
+    "    decided third-party software updates in the stored machine policy. \"No install\n"
+    "    has failed.\" when there is none. Exit 0 either way.\n"
+    "\n"
+    "OPTIONS\n"
+    "    --json          print {\"failures\":[...]} with every fact named\n" MANUAL_MACHINE_OPTION;
 
 static const char status_manual[] =
     "NAME\n"
@@ -172,6 +253,9 @@ enum {
 	OPT_REPORT_VERSION,
 	OPT_CA_BUNDLE,
 	OPT_JSON,
+	OPT_INSTALL_TIMEOUT,
+	OPT_ONCE,
+	OPT_POLL_SECONDS,
 };
 
 /* ---- reporting ---- */
@@ -270,24 +354,6 @@ static bool tag_ok(const char *t)
 	return len >= 1 && len <= TAG_MAX &&
 	       strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
 		   len;
-}
-
-static bool version_ok(const char *v)
-{
-	int parts = 0, digits = 0;
-
-	for (;; v++) {
-		if (*v >= '0' && *v <= '9' && digits < 9) {
-			digits++;
-		} else if ((*v == '.' || *v == '\0') && digits > 0) {
-			parts++;
-			digits = 0;
-			if (*v == '\0')
-				return parts == 4;
-		} else {
-			return false;
-		}
-	}
 }
 
 /* PRETTY_NAME of os-release(5) into out ("" when there is none). Quotes and backslash escapes
@@ -472,7 +538,7 @@ static int cmd_register(const char *machine_opt, int argc, char **argv)
 	if ((key_arg == NULL) == (key_file == NULL))
 		return usage("register", "give the enrollment key with --enrollment-key KEY or "
 					 "--enrollment-key-file FILE (one of them)");
-	if (!version_ok(version) || strlen(version) > AGENT_CLIENT_VERSION_MAX)
+	if (!agent_client_version_valid(version) || strlen(version) > AGENT_CLIENT_VERSION_MAX)
 		return usage("register",
 			     "--report-version '%s' is not four dot-separated numbers "
 			     "(5.00.8692.1003)",
@@ -565,22 +631,16 @@ out:
 
 /* ---- trigger ---- */
 
-enum cycle { CYCLE_MACHINE_POLICY, CYCLE_SCAN, CYCLE_DEPLOYMENT };
-
 static const struct {
 	const char *name;
 	const char *id; /* ConfigMgr schedule id, without braces */
-	enum cycle cycle;
-	const char *title;
+	enum agent_cycle cycle;
 } cycles[] = {
-    {"machine-policy", "00000000-0000-0000-0000-000000000021", CYCLE_MACHINE_POLICY,
-     "Machine Policy Retrieval & Evaluation"},
-    {"machine-policy", "00000000-0000-0000-0000-000000000022", CYCLE_MACHINE_POLICY,
-     "Machine Policy Retrieval & Evaluation"},
-    {"software-updates-scan", "00000000-0000-0000-0000-000000000113", CYCLE_SCAN,
-     "Software Updates Scan"},
+    {"machine-policy", "00000000-0000-0000-0000-000000000021", AGENT_CYCLE_MACHINE_POLICY},
+    {"machine-policy", "00000000-0000-0000-0000-000000000022", AGENT_CYCLE_MACHINE_POLICY},
+    {"software-updates-scan", "00000000-0000-0000-0000-000000000113", AGENT_CYCLE_SCAN},
     {"software-updates-deployment-evaluation", "00000000-0000-0000-0000-000000000108",
-     CYCLE_DEPLOYMENT, "Software Updates Deployment Evaluation"},
+     AGENT_CYCLE_EVALUATION},
 };
 
 #define CYCLE_COUNT (sizeof(cycles) / sizeof(cycles[0]))
@@ -603,43 +663,137 @@ static int find_cycle(const char *arg)
 	return -1;
 }
 
-static int run_machine_policy(const char *machine, const char *ca)
+/* Opens the logs of a registered machine (so that a wrong --machine creates nothing). */
+static int open_logs(const char *machine, struct agent_logs *logs, struct pp_error *err)
 {
-	struct agent_policy_outcome outcome;
-	struct agent_logs logs = {NULL, NULL};
 	struct agent_identity id;
-	struct pp_error err;
-	bool registered = false;
-	int rc = EXIT_FAIL;
+	int rc = agent_state_require_identity(machine, &id, err);
 
-	pp_error_clear(&err);
-	/* Logs start with a registered machine, so that a wrong --machine creates nothing. */
-	if (agent_state_load_identity(machine, &id, &registered, &err) != 0)
-		goto out;
-	if (!registered) {
-		pp_error_set(
-		    &err, HR_E_FAIL,
-		    "this machine is not registered (no %s/agent/agent.json); run '" PROGRAM
-		    " register --server URL --enrollment-key KEY'",
-		    machine);
-		goto out;
-	}
-	if (agent_logs_open(machine, &logs, &err) != 0 ||
-	    agent_policy_cycle(machine, ca, &logs, &outcome, &err) != 0)
-		goto out;
-	if (outcome.unchanged)
-		printf("Machine policy version %s is unchanged; applied again\n", outcome.version);
+	agent_identity_wipe(&id);
+	return rc != 0 ? -1 : agent_logs_open(machine, logs, err);
+}
+
+static void print_report(enum agent_cycle cycle, const struct agent_update_report *r)
+{
+	char hr[160];
+
+	if (r->has_hresult)
+		(void)snprintf(hr, sizeof(hr), "0x%08X %s", (unsigned)r->hresult,
+			       hresult_symbol(r->hresult));
+	if (strcmp(r->state, "failed") == 0)
+		printf("Update %s (%s) %s: %s (%s)\n", r->update_id, r->title,
+		       cycle == AGENT_CYCLE_SCAN ? "could not be scanned" : "failed to install",
+		       r->detail, hr);
+	else if (cycle == AGENT_CYCLE_SCAN)
+		printf("Update %s (%s) is %s\n", r->update_id, r->title,
+		       agent_update_state_label(r->state));
+	else if (strcmp(r->state, "waiting") == 0)
+		printf("Update %s (%s) is Required; its deployment is available from %s\n",
+		       r->update_id, r->title, r->detail);
+	else if (strcmp(r->state, "pending_reboot") == 0)
+		printf("Update %s (%s) was installed; a restart is pending\n", r->update_id,
+		       r->title);
+	else if (strcmp(r->state, "installed") == 0 && strcmp(r->detail, "nothing to install") != 0)
+		printf("Update %s (%s) was installed\n", r->update_id, r->title);
 	else
+		printf("Update %s (%s) is %s: nothing to install\n", r->update_id, r->title,
+		       agent_update_state_label(r->state));
+}
+
+static void print_cycle(enum agent_cycle cycle, const struct agent_cycle_result *r)
+{
+	size_t i;
+
+	if (cycle == AGENT_CYCLE_MACHINE_POLICY && r->policy.unchanged)
+		printf("Machine policy version %s is unchanged; applied again\n",
+		       r->policy.version);
+	else if (cycle == AGENT_CYCLE_MACHINE_POLICY)
 		printf("Received machine policy version %s: %zu deployment(s), third-party "
 		       "software updates %s by \"%s\"\n",
-		       outcome.version, outcome.deployments,
-		       outcome.enabled ? "enabled" : "disabled", outcome.source);
-	rc = EXIT_OK;
-out:
-	if (rc != EXIT_OK)
-		rc = fail(&err);
-	agent_logs_close(&logs);
-	agent_identity_wipe(&id);
+		       r->policy.version, r->policy.deployments,
+		       r->policy.enabled ? "enabled" : "disabled", r->policy.source);
+	if (r->updates.policy_run)
+		printf("There was no machine policy yet: it was retrieved first\n");
+	for (i = 0; i < r->updates.count; i++)
+		print_report(cycle, &r->updates.reports[i]);
+	if (cycle != AGENT_CYCLE_MACHINE_POLICY && r->updates.count == 0)
+		printf("No update is deployed to this device\n");
+	if (r->flush.sent > 0)
+		printf("Sent %zu state message(s)\n", r->flush.sent);
+}
+
+/* Parses an option in [min, max] seconds. */
+static bool seconds_ok(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+	char *end = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+/* What the options of trigger, run, status and diagnose set. */
+struct verb_options {
+	const char *machine, *ca_bundle;
+	unsigned install_timeout, poll_seconds;
+	bool json, once;
+};
+
+/* Parses the options of table (a subset of the four verbs' options) into vo; optind is then
+ * the first argument. -1 when they are good, else the usage exit code (message printed). */
+static int verb_options(const char *verb, const struct option *table, const char *machine, int argc,
+			char **argv, struct verb_options *vo)
+{
+	int c;
+
+	memset(vo, 0, sizeof(*vo));
+	vo->machine = machine;
+	vo->install_timeout = AGENT_INSTALL_TIMEOUT_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", table, NULL)) != -1) {
+		switch (c) {
+		case OPT_MACHINE:
+			vo->machine = optarg;
+			break;
+		case OPT_CA_BUNDLE:
+			vo->ca_bundle = optarg;
+			break;
+		case OPT_JSON:
+			vo->json = true;
+			break;
+		case OPT_ONCE:
+			vo->once = true;
+			break;
+		case OPT_INSTALL_TIMEOUT:
+			if (!seconds_ok(optarg, 1, AGENT_INSTALL_TIMEOUT_MAX, &vo->install_timeout))
+				return usage(verb, "--install-timeout must be 1 to %d seconds",
+					     AGENT_INSTALL_TIMEOUT_MAX);
+			break;
+		case OPT_POLL_SECONDS:
+			if (!seconds_ok(optarg, 1, 86400, &vo->poll_seconds))
+				return usage(verb, "--poll-seconds must be 1 to 86400");
+			break;
+		default:
+			return bad_option(verb, c, argv);
+		}
+	}
+	vo->machine = machine_dir(vo->machine);
+	return -1;
+}
+
+/* verb_options for a verb that takes no arguments. */
+static int verb_options_only(const char *verb, const struct option *table, const char *machine,
+			     int argc, char **argv, struct verb_options *vo)
+{
+	int rc = verb_options(verb, table, machine, argc, argv, vo);
+
+	if (rc < 0 && optind < argc)
+		return usage(verb, "unexpected argument '%s'", argv[optind]);
 	return rc;
 }
 
@@ -648,27 +802,25 @@ static int cmd_trigger(const char *machine_opt, int argc, char **argv)
 	static const struct option options[] = {
 	    {"machine", required_argument, NULL, OPT_MACHINE},
 	    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
+	    {"install-timeout", required_argument, NULL, OPT_INSTALL_TIMEOUT},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *machine = machine_opt, *ca = NULL;
+	struct agent_updates_options uo = {NULL, AGENT_INSTALL_TIMEOUT_DEFAULT, NULL};
+	struct agent_logs logs = {0};
+	struct agent_cycle_result r;
+	struct verb_options vo;
+	enum agent_cycle cycle;
 	struct pp_error err;
-	int c, k;
+	int k, rc = EXIT_FAIL;
 
 	pp_error_clear(&err);
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_MACHINE:
-			machine = optarg;
-			break;
-		case OPT_CA_BUNDLE:
-			ca = optarg;
-			break;
-		default:
-			return bad_option("trigger", c, argv);
-		}
-	}
+	memset(&r, 0, sizeof(r));
+	rc = verb_options("trigger", options, machine_opt, argc, argv, &vo);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	uo.ca_bundle = vo.ca_bundle;
+	uo.install_timeout = vo.install_timeout;
 	if (argc - optind != 1)
 		return usage("trigger", "expected one cycle name or schedule id");
 	k = find_cycle(argv[optind]);
@@ -677,13 +829,192 @@ static int cmd_trigger(const char *machine_opt, int argc, char **argv)
 			     "unknown cycle '%s'; known: machine-policy, software-updates-scan, "
 			     "software-updates-deployment-evaluation, or their schedule ids",
 			     argv[optind]);
-	if (cycles[k].cycle != CYCLE_MACHINE_POLICY) {
-		pp_error_set(&err, HR_ERROR_NOT_SUPPORTED,
-			     "the %s cycle (%s, {%s}) is not implemented yet", cycles[k].title,
-			     cycles[k].name, cycles[k].id);
-		return fail(&err);
+	cycle = cycles[k].cycle;
+	if (open_logs(vo.machine, &logs, &err) != 0 ||
+	    agent_run_cycle(vo.machine, cycle, &uo, &logs, &r, &err) != 0)
+		goto out;
+	print_cycle(cycle, &r);
+	if (r.updates.failed > 0) {
+		pp_error_set(&err, HR_E_FAIL, "%zu update(s) %s; %s", r.updates.failed,
+			     cycle == AGENT_CYCLE_SCAN ? "could not be scanned"
+						       : "failed to install",
+			     cycle == AGENT_CYCLE_SCAN ? "see ScanAgent.log"
+						       : "'" PROGRAM " diagnose' explains why");
+		goto out;
 	}
-	return run_machine_policy(machine_dir(machine), ca);
+	rc = EXIT_OK;
+out:
+	if (rc != EXIT_OK)
+		rc = fail(&err);
+	/* Not a failure of the cycle: the messages wait in the queue for the next contact (a
+	 * failed cycle has said its one line already). */
+	if (rc == EXIT_OK && r.flush_failed && r.flush.left > 0)
+		fprintf(stderr, PROGRAM ": %zu state message(s) stay queued: %s\n", r.flush.left,
+			r.flush_err.message);
+	agent_cycle_result_free(&r);
+	agent_logs_close(&logs);
+	return rc;
+}
+
+/* ---- run ---- */
+
+static int cmd_run(const char *machine_opt, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"machine", required_argument, NULL, OPT_MACHINE},
+	    {"ca-bundle", required_argument, NULL, OPT_CA_BUNDLE},
+	    {"install-timeout", required_argument, NULL, OPT_INSTALL_TIMEOUT},
+	    {"once", no_argument, NULL, OPT_ONCE},
+	    {"poll-seconds", required_argument, NULL, OPT_POLL_SECONDS},
+	    {NULL, 0, NULL, 0},
+	};
+	struct agent_run_options o;
+	struct agent_logs logs = {0};
+	struct verb_options vo;
+	struct pp_error err;
+	int rc;
+
+	pp_error_clear(&err);
+	rc = verb_options_only("run", options, machine_opt, argc, argv, &vo);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	o = (struct agent_run_options){vo.machine, vo.ca_bundle, vo.once, vo.poll_seconds,
+				       vo.install_timeout};
+	if (open_logs(o.machine, &logs, &err) != 0 || agent_run(&o, &logs, &err) != 0)
+		goto out;
+	rc = EXIT_OK;
+out:
+	if (rc != EXIT_OK)
+		rc = fail(&err);
+	agent_logs_close(&logs);
+	return rc;
+}
+
+/* ---- diagnose ---- */
+
+static int cmd_diagnose(const char *machine_opt, int argc, char **argv)
+{
+	static const struct option options[] = {
+	    {"machine", required_argument, NULL, OPT_MACHINE},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {NULL, 0, NULL, 0},
+	};
+	const json_t *failures, *f;
+	struct verb_options vo;
+	json_t *report = NULL;
+	struct pp_error err;
+	size_t i;
+	int rc;
+
+	pp_error_clear(&err);
+	rc = verb_options_only("diagnose", options, machine_opt, argc, argv, &vo);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	if (agent_updates_diagnose(vo.machine, &report, &err) != 0)
+		goto out;
+	failures = json_object_get(report, "failures");
+	if (vo.json) {
+		if (json_dumpf(report, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+			pp_error_set(&err, HR_E_OUTOFMEMORY, "cannot print the report");
+			goto out;
+		}
+		fputc('\n', stdout);
+	} else if (json_array_size(failures) == 0) {
+		printf("No install has failed.\n");
+	}
+	json_array_foreach(failures, i, f)
+	{
+		if (!vo.json)
+			printf("%s%s\n", i > 0 ? "\n" : "",
+			       json_string_value(json_object_get(f, "explanation")));
+	}
+	rc = EXIT_OK;
+out:
+	if (rc != EXIT_OK)
+		rc = fail(&err);
+	json_decref(report);
+	return rc;
+}
+
+/* ---- certutil and policy: the toolkit's verbs on this machine ---- */
+
+/* Writes what the toolkit wrote to stderr with this program's name, so that its one line reads
+ * "patchpoint-agent: ..." like every other failure of the agent. */
+static void restamp(const char *text)
+{
+	static const char ours[] = "patchpoint: ", hint[] = "Try 'patchpoint ";
+	const char *line = text, *nl;
+
+	while (line != NULL && *line != '\0') {
+		nl = strchr(line, '\n');
+		if (strncmp(line, ours, sizeof(ours) - 1) == 0) {
+			fputs(PROGRAM ": ", stderr);
+			line += sizeof(ours) - 1;
+		} else if (strncmp(line, hint, sizeof(hint) - 1) == 0) {
+			fputs("Try '" PROGRAM " ", stderr);
+			line += sizeof(hint) - 1;
+		}
+		fwrite(line, 1, nl != NULL ? (size_t)(nl - line + 1) : strlen(line), stderr);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
+/* Runs a toolkit group (src/cli) with "--machine DIR" inserted before argv[at] (at the end when
+ * at >= argc; nowhere when at is -1). */
+static int run_toolkit(int (*group)(struct cli *, int, char **), const char *machine_opt, int argc,
+		       char **argv, int at)
+{
+	struct cli cli = {.program = PROGRAM, .log = NULL};
+	char **args = calloc((size_t)argc + 3, sizeof(*args));
+	char *captured = NULL;
+	size_t captured_len = 0;
+	FILE *saved = stderr, *mem;
+	int i, n = 0, rc;
+
+	if (args == NULL) {
+		fputs(PROGRAM ": out of memory\n", stderr);
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < argc; i++) {
+		if (i == at) {
+			args[n++] = (char *)"--machine";
+			args[n++] = (char *)machine_dir(machine_opt);
+		}
+		args[n++] = argv[i];
+	}
+	if (at >= 0 && at >= argc) {
+		args[n++] = (char *)"--machine";
+		args[n++] = (char *)machine_dir(machine_opt);
+	}
+	args[n] = NULL;
+	fflush(stderr);
+	mem = open_memstream(&captured, &captured_len);
+	if (mem != NULL)
+		stderr = mem;
+	rc = group(&cli, n, args);
+	if (mem != NULL) {
+		stderr = saved;
+		(void)fclose(mem);
+		restamp(captured);
+	}
+	free(captured);
+	free(args);
+	return rc;
+}
+
+static int cmd_certutil(const char *machine_opt, int argc, char **argv)
+{
+	return run_toolkit(cli_certutil, machine_opt, argc, argv, 1);
+}
+
+static int cmd_policy(const char *machine_opt, int argc, char **argv)
+{
+	/* After the verb (set, get, clear), which cli_policy dispatches on. */
+	if (argc < 2 || argv[1][0] == '-' || strcmp(argv[1], "help") == 0)
+		return run_toolkit(cli_policy, machine_opt, argc, argv, -1);
+	return run_toolkit(cli_policy, machine_opt, argc, argv, 2);
 }
 
 /* ---- status ---- */
@@ -827,32 +1158,20 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *machine = machine_opt;
+	const char *machine;
+	struct verb_options vo;
 	struct status st;
 	struct pp_error err;
-	bool json = false;
 	json_t *doc = NULL;
-	int c, rc = EXIT_FAIL;
+	int rc;
 
 	pp_error_clear(&err);
 	memset(&st, 0, sizeof(st));
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", options, NULL)) != -1) {
-		switch (c) {
-		case OPT_MACHINE:
-			machine = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		default:
-			return bad_option("status", c, argv);
-		}
-	}
-	if (optind < argc)
-		return usage("status", "unexpected argument '%s'", argv[optind]);
-	machine = machine_dir(machine);
+	rc = verb_options_only("status", options, machine_opt, argc, argv, &vo);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_FAIL;
+	machine = vo.machine;
 	if (agent_state_load_identity(machine, &st.id, &st.registered, &err) != 0 ||
 	    agent_state_load_policy(machine, &st.stored, &st.have_policy, &err) != 0 ||
 	    agent_state_load_managed(machine, &st.managed, &err) != 0 ||
@@ -864,7 +1183,7 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 		if (st.doc == NULL)
 			goto out;
 	}
-	if (json) {
+	if (vo.json) {
 		doc = status_json(&st);
 		if (doc == NULL ||
 		    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
@@ -896,7 +1215,12 @@ static const struct {
 } verbs[] = {
     {"register", register_manual, cmd_register},
     {"trigger", trigger_manual, cmd_trigger},
+    {"run", run_manual, cmd_run},
     {"status", status_manual, cmd_status},
+    {"diagnose", diagnose_manual, cmd_diagnose},
+    /* The toolkit's own manuals answer --help for these two. */
+    {"certutil", NULL, cmd_certutil},
+    {"policy", NULL, cmd_policy},
 };
 
 int main(int argc, char **argv)
@@ -936,7 +1260,7 @@ int main(int argc, char **argv)
 	for (v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
 		if (strcmp(argv[i], verbs[v].name) != 0)
 			continue;
-		if (wants_help(argc - i, argv + i)) {
+		if (verbs[v].manual != NULL && wants_help(argc - i, argv + i)) {
 			fputs(verbs[v].manual, stdout);
 			return EXIT_OK;
 		}

@@ -10,7 +10,6 @@
 #include "hresult.h"
 #include "machinepolicy.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,23 +22,6 @@
 #define ATPC MACHINEPOLICY_ACCEPT_TRUSTED_PUBLISHER_CERTS
 
 /* ---- logging ---- */
-
-static void logf_to(struct cmtrace_log *log, enum cmtrace_type type, const char *fmt, ...)
-    PP_PRINTF(3, 4);
-
-static void logf_to(struct cmtrace_log *log, enum cmtrace_type type, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-
-	if (log == NULL)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* A log that cannot be written does not stop the cycle. */
-	(void)cmtrace_write(log, type, "%s", msg);
-}
 
 #define DEPLOYMENT_LOG(logs) ((logs) != NULL ? (logs)->deployment : NULL)
 #define POLICY_LOG(logs)     ((logs) != NULL ? (logs)->policy : NULL)
@@ -113,8 +95,7 @@ static const json_t *get_array(const json_t *obj, const char *key, size_t max, s
 	return v;
 }
 
-/* Four dot-separated decimal parts, as "5.00.8692.1003". */
-static bool client_version_valid(const char *v)
+bool agent_client_version_valid(const char *v)
 {
 	int parts = 0, digits = 0;
 
@@ -391,7 +372,7 @@ struct agent_policy_doc *agent_policy_parse(const json_t *policy, struct pp_erro
 	    get_bool(tp, "client_version_ok", "third_party.client_version_ok",
 		     &doc->client_version_ok, err) != 0)
 		goto out;
-	if (!client_version_valid(doc->minimum_client_version)) {
+	if (!agent_client_version_valid(doc->minimum_client_version)) {
 		(void)bad_field(err, "third_party.minimum_client_version",
 				"is not four dot-separated numbers (5.00.8692.1003)");
 		goto out;
@@ -494,13 +475,13 @@ static int apply_enabled(const char *machine, const struct agent_policy_doc *doc
 	bool already;
 	size_t i, k;
 
-	logf_to(log, CMTRACE_INFO,
-		"Third-party software updates are enabled by client setting \"%s\"", doc->source);
+	agent_log(log, CMTRACE_INFO,
+		  "Third-party software updates are enabled by client setting \"%s\"", doc->source);
 	if (!doc->client_version_ok) {
-		logf_to(log, CMTRACE_WARNING,
-			"Client version %s is below the minimum %s for third-party software "
-			"updates; no certificate is installed",
-			doc->client_version, doc->minimum_client_version);
+		agent_log(log, CMTRACE_WARNING,
+			  "Client version %s is below the minimum %s for third-party software "
+			  "updates; no certificate is installed",
+			  doc->client_version, doc->minimum_client_version);
 		return 0;
 	}
 	for (i = 0; i < doc->ncerts; i++) {
@@ -513,14 +494,14 @@ static int apply_enabled(const char *machine, const struct agent_policy_doc *doc
 			if (already) {
 				/* Not ours unless we put it there: a certificate an administrator
 				 * added stays theirs, and a removal leaves it alone. */
-				logf_to(log, CMTRACE_INFO,
-					"Certificate %s is already in the %s store", c->thumbprint,
-					certstore_name(store));
+				agent_log(log, CMTRACE_INFO,
+					  "Certificate %s is already in the %s store",
+					  c->thumbprint, certstore_name(store));
 				continue;
 			}
-			logf_to(log, CMTRACE_INFO,
-				"Installed certificate %s (%s) into the %s store", c->thumbprint,
-				c->subject, certstore_name(store));
+			agent_log(log, CMTRACE_INFO,
+				  "Installed certificate %s (%s) into the %s store", c->thumbprint,
+				  c->subject, certstore_name(store));
 			m = agent_managed_find(managed, c->thumbprint);
 			if (m == NULL || (m->stores & (1u << store)) == 0) {
 				if (agent_managed_add(managed, c->thumbprint, c->subject,
@@ -540,15 +521,15 @@ static int apply_enabled(const char *machine, const struct agent_policy_doc *doc
 	if (value.present && value.value == 1 &&
 	    strncmp(value.source, AGENT_POLICY_SOURCE_PREFIX, strlen(AGENT_POLICY_SOURCE_PREFIX)) !=
 		0) {
-		logf_to(log, CMTRACE_INFO, "AcceptTrustedPublisherCerts is already 1, set by %s",
-			value.source);
+		agent_log(log, CMTRACE_INFO, "AcceptTrustedPublisherCerts is already 1, set by %s",
+			  value.source);
 		return 0;
 	}
 	if (machinepolicy_set(machine, ATPC, 1, source, err) != 0)
 		return -1;
-	logf_to(log, CMTRACE_INFO,
-		"Set AcceptTrustedPublisherCerts = 1 (Allow signed updates from an intranet "
-		"Microsoft update service location)");
+	agent_log(log, CMTRACE_INFO,
+		  "Set AcceptTrustedPublisherCerts = 1 (Allow signed updates from an intranet "
+		  "Microsoft update service location)");
 	return 0;
 }
 
@@ -558,10 +539,11 @@ static int apply_disabled(const char *machine, const struct agent_policy_doc *do
 	const size_t prefix = strlen(AGENT_POLICY_SOURCE_PREFIX);
 	struct machinepolicy_value value;
 
-	logf_to(log, CMTRACE_INFO,
-		"Third-party software updates are disabled by client setting \"%s\"; certificates "
-		"are left in place",
-		doc->source);
+	agent_log(
+	    log, CMTRACE_INFO,
+	    "Third-party software updates are disabled by client setting \"%s\"; certificates "
+	    "are left in place",
+	    doc->source);
 	if (machinepolicy_get(machine, ATPC, &value, err) != 0)
 		return -1;
 	/* A value set locally or by a GPO is not the client settings' to take away. */
@@ -569,9 +551,9 @@ static int apply_disabled(const char *machine, const struct agent_policy_doc *do
 		return 0;
 	if (machinepolicy_clear(machine, ATPC, err) != 0)
 		return -1;
-	logf_to(log, CMTRACE_INFO,
-		"Cleared AcceptTrustedPublisherCerts, which client setting \"%s\" had set",
-		value.source + prefix);
+	agent_log(log, CMTRACE_INFO,
+		  "Cleared AcceptTrustedPublisherCerts, which client setting \"%s\" had set",
+		  value.source + prefix);
 	return 0;
 }
 
@@ -599,11 +581,11 @@ static int apply_removals(const char *machine, const struct agent_policy_doc *do
 			m->stores &= ~(1u << s);
 			*dirty = true;
 			if (removed)
-				logf_to(log, CMTRACE_INFO,
-					"Removed certificate %s from the %s store: it is %s on the "
-					"site",
-					r->thumbprint, certstore_name((enum certstore_id)s),
-					r->reason);
+				agent_log(
+				    log, CMTRACE_INFO,
+				    "Removed certificate %s from the %s store: it is %s on the "
+				    "site",
+				    r->thumbprint, certstore_name((enum certstore_id)s), r->reason);
 		}
 		agent_managed_forget(managed, r->thumbprint);
 		*dirty = true;
@@ -681,27 +663,20 @@ int agent_policy_cycle(const char *machine, const char *ca_bundle, struct agent_
 	struct pp_error stored_err;
 	const json_t *policy;
 	char inm[AGENT_ETAG_MAX + 1], etag[AGENT_ETAG_MAX + 1];
-	bool registered = false, have_stored = false;
+	bool have_stored = false;
 	long long now = (long long)time(NULL), received_at = now;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (agent_state_load_identity(machine, &id, &registered, err) != 0)
+	if (agent_state_require_identity(machine, &id, err) != 0)
 		goto out;
-	if (!registered) {
-		pp_error_set(err, HR_E_FAIL,
-			     "this machine is not registered (no %s/agent/agent.json); run "
-			     "'patchpoint-agent register --server URL --enrollment-key KEY'",
-			     machine);
-		goto out;
-	}
 	phase = REQUEST;
-	logf_to(POLICY_LOG(logs), CMTRACE_INFO, "Requesting machine policy from %s", id.server);
+	agent_log(POLICY_LOG(logs), CMTRACE_INFO, "Requesting machine policy from %s", id.server);
 	pp_error_clear(&stored_err);
 	if (agent_state_load_policy(machine, &stored, &have_stored, &stored_err) != 0) {
 		/* A damaged copy is replaced by asking for the whole policy again. */
-		logf_to(POLICY_LOG(logs), CMTRACE_WARNING, "Ignoring the stored machine policy: %s",
-			stored_err.message);
+		agent_log(POLICY_LOG(logs), CMTRACE_WARNING,
+			  "Ignoring the stored machine policy: %s", stored_err.message);
 		have_stored = false;
 	}
 	inm[0] = '\0';
@@ -736,10 +711,10 @@ int agent_policy_cycle(const char *machine, const char *ca_bundle, struct agent_
 	if (agent_state_save_policy(machine, policy, etag, received_at, now, err) != 0)
 		goto out;
 	if (resp.status == 304)
-		logf_to(POLICY_LOG(logs), CMTRACE_INFO, "Machine policy is unchanged (version %s)",
-			doc->version);
+		agent_log(POLICY_LOG(logs), CMTRACE_INFO,
+			  "Machine policy is unchanged (version %s)", doc->version);
 	else
-		logf_to(
+		agent_log(
 		    POLICY_LOG(logs), CMTRACE_INFO,
 		    "Received machine policy version %s: %zu deployment(s), third-party software "
 		    "updates %s by \"%s\"",
@@ -752,12 +727,12 @@ int agent_policy_cycle(const char *machine, const char *ca_bundle, struct agent_
 	rc = 0;
 out:
 	if (rc != 0 && phase == REQUEST)
-		logf_to(POLICY_LOG(logs), CMTRACE_ERROR, "Machine policy request failed: %s",
-			err != NULL ? err->message : "");
+		agent_log(POLICY_LOG(logs), CMTRACE_ERROR, "Machine policy request failed: %s",
+			  err != NULL ? err->message : "");
 	else if (rc != 0 && phase == APPLY)
-		logf_to(DEPLOYMENT_LOG(logs), CMTRACE_ERROR,
-			"Failed to apply machine policy version %s: %s", doc->version,
-			err != NULL ? err->message : "");
+		agent_log(DEPLOYMENT_LOG(logs), CMTRACE_ERROR,
+			  "Failed to apply machine policy version %s: %s", doc->version,
+			  err != NULL ? err->message : "");
 	agent_policy_doc_free(doc);
 	agent_http_response_free(&resp);
 	agent_http_free(http);

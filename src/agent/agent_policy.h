@@ -79,6 +79,9 @@ void agent_policy_doc_free(struct agent_policy_doc *doc);
 int agent_policy_apply(const char *machine, const json_t *policy, struct agent_logs *logs,
 		       struct pp_error *err) PP_WARN_UNUSED;
 
+/* Four dot-separated decimal parts of at most 9 digits each, as "5.00.8692.1003". */
+bool agent_client_version_valid(const char *v);
+
 /* What one machine policy cycle did, for the command line. */
 struct agent_policy_outcome {
 	bool unchanged; /* the server answered 304 and the stored policy was applied again */

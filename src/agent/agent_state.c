@@ -12,9 +12,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,8 +25,6 @@
 
 #include <openssl/crypto.h>
 
-#define STATE_FILE_MAX	(1u << 20)  /* agent.json, managed-certs.json */
-#define POLICY_FILE_MAX (32u << 20) /* policy.json: deployments make it grow */
 #define MACHINE_ID_FILE "machine-id"
 #define IDENTITY_FILE	"agent.json"
 #define POLICY_FILE	"policy.json"
@@ -33,9 +34,8 @@
 #define MANAGED_AGAIN                                                                              \
 	"repair or remove it (without it the agent forgets which certificates it installed)"
 
-/* <machine>/agent/<name> (name NULL: the directory) into out. */
-static int state_path(const char *machine, const char *name, char *out, size_t size,
-		      struct pp_error *err)
+int agent_state_path(const char *machine, const char *name, char *out, size_t size,
+		     struct pp_error *err)
 {
 	int n;
 
@@ -55,8 +55,7 @@ static int state_path(const char *machine, const char *name, char *out, size_t s
 	return 0;
 }
 
-/* Creates directory path with mode unless it exists; refuses anything but a directory. */
-static int make_dir(const char *path, mode_t mode, struct pp_error *err)
+int agent_state_make_dir(const char *path, mode_t mode, struct pp_error *err)
 {
 	struct stat st;
 
@@ -77,8 +76,7 @@ static int make_dir(const char *path, mode_t mode, struct pp_error *err)
 	return 0;
 }
 
-/* mkdir -p path, 0755 for each component made. */
-static int make_dirs(const char *path, struct pp_error *err)
+int agent_state_make_dirs(const char *path, struct pp_error *err)
 {
 	char buf[AGENT_PATH_MAX];
 	size_t i, len = strlen(path);
@@ -115,8 +113,8 @@ int agent_state_prepare(const char *machine, struct pp_error *err)
 	char dir[AGENT_PATH_MAX];
 	struct stat st;
 
-	if (state_path(machine, NULL, dir, sizeof(dir), err) != 0 || make_dirs(machine, err) != 0 ||
-	    make_dir(dir, 0700, err) != 0)
+	if (agent_state_path(machine, NULL, dir, sizeof(dir), err) != 0 ||
+	    agent_state_make_dirs(machine, err) != 0 || agent_state_make_dir(dir, 0700, err) != 0)
 		return -1;
 	/* The credential lives here: nobody else may list or read the directory. */
 	if (lstat(dir, &st) == 0 && (st.st_mode & 077) != 0 && chmod(dir, 0700) != 0) {
@@ -219,6 +217,99 @@ static json_t *parse_object(const char *path, const char *buf, size_t len, const
 	return doc;
 }
 
+/* read_bounded and parse_object in one: *doc NULL when there is no file. A private file (the
+ * credential) is refused when other users can read it, and its text is wiped after parsing. */
+static int read_object(const char *path, size_t max, const char *hint, bool private_file,
+		       json_t **doc, struct pp_error *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	mode_t mode = 0;
+	bool absent;
+	int rc = -1;
+
+	*doc = NULL;
+	if (read_bounded(path, max, &buf, &len, &absent, &mode, err) != 0)
+		goto out;
+	if (absent) {
+		rc = 0;
+		goto out;
+	}
+	if (private_file && (mode & 077) != 0) {
+		pp_error_set(err, HR_E_ACCESSDENIED,
+			     "%s holds the device credential but other users can read it (mode "
+			     "%04o); run 'chmod 600 %s'",
+			     path, (unsigned)mode, path);
+		goto out;
+	}
+	*doc = parse_object(path, buf, len, hint, err);
+	rc = *doc != NULL ? 0 : -1;
+out:
+	if (buf != NULL) {
+		if (private_file)
+			OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	return rc;
+}
+
+int agent_state_read_file(const char *path, size_t max, char **buf, size_t *len,
+			  struct pp_error *err)
+{
+	bool absent;
+
+	return read_bounded(path, max, buf, len, &absent, NULL, err);
+}
+
+void agent_text_cut(char *s, size_t max)
+{
+	size_t len = strlen(s), start, need;
+	unsigned char lead;
+
+	if (len > max)
+		len = max;
+	/* The last sequence must be whole: find its lead byte and the length it announces. */
+	start = len;
+	while (start > 0 && len - start < 4 && ((unsigned char)s[start - 1] & 0xC0) == 0x80)
+		start--;
+	if (start > 0 && start < len + 1) {
+		lead = (unsigned char)s[start - 1];
+		need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+		if (lead >= 0x80 && len - (start - 1) < need)
+			len = start - 1;
+	}
+	s[len] = '\0';
+}
+
+void agent_text_format(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n >= size)
+		agent_text_cut(out, size - 1);
+}
+
+int agent_state_read_object(const char *path, size_t max, const char *hint, json_t **doc,
+			    struct pp_error *err)
+{
+	return read_object(path, max, hint, false, doc, err);
+}
+
+/* <machine>/agent/<name> into path, and the JSON object it holds into *doc (NULL: no file). */
+static int load_file(const char *machine, const char *name, size_t max, const char *hint,
+		     bool private_file, char path[AGENT_PATH_MAX], json_t **doc,
+		     struct pp_error *err)
+{
+	*doc = NULL;
+	if (agent_state_path(machine, name, path, AGENT_PATH_MAX, err) != 0)
+		return -1;
+	return read_object(path, max, hint, private_file, doc, err);
+}
+
 /* Copies string member key of obj into out (size bytes with the NUL). An absent member reads as
  * "" when optional; anything else that is not a string of 0..size-1 bytes (1.. when required) is
  * an error naming the file and the member. */
@@ -294,6 +385,20 @@ out:
 	return rc;
 }
 
+int agent_state_write_object(const char *path, const json_t *doc, mode_t mode, struct pp_error *err)
+{
+	return write_json(path, doc, mode, false, err);
+}
+
+/* Writes doc to path, a file of <machine>/agent (made when missing). */
+static int save_file(const char *machine, const char *path, const json_t *doc, mode_t mode,
+		     bool secret, struct pp_error *err)
+{
+	if (agent_state_prepare(machine, err) != 0)
+		return -1;
+	return write_json(path, doc, mode, secret, err);
+}
+
 /* ---- machine id ---- */
 
 static bool machine_id_valid(const char *s, size_t len)
@@ -339,22 +444,38 @@ out:
 	return rc;
 }
 
-static int random_bytes(unsigned char *buf, size_t len, struct pp_error *err)
+int agent_state_random(void *buf, size_t len, struct pp_error *err)
 {
+	unsigned char *p = buf;
 	size_t used = 0;
 	ssize_t r;
 
 	while (used < len) {
-		r = getrandom(buf + used, len - used, 0);
+		r = getrandom(p + used, len - used, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			pp_error_set_errno(err, errno,
-					   "cannot get random bytes for the machine id");
+			pp_error_set_errno(err, errno, "cannot get random bytes (getrandom)");
 			return -1;
 		}
 		used += (size_t)r;
 	}
+	return 0;
+}
+
+int agent_state_uuid(char out[AGENT_UUID_LEN + 1], struct pp_error *err)
+{
+	unsigned char b[16];
+
+	out[0] = '\0';
+	if (agent_state_random(b, sizeof(b), err) != 0)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	(void)snprintf(out, AGENT_UUID_LEN + 1,
+		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+		       b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		       b[13], b[14], b[15]);
 	return 0;
 }
 
@@ -370,8 +491,8 @@ int agent_state_machine_id(const char *machine, char out[AGENT_MACHINE_ID_LEN + 
 	int fd = -1, n, rc = -1;
 
 	out[0] = '\0';
-	if (state_path(machine, NULL, dir, sizeof(dir), err) != 0 ||
-	    state_path(machine, MACHINE_ID_FILE, path, sizeof(path), err) != 0 ||
+	if (agent_state_path(machine, NULL, dir, sizeof(dir), err) != 0 ||
+	    agent_state_path(machine, MACHINE_ID_FILE, path, sizeof(path), err) != 0 ||
 	    agent_state_prepare(machine, err) != 0)
 		goto out;
 	if (machine_id_read(path, out, &absent, err) != 0)
@@ -380,7 +501,8 @@ int agent_state_machine_id(const char *machine, char out[AGENT_MACHINE_ID_LEN + 
 		rc = 0;
 		goto out;
 	}
-	if (random_bytes(raw, sizeof(raw), err) != 0 || random_bytes(salt, sizeof(salt), err) != 0)
+	if (agent_state_random(raw, sizeof(raw), err) != 0 ||
+	    agent_state_random(salt, sizeof(salt), err) != 0)
 		goto out;
 	for (i = 0; i < sizeof(raw); i++) {
 		line[2 * i] = digits[raw[i] >> 4];
@@ -451,7 +573,7 @@ int agent_state_save_identity(const char *machine, const struct agent_identity *
 	json_t *doc = NULL;
 	int rc = -1;
 
-	if (state_path(machine, IDENTITY_FILE, path, sizeof(path), err) != 0)
+	if (agent_state_path(machine, IDENTITY_FILE, path, sizeof(path), err) != 0)
 		goto out;
 	if (id->server[0] == '\0' || id->device_id[0] == '\0' || id->credential[0] == '\0' ||
 	    !machine_id_valid(id->machine_id, strlen(id->machine_id)) || id->name[0] == '\0' ||
@@ -471,7 +593,7 @@ int agent_state_save_identity(const char *machine, const struct agent_identity *
 			     "the device identity for %s is not valid UTF-8 text", path);
 		goto out;
 	}
-	if (agent_state_prepare(machine, err) != 0 || write_json(path, doc, 0600, true, err) != 0)
+	if (save_file(machine, path, doc, 0600, true, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -483,32 +605,19 @@ int agent_state_load_identity(const char *machine, struct agent_identity *id, bo
 			      struct pp_error *err)
 {
 	char path[AGENT_PATH_MAX];
-	char *buf = NULL;
 	json_t *doc = NULL;
-	size_t len = 0;
-	mode_t mode = 0;
-	bool absent;
 	int rc = -1;
 
 	memset(id, 0, sizeof(*id));
 	*registered = false;
-	if (state_path(machine, IDENTITY_FILE, path, sizeof(path), err) != 0 ||
-	    read_bounded(path, STATE_FILE_MAX, &buf, &len, &absent, &mode, err) != 0)
+	if (load_file(machine, IDENTITY_FILE, AGENT_STATE_FILE_MAX, REGISTER_AGAIN, true, path,
+		      &doc, err) != 0)
 		goto out;
-	if (absent) {
+	if (doc == NULL) {
 		rc = 0;
 		goto out;
 	}
-	if ((mode & 077) != 0) {
-		pp_error_set(err, HR_E_ACCESSDENIED,
-			     "%s holds the device credential but other users can read it (mode "
-			     "%04o); run 'chmod 600 %s'",
-			     path, (unsigned)mode, path);
-		goto out;
-	}
-	doc = parse_object(path, buf, len, REGISTER_AGAIN, err);
-	if (doc == NULL ||
-	    copy_member(doc, "server", id->server, sizeof(id->server), true, path, REGISTER_AGAIN,
+	if (copy_member(doc, "server", id->server, sizeof(id->server), true, path, REGISTER_AGAIN,
 			err) != 0 ||
 	    copy_member(doc, "ca_bundle", id->ca_bundle, sizeof(id->ca_bundle), false, path,
 			REGISTER_AGAIN, err) != 0 ||
@@ -540,14 +649,27 @@ int agent_state_load_identity(const char *machine, struct agent_identity *id, bo
 	*registered = true;
 	rc = 0;
 out:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, len);
-		free(buf);
-	}
 	json_decref(doc);
 	if (rc != 0)
 		agent_identity_wipe(id);
 	return rc;
+}
+
+int agent_state_require_identity(const char *machine, struct agent_identity *id,
+				 struct pp_error *err)
+{
+	bool registered = false;
+
+	if (agent_state_load_identity(machine, id, &registered, err) != 0)
+		return -1;
+	if (!registered) {
+		pp_error_set(err, HR_E_FAIL,
+			     "this machine is not registered (no %s/agent/" IDENTITY_FILE
+			     "); run 'patchpoint-agent register --server URL --enrollment-key KEY'",
+			     machine);
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- policy.json ---- */
@@ -568,7 +690,7 @@ int agent_state_save_policy(const char *machine, const json_t *policy, const cha
 	json_t *doc = NULL;
 	int rc = -1;
 
-	if (state_path(machine, POLICY_FILE, path, sizeof(path), err) != 0)
+	if (agent_state_path(machine, POLICY_FILE, path, sizeof(path), err) != 0)
 		goto out;
 	if (version == NULL || version[0] == '\0' || strlen(version) > AGENT_POLICY_VERSION_MAX ||
 	    (etag != NULL && strlen(etag) > AGENT_ETAG_MAX)) {
@@ -583,7 +705,7 @@ int agent_state_save_policy(const char *machine, const json_t *policy, const cha
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory writing %s", path);
 		goto out;
 	}
-	if (agent_state_prepare(machine, err) != 0 || write_json(path, doc, 0644, false, err) != 0)
+	if (save_file(machine, path, doc, 0644, false, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -595,24 +717,19 @@ int agent_state_load_policy(const char *machine, struct agent_stored_policy *out
 			    struct pp_error *err)
 {
 	char path[AGENT_PATH_MAX];
-	char *buf = NULL;
 	json_t *doc = NULL, *policy;
-	size_t len = 0;
-	bool absent;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	*present = false;
-	if (state_path(machine, POLICY_FILE, path, sizeof(path), err) != 0 ||
-	    read_bounded(path, POLICY_FILE_MAX, &buf, &len, &absent, NULL, err) != 0)
+	if (load_file(machine, POLICY_FILE, AGENT_STATE_LARGE_MAX, POLICY_AGAIN, false, path, &doc,
+		      err) != 0)
 		goto out;
-	if (absent) {
+	if (doc == NULL) {
 		rc = 0;
 		goto out;
 	}
-	doc = parse_object(path, buf, len, POLICY_AGAIN, err);
-	if (doc == NULL ||
-	    copy_member(doc, "version", out->version, sizeof(out->version), true, path,
+	if (copy_member(doc, "version", out->version, sizeof(out->version), true, path,
 			POLICY_AGAIN, err) != 0 ||
 	    copy_member(doc, "etag", out->etag, sizeof(out->etag), false, path, POLICY_AGAIN,
 			err) != 0 ||
@@ -632,7 +749,6 @@ int agent_state_load_policy(const char *machine, struct agent_stored_policy *out
 	*present = true;
 	rc = 0;
 out:
-	free(buf);
 	json_decref(doc);
 	if (rc != 0)
 		agent_stored_policy_free(out);
@@ -750,23 +866,18 @@ static int managed_entry(const json_t *e, size_t i, struct agent_managed_cert *c
 int agent_state_load_managed(const char *machine, struct agent_managed *out, struct pp_error *err)
 {
 	char path[AGENT_PATH_MAX];
-	char *buf = NULL;
 	json_t *doc = NULL, *list, *e;
-	size_t len = 0, i;
-	bool absent;
+	size_t i;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (state_path(machine, MANAGED_FILE, path, sizeof(path), err) != 0 ||
-	    read_bounded(path, STATE_FILE_MAX, &buf, &len, &absent, NULL, err) != 0)
+	if (load_file(machine, MANAGED_FILE, AGENT_STATE_FILE_MAX, MANAGED_AGAIN, false, path, &doc,
+		      err) != 0)
 		goto out;
-	if (absent) {
+	if (doc == NULL) {
 		rc = 0;
 		goto out;
 	}
-	doc = parse_object(path, buf, len, MANAGED_AGAIN, err);
-	if (doc == NULL)
-		goto out;
 	list = json_object_get(doc, "certificates");
 	if (!json_is_array(list) || json_array_size(list) > AGENT_MANAGED_MAX) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA,
@@ -796,7 +907,6 @@ int agent_state_load_managed(const char *machine, struct agent_managed *out, str
 	}
 	rc = 0;
 out:
-	free(buf);
 	json_decref(doc);
 	if (rc != 0)
 		agent_managed_free(out);
@@ -812,7 +922,7 @@ int agent_state_save_managed(const char *machine, const struct agent_managed *m,
 	size_t i;
 	int s, rc = -1;
 
-	if (state_path(machine, MANAGED_FILE, path, sizeof(path), err) != 0) {
+	if (agent_state_path(machine, MANAGED_FILE, path, sizeof(path), err) != 0) {
 		json_decref(list);
 		goto out;
 	}
@@ -834,7 +944,7 @@ int agent_state_save_managed(const char *machine, const struct agent_managed *m,
 			     "cannot write %s: out of memory or a subject that is not UTF-8", path);
 		goto out;
 	}
-	if (agent_state_prepare(machine, err) != 0 || write_json(path, doc, 0644, false, err) != 0)
+	if (save_file(machine, path, doc, 0644, false, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -844,27 +954,46 @@ out:
 
 /* ---- logs ---- */
 
+static const struct {
+	const char *file, *component;
+	size_t offset;
+} log_files[] = {
+    {"PolicyAgent.log", AGENT_COMPONENT_POLICY, offsetof(struct agent_logs, policy)},
+    {"UpdatesDeployment.log", AGENT_COMPONENT_DEPLOYMENT, offsetof(struct agent_logs, deployment)},
+    {"ScanAgent.log", AGENT_COMPONENT_SCAN, offsetof(struct agent_logs, scan)},
+    {"WUAHandler.log", AGENT_COMPONENT_WUA, offsetof(struct agent_logs, wua)},
+    {"UpdatesHandler.log", AGENT_COMPONENT_HANDLER, offsetof(struct agent_logs, handler)},
+    {"StateMessage.log", AGENT_COMPONENT_STATE, offsetof(struct agent_logs, state)},
+    {"CcmExec.log", AGENT_COMPONENT_EXEC, offsetof(struct agent_logs, exec)},
+};
+
+#define LOG_FILE_COUNT (sizeof(log_files) / sizeof(log_files[0]))
+
+static struct cmtrace_log **log_slot(struct agent_logs *logs, size_t i)
+{
+	return (struct cmtrace_log **)(void *)((char *)logs + log_files[i].offset);
+}
+
 int agent_logs_open(const char *machine, struct agent_logs *logs, struct pp_error *err)
 {
 	char dir[AGENT_PATH_MAX], path[AGENT_PATH_MAX + 32];
+	size_t i;
 	int n, rc = -1;
 
-	logs->policy = logs->deployment = NULL;
+	memset(logs, 0, sizeof(*logs));
 	n = snprintf(dir, sizeof(dir), "%s/logs", machine != NULL ? machine : "");
 	if (machine == NULL || machine[0] == '\0' || n < 0 || (size_t)n >= sizeof(dir)) {
 		pp_error_set(err, HR_ERROR_INVALID_NAME, "no usable machine directory given");
 		goto out;
 	}
-	if (make_dirs(dir, err) != 0)
+	if (agent_state_make_dirs(dir, err) != 0)
 		goto out;
-	(void)snprintf(path, sizeof(path), "%s/PolicyAgent.log", dir);
-	logs->policy = cmtrace_open(path, AGENT_COMPONENT_POLICY, 0, err);
-	if (logs->policy == NULL)
-		goto out;
-	(void)snprintf(path, sizeof(path), "%s/UpdatesDeployment.log", dir);
-	logs->deployment = cmtrace_open(path, AGENT_COMPONENT_DEPLOYMENT, 0, err);
-	if (logs->deployment == NULL)
-		goto out;
+	for (i = 0; i < LOG_FILE_COUNT; i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, log_files[i].file);
+		*log_slot(logs, i) = cmtrace_open(path, log_files[i].component, 0, err);
+		if (*log_slot(logs, i) == NULL)
+			goto out;
+	}
 	rc = 0;
 out:
 	if (rc != 0)
@@ -874,9 +1003,59 @@ out:
 
 void agent_logs_close(struct agent_logs *logs)
 {
+	size_t i;
+
 	if (logs == NULL)
 		return;
-	cmtrace_close(logs->policy);
-	cmtrace_close(logs->deployment);
-	logs->policy = logs->deployment = NULL;
+	for (i = 0; i < LOG_FILE_COUNT; i++) {
+		cmtrace_close(*log_slot(logs, i));
+		*log_slot(logs, i) = NULL;
+	}
+}
+
+void agent_log(struct cmtrace_log *log, enum cmtrace_type type, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	if (log == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* A log that cannot be written does not stop the cycle. */
+	(void)cmtrace_write(log, type, "%s", msg);
+}
+
+/* ---- the cycle lock ---- */
+
+int agent_state_lock(const char *machine, int *fd, struct pp_error *err)
+{
+	char path[AGENT_PATH_MAX];
+	int r;
+
+	*fd = -1;
+	if (agent_state_path(machine, "cycle.lock", path, sizeof(path), err) != 0 ||
+	    agent_state_prepare(machine, err) != 0)
+		return -1;
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (*fd < 0) {
+		pp_error_set_errno(err, errno, "cannot open %s", path);
+		return -1;
+	}
+	while ((r = flock(*fd, LOCK_EX)) != 0 && errno == EINTR)
+		;
+	if (r != 0) {
+		pp_error_set_errno(err, errno, "cannot lock %s", path);
+		(void)close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+void agent_state_unlock(int fd)
+{
+	if (fd >= 0)
+		(void)close(fd); /* closing the last descriptor releases the flock */
 }

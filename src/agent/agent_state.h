@@ -5,7 +5,13 @@
  *         agent.json                   0600: server, device id, credential, ... (registration)
  *         policy.json                  the last machine policy document received, its version
  *         managed-certs.json           certificates the agent installed from policy, per store
- *     <machine>/logs/PolicyAgent.log, UpdatesDeployment.log   (CMTrace)
+ *         updates.json                 per deployed update: scan result, install, last failure
+ *         updates/<id>.<rev>.xml, .json  the SDP and content metadata of each update scanned
+ *         queue/                       state messages not yet accepted by the server
+ *         cache/, staging/             downloaded content, installers being run
+ *         schedule.json                when each cycle last ran (the daemon's clock)
+ *         cycle.lock                   held while a cycle runs (flock)
+ *     <machine>/logs/                  CMTrace logs (struct agent_logs below)
  *
  * Every file is written whole or not at all (atomicfile.h) and read with a size limit. A file that
  * does not parse is an error that names the file and says what to do; nothing guesses. */
@@ -18,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -38,6 +45,14 @@
 #define AGENT_MANAGED_MAX	   1024 /* managed certificates remembered */
 #define AGENT_COMPONENT_POLICY	   "PolicyAgent_RequestAssignments"
 #define AGENT_COMPONENT_DEPLOYMENT "UpdatesDeploymentAgent"
+#define AGENT_COMPONENT_SCAN	   "ScanAgent"
+#define AGENT_COMPONENT_WUA	   "WUAHandler"
+#define AGENT_COMPONENT_HANDLER	   "UpdatesHandler"
+#define AGENT_COMPONENT_STATE	   "StateMessage"
+#define AGENT_COMPONENT_EXEC	   "CcmExec"
+#define AGENT_STATE_FILE_MAX	   (1u << 20)  /* agent.json, managed-certs.json, ... */
+#define AGENT_STATE_LARGE_MAX	   (32u << 20) /* policy.json, updates.json: grow with deployments */
+#define AGENT_UUID_LEN		   36
 
 /* The device's identity at its site, as registration returned it. credential is secret: wipe
  * with agent_identity_wipe. */
@@ -74,10 +89,15 @@ struct agent_managed {
 	size_t count;
 };
 
-/* The two CMTrace logs the machine policy cycle writes. Either may be NULL (not logging). */
+/* The agent's CMTrace logs. Any may be NULL (not logging). */
 struct agent_logs {
-	struct cmtrace_log *policy;	/* PolicyAgent.log */
-	struct cmtrace_log *deployment; /* UpdatesDeployment.log */
+	struct cmtrace_log *policy;	/* PolicyAgent.log: machine policy requests */
+	struct cmtrace_log *deployment; /* UpdatesDeployment.log: certificates, deployments */
+	struct cmtrace_log *scan;	/* ScanAgent.log: applicability of deployed updates */
+	struct cmtrace_log *wua;	/* WUAHandler.log: download and trust of content */
+	struct cmtrace_log *handler;	/* UpdatesHandler.log: installers run */
+	struct cmtrace_log *state;	/* StateMessage.log: state messages queued and sent */
+	struct cmtrace_log *exec;	/* CcmExec.log: the daemon's schedule */
 };
 
 /* Creates <machine> (0755) and <machine>/agent (0700) when missing, and tightens the latter's
@@ -138,12 +158,68 @@ int agent_managed_add(struct agent_managed *m, const char *thumbprint, const cha
 /* Forgets the entry of thumbprint (no-op when there is none). */
 void agent_managed_forget(struct agent_managed *m, const char *thumbprint);
 
-/* Opens <machine>/logs/PolicyAgent.log and UpdatesDeployment.log (creating the directory).
- * On failure both are closed and NULL. */
+/* Opens every log of struct agent_logs under <machine>/logs (creating the directory). On
+ * failure all are closed and NULL. */
 int agent_logs_open(const char *machine, struct agent_logs *logs,
 		    struct pp_error *err) PP_WARN_UNUSED;
 
-/* Closes both logs; safe on closed or zeroed logs. */
+/* Closes the logs; safe on closed or zeroed logs. */
 void agent_logs_close(struct agent_logs *logs);
+
+/* Appends one record to log (NULL: nothing). A log that cannot be written does not stop the
+ * caller, so nothing is returned. */
+void agent_log(struct cmtrace_log *log, enum cmtrace_type type, const char *fmt, ...)
+    PP_PRINTF(3, 4);
+
+/* ---- shared by the agent's modules ---- */
+
+/* <machine>/agent/<name> (name NULL: the directory itself) into out. */
+int agent_state_path(const char *machine, const char *name, char *out, size_t size,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Creates directory path with mode unless it exists; refuses a non-directory (or a link). */
+int agent_state_make_dir(const char *path, mode_t mode, struct pp_error *err) PP_WARN_UNUSED;
+
+/* mkdir -p path, 0755 for each component made. */
+int agent_state_make_dirs(const char *path, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Reads the JSON object in the regular file path (not following a link, at most max bytes).
+ * No file: 0 with *doc NULL. A file that is not a JSON object is an error naming it, followed
+ * by hint (what to do). The caller owns *doc. */
+int agent_state_read_object(const char *path, size_t max, const char *hint, json_t **doc,
+			    struct pp_error *err) PP_WARN_UNUSED;
+
+/* Reads the regular file path (not following a link) into a NUL-terminated malloc'd *buf of
+ * at most max bytes; no file: 0 with *buf NULL. The caller frees *buf. */
+int agent_state_read_file(const char *path, size_t max, char **buf, size_t *len,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Cuts the string s to at most max bytes without splitting a UTF-8 sequence. */
+void agent_text_cut(char *s, size_t max);
+
+/* snprintf into out that never ends in a cut UTF-8 sequence when the text does not fit. */
+void agent_text_format(char *out, size_t size, const char *fmt, ...) PP_PRINTF(3, 4);
+
+/* Writes doc to path whole and durably (atomicfile.h) as indented JSON, with mode. */
+int agent_state_write_object(const char *path, const json_t *doc, mode_t mode,
+			     struct pp_error *err) PP_WARN_UNUSED;
+
+/* len bytes from getrandom(2). */
+int agent_state_random(void *buf, size_t len, struct pp_error *err) PP_WARN_UNUSED;
+
+/* A new random (version 4) UUID in lower case. */
+int agent_state_uuid(char out[AGENT_UUID_LEN + 1], struct pp_error *err) PP_WARN_UNUSED;
+
+/* Reads agent.json into id; a machine that is not registered is an error that says how to
+ * register. Wipe id with agent_identity_wipe. */
+int agent_state_require_identity(const char *machine, struct agent_identity *id,
+				 struct pp_error *err) PP_WARN_UNUSED;
+
+/* Takes <machine>/agent/cycle.lock (flock, exclusive), waiting for another agent's cycle to
+ * end; *fd is the lock (close-on-exec, so an installer never inherits it). */
+int agent_state_lock(const char *machine, int *fd, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Releases a lock from agent_state_lock; -1 is a no-op. */
+void agent_state_unlock(int fd);
 
 #endif
