@@ -5,8 +5,9 @@
 # Then the signing toolkit: build and sign an update cabinet, and show it verifying on a device
 # that trusts the certificate and failing with 0x800b0109 on one that does not. In between, the
 # server imports Dell's SDP and publishes a custom update as a signed CAB, downloaded and
-# verified with osslsigncode. Everything it
-# makes lands in demo-out/.
+# verified with osslsigncode; then two agents register, the one in "Workstations" (a client
+# setting of order 1 saying No) fails to install with 0x800b0109 while the other installs, and
+# moving that setting down fixes it. Everything it makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
 pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
@@ -66,13 +67,54 @@ run publish --new --title "Contoso Agent 4.2" --vendor Contoso --product "Contos
   --content agent/contoso-agent-setup.exe | tee publish.out
 id=$(sed -n 's/^Update ID: *//p' publish.out)
 sha1=$(sed -n 's/^SHA-1: *//p' publish.out)
-run deploy "$id" --collection "All Systems"
 run log softwaredistribution | grep -E 'Created cab|Published update' | tail -n 2
 curl -s -o published.cab "$PATCHPOINT_SERVER/Content/${sha1: -2}/$sha1.cab"
 run publisher cert export --out server-signing.cer
 openssl x509 -inform DER -in server-signing.cer -out server-signing.pem
 printf '$ osslsigncode verify -in published.cab -CAfile server-signing.pem\n'
 osslsigncode verify -in published.cab -CAfile server-signing.pem | tail -n 2
+step "I. Two devices and the priority conflict of the seed documents"
+agent=${PATCHPOINT_AGENT:-}
+[ -n "$agent" ] || agent=$(dirname "$pp")/patchpoint-agent
+runa() { printf '$ patchpoint-agent'; printf ' %q' "$@"; printf '\n'; "$agent" "$@"; }
+run enrollment-key create --name demo | tee key.out
+key=$(sed -n 's/^Key: *//p; s/^Enrollment key: *//p' key.out | head -n1)
+[ -n "$key" ] || key=$(grep -oE '[0-9a-f]{64}' key.out | head -n1)
+runa --machine device-a register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name desk-a
+runa --machine device-b register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name desk-b
+run collection create Workstations --member desk-b
+run client-settings create "Third-party updates on" --third-party yes
+run client-settings deploy "Third-party updates on" --collection "All Systems"
+run client-settings create Workstations --third-party no
+run client-settings move-up Workstations
+run client-settings deploy Workstations --collection Workstations
+run client-settings list
+mkdir -p tool
+printf '#!/bin/sh\necho "Contoso Tool 1.0 installed" > "$1"\n' > tool/install.sh
+run publish --new --title "Contoso Tool 1.0" --vendor Contoso --product "Contoso Tool" \
+  --version 1.0 --program install.sh --arguments "$(pwd)/installed-by-agent" \
+  --content tool/install.sh | tee tool.out
+tool=$(sed -n 's/^Update ID: *//p' tool.out)
+run deploy "$tool" --collection "All Systems"
+cycles() { # machine: the three cycles of DESIGN 5.7
+  runa --machine "$1" trigger machine-policy
+  runa --machine "$1" trigger software-updates-scan
+  runa --machine "$1" trigger software-updates-deployment-evaluation || true
+}
+cycles device-a
+cycles device-b
+printf '$ grep Error device-b/logs/WUAHandler.log\n'
+sed 's/^<!\[LOG\[\(.*\)\]LOG\]!>.*/\1/' device-b/logs/WUAHandler.log | grep 'Error = ' | tail -n 1
+run device resultant-settings desk-b
+runa --machine device-b diagnose
+run compliance "$tool"
+
+step "J. The fix: Workstations below the setting that says Yes, and the cycles again"
+run client-settings move-down Workstations
+run device resultant-settings desk-b | grep -i 'third party'
+cycles device-b
+run compliance "$tool"
+
 kill "$ppd_pid"
 wait "$ppd_pid" 2>/dev/null || true
 trap - EXIT
