@@ -6,7 +6,7 @@
 # setting with order 1 saying No: no certificate, the value cleared, the certificates left), the
 # fix by moving the setting down, a certificate deleted by hand coming back on an unchanged
 # policy (304), a blocked certificate removed, the old-client gate, a rotated signing certificate
-# (the new one delivered, the old one kept until blocked), and status output without the
+# (the new one delivered, the old one kept until blocked, content signed with either installing), and status output without the
 # credential.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../daemon_lib.sh"
@@ -122,6 +122,16 @@ like "and the log says why" "$(ulog mo)" \
   'Client version 5\.00\.8000\.1000 is below the minimum 5\.00\.8692\.1003 for third-party software updates; no certificate is installed'
 
 # ---- scenario 4: the signing certificate rotated on the server ----
+# An update signed with the first certificate, published before the rotation.
+mkdir -p content marks
+printf '#!/bin/sh\necho done > "$1"\n' > content/install.sh
+publish_tool() { # VERSION MARK: publishes and deploys a tool whose installer writes MARK
+  pp publish --new --title "Tool $1" --vendor Contoso --product Tool --version "$1" \
+    --program install.sh --arguments "$2" --content content/install.sh > "pub-$1.out" 2>&1 &&
+    pp deploy "$(sed -n 's/^Update ID: *//p' "pub-$1.out")" --collection "All Systems" >/dev/null &&
+    sed -n 's/^Signed by: *//p' "pub-$1.out"
+}
+is "an update signed with the first certificate" "$(publish_tool 1.0 "$TMP/marks/old")" "$TP"
 pp publisher cert create --force --subject "CN=WSUS Publishers Rotated" >/dev/null
 pp sync --wait >/dev/null
 pp publisher cert export --out new.cer >/dev/null
@@ -131,6 +141,13 @@ agent --machine ma trigger machine-policy >/dev/null 2>&1
 ok "the next policy cycle brings the new one into Root" pp certutil --machine ma -store Root "$TP2"
 ok "and into TrustedPublisher" pp certutil --machine ma -store TrustedPublisher "$TP2"
 ok "the old one stays until it is blocked" pp certutil --machine ma -store TrustedPublisher "$TP"
+is "an update published after the rotation is signed with the new one" \
+  "$(publish_tool 2.0 "$TMP/marks/new")" "$TP2"
+agent --machine ma trigger machine-policy >/dev/null 2>&1
+agent --machine ma trigger software-updates-scan >/dev/null 2>&1
+run agent --machine ma trigger software-updates-deployment-evaluation
+is "content signed with either certificate installs" "$RC $(cat marks/old marks/new 2>/dev/null | tr '\n' ' ')" \
+  "0 done done "
 api -X POST "$H/api/v1/certificates/$TP/block" >/dev/null
 agent --machine ma trigger machine-policy >/dev/null 2>&1
 fails "blocked: the old one goes" pp certutil --machine ma -store TrustedPublisher "$TP"
