@@ -2,6 +2,7 @@
  * reset before each request so that no option of one request leaks into the next. */
 #include "agent_http.h"
 
+#include "growbuf.h"
 #include "hresult.h"
 
 #include <errno.h>
@@ -25,12 +26,6 @@ struct agent_http {
 	char credential[AGENT_CREDENTIAL_MAX + 1]; /* secret; "" = none */
 	CURL *curl;
 	char curl_error[CURL_ERROR_SIZE];
-};
-
-struct http_buffer {
-	char *data;
-	size_t len, cap;
-	bool too_big;
 };
 
 /* Printable ASCII without spaces: what can go into a header unquoted. */
@@ -137,32 +132,6 @@ void agent_http_response_free(struct agent_http_response *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
-{
-	struct http_buffer *b = user;
-	size_t n = size * nmemb, cap;
-	char *p;
-
-	if (n > AGENT_HTTP_MAX_RESPONSE - b->len) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap == 0 ? 4096 : b->cap;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
-			return 0;
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 static int add_header(struct curl_slist **list, const char *header)
 {
 	struct curl_slist *l = curl_slist_append(*list, header);
@@ -252,7 +221,7 @@ int agent_http_request(struct agent_http *h, const char *method, const char *pat
 		       const json_t *body, const char *if_none_match,
 		       struct agent_http_response *resp, struct pp_error *err)
 {
-	struct http_buffer buf = {NULL, 0, 0, false};
+	struct growbuf buf = {NULL, 0, 0, AGENT_HTTP_MAX_RESPONSE, false};
 	struct curl_slist *headers = NULL;
 	char url[AGENT_URL_MAX + 512], inm[AGENT_ETAG_MAX + 32];
 	char *payload = NULL;
@@ -295,7 +264,7 @@ int agent_http_request(struct agent_http *h, const char *method, const char *pat
 	(void)curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, AGENT_HTTP_TIMEOUT_SECS);
 	(void)curl_easy_setopt(h->curl, CURLOPT_MAXFILESIZE_LARGE,
 			       (curl_off_t)AGENT_HTTP_MAX_RESPONSE);
-	(void)curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
+	(void)curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, growbuf_curl_write);
 	(void)curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &buf);
 	if (payload != NULL) {
 		(void)curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, payload);
@@ -366,7 +335,7 @@ struct download {
 	uint64_t offset; /* where the answer's bytes go: 0 for a 200, the resume point for a 206 */
 	bool too_big, write_failed;
 	int write_errno;
-	struct http_buffer error_body; /* the body of a non-2xx answer */
+	struct growbuf error_body; /* the body of a non-2xx answer */
 };
 
 /* Writes a 200 or 206 answer into the part file (a 200 replaces what was there) and keeps the
@@ -391,9 +360,9 @@ static size_t on_download(char *ptr, size_t size, size_t nmemb, void *user)
 		}
 	}
 	if (d->status != 200 && d->status != 206) {
-		if (d->error_body.len + n > DOWNLOAD_ERROR_BODY_MAX)
+		if (d->error_body.len + n > d->error_body.max)
 			return n; /* the rest of an error page is not needed */
-		return on_body(ptr, size, nmemb, &d->error_body);
+		return growbuf_curl_write(ptr, size, nmemb, &d->error_body);
 	}
 	if (n > d->room) {
 		d->too_big = true;
@@ -441,6 +410,7 @@ int agent_http_download(struct agent_http *h, const char *path, const char *part
 
 	memset(res, 0, sizeof(*res));
 	memset(&d, 0, sizeof(d));
+	d.error_body.max = DOWNLOAD_ERROR_BODY_MAX;
 	d.fd = -1;
 	n = snprintf(url, sizeof(url), "%s%s", h->server, path);
 	if (path[0] != '/' || n < 0 || (size_t)n >= sizeof(url)) {

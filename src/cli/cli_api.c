@@ -1,6 +1,7 @@
 /* cli_api.c - the client of patchpointd's REST API (see cli_api.h). */
 #include "cli_api.h"
 
+#include "growbuf.h"
 #include "hashworker.h"
 #include "hresult.h"
 
@@ -395,38 +396,6 @@ bool cli_api_private_transport(const struct cli_api *api)
 
 /* ---- requests ---- */
 
-struct api_buffer {
-	unsigned char *data;
-	size_t len, cap;
-	bool too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *user)
-{
-	struct api_buffer *b = user;
-	size_t n = size * nmemb, cap;
-	unsigned char *p;
-
-	if (n > API_MAX_RESPONSE - b->len) {
-		b->too_big = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap == 0 ? 4096 : b->cap;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (p == NULL)
-			return 0;
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return n;
-}
-
 void cli_api_response_free(struct cli_api_response *resp)
 {
 	if (resp == NULL)
@@ -481,7 +450,7 @@ static int api_perform(struct cli_api *api, const char *method, const char *path
 		       const void *data, size_t len, long timeout, struct cli_api_response *resp,
 		       struct pp_error *err)
 {
-	struct api_buffer buf = {NULL, 0, 0, false};
+	struct growbuf buf = {NULL, 0, 0, API_MAX_RESPONSE, false};
 	struct curl_slist *headers = NULL;
 	char url[API_URL_MAX], ctype_header[128];
 	const json_t *e;
@@ -530,7 +499,7 @@ static int api_perform(struct cli_api *api, const char *method, const char *path
 	(void)curl_easy_setopt(api->curl, CURLOPT_XOAUTH2_BEARER, api->token);
 	(void)curl_easy_setopt(api->curl, CURLOPT_HTTPHEADER, headers);
 	(void)curl_easy_setopt(api->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_MAX_RESPONSE);
-	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEFUNCTION, on_body);
+	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEFUNCTION, growbuf_curl_write);
 	(void)curl_easy_setopt(api->curl, CURLOPT_WRITEDATA, &buf);
 	if (data != NULL) {
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, data);
@@ -559,7 +528,7 @@ static int api_perform(struct cli_api *api, const char *method, const char *path
 		goto out;
 	}
 	(void)curl_easy_getinfo(api->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	resp->body = buf.data != NULL ? buf.data : (unsigned char *)calloc(1, 1);
+	resp->body = buf.data != NULL ? (unsigned char *)buf.data : (unsigned char *)calloc(1, 1);
 	resp->len = buf.len;
 	buf.data = NULL;
 	if (resp->body == NULL) {
