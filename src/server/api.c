@@ -276,17 +276,6 @@ static json_t *wrap(const char *key, json_t *record)
 	return record != NULL ? json_pack("{s:o}", key, record) : NULL;
 }
 
-/* Each handler starts the same way: its connection, or the reply that there is none. */
-#define HANDLER_STORE(a, req, s, err)                                                              \
-	do {                                                                                       \
-		pp_error_clear(&(err));                                                            \
-		(s) = api_store((a), &(err));                                                      \
-		if ((s) == NULL) {                                                                 \
-			api_reply_failure((a), (req), &(err));                                     \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 /* ---- status ---- */
 
 static void on_status(struct httpd_request *req, void *ctx)

@@ -54,6 +54,18 @@ void api_http_log(void *ctx, const char *line);
 /* The calling worker's database connection, opened on first use; NULL with err. */
 struct store *api_store(struct api *a, struct pp_error *err);
 
+/* Each handler starts the same way: its connection (s), or the reply that there is none (the
+ * handler returns). */
+#define HANDLER_STORE(a, req, s, err)                                                              \
+	do {                                                                                       \
+		pp_error_clear(&(err));                                                            \
+		(s) = api_store((a), &(err));                                                      \
+		if ((s) == NULL) {                                                                 \
+			api_reply_failure((a), (req), &(err));                                     \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
 /* Answers a failure with the status its code calls for (404, 400, 409, ... 500, logged). */
 void api_reply_failure(struct api *a, struct httpd_request *req, const struct pp_error *err);
 

@@ -16,16 +16,6 @@
 #define SECRET_BYTES	       32 /* of an enrollment key or a device credential, as 64 hex digits */
 #define POLICY_TIME_RESOLUTION 60 /* seconds: how fresh a device's last_policy_at is kept */
 
-#define STORE_OR_REPLY(a, req, s, err)                                                             \
-	do {                                                                                       \
-		pp_error_clear(&(err));                                                            \
-		(s) = api_store((a), &(err));                                                      \
-		if ((s) == NULL) {                                                                 \
-			api_reply_failure((a), (req), &(err));                                     \
-			return;                                                                    \
-		}                                                                                  \
-	} while (0)
-
 static int random_hex(char out[2 * SECRET_BYTES + 1], struct pp_error *err)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -149,7 +139,7 @@ static void on_ekey_create(struct httpd_request *req, void *ctx)
 	json_t *body, *name, *expires, *out;
 	char key[2 * SECRET_BYTES + 1];
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -182,7 +172,7 @@ static void on_ekeys(struct httpd_request *req, void *ctx)
 	size_t n = 0;
 	json_t *arr;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_enrollment_key_list(s, &list, &n, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -203,7 +193,7 @@ static void on_ekey_revoke(struct httpd_request *req, void *ctx)
 	char *end = NULL;
 	long long v;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	errno = 0;
 	v = strtoll(id, &end, 10);
 	if (errno != 0 || end == id || *end != '\0' || v <= 0) {
@@ -229,7 +219,7 @@ static void on_devices(struct httpd_request *req, void *ctx)
 	size_t n = 0;
 	json_t *arr;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_device_list(s, &list, &n, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -261,7 +251,7 @@ static void on_device(struct httpd_request *req, void *ctx)
 	size_t n = 0;
 	json_t *out;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_device_get(s, httpd_request_capture(req, "device"), &d, &err) != 0 ||
 	    store_device_collections(s, d.id, &colls, &n, &err) != 0) {
 		api_reply_failure(a, req, &err);
@@ -330,7 +320,7 @@ static void on_resultant(struct httpd_request *req, void *ctx)
 	struct store *s;
 	bool enabled, version_ok;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (device_view_load(s, httpd_request_capture(req, "device"), &v, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -358,7 +348,7 @@ static void on_device_settings(struct httpd_request *req, void *ctx)
 	size_t ndeps = 0;
 	json_t *arr;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (device_view_load(s, httpd_request_capture(req, "device"), &v, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -400,7 +390,7 @@ static void on_collections(struct httpd_request *req, void *ctx)
 	struct store *s;
 	size_t n = 0;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_collection_list(s, &list, &n, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -500,7 +490,7 @@ static void on_collection_create(struct httpd_request *req, void *ctx)
 	json_t *body, *name, *arr, *v;
 	size_t i, n;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -559,7 +549,7 @@ static void on_collection(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	reply_collection(a, req, s, httpd_request_capture(req, "collection"), 200);
 }
 
@@ -569,7 +559,7 @@ static void on_collection_delete(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_collection_delete(s, httpd_request_capture(req, "collection"), &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -623,7 +613,7 @@ static void on_settings(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	reply_settings(a, req, s, NULL, 200);
 }
 
@@ -633,7 +623,7 @@ static void on_setting(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	reply_settings(a, req, s, httpd_request_capture(req, "name"), 200);
 }
 
@@ -679,7 +669,7 @@ static void on_setting_create(struct httpd_request *req, void *ctx)
 	struct store *s;
 	json_t *body, *name;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -710,7 +700,7 @@ static void on_setting_update(struct httpd_request *req, void *ctx)
 	struct store *s;
 	json_t *body;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -731,7 +721,7 @@ static void on_setting_delete(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_client_setting_delete(s, httpd_request_capture(req, "name"), &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -745,7 +735,7 @@ static void setting_move(struct httpd_request *req, void *ctx, bool up)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_client_setting_move(s, httpd_request_capture(req, "name"), up, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -772,7 +762,7 @@ static void on_setting_deploy(struct httpd_request *req, void *ctx)
 	struct store *s;
 	json_t *body, *coll;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -797,7 +787,7 @@ static void on_setting_undeploy(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_client_setting_undeploy(s, httpd_request_capture(req, "name"),
 					  httpd_request_capture(req, "collection"), &err) != 0) {
 		api_reply_failure(a, req, &err);
@@ -813,7 +803,7 @@ static void on_minimum_get(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	struct store *s;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_min_client_version_get(s, v, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -829,7 +819,7 @@ static void on_minimum_put(struct httpd_request *req, void *ctx)
 	struct store *s;
 	json_t *body, *v;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -859,7 +849,7 @@ static void on_register(struct httpd_request *req, void *ctx)
 	size_t used = 0, i;
 	bool is_new = false;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	body = api_body_object(req, allowed);
 	if (body == NULL)
 		return;
@@ -959,7 +949,7 @@ static void on_policy(struct httpd_request *req, void *ctx)
 	char etag[POLICY_VERSION_LEN + 3];
 	json_t *doc;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (authenticate(a, req, s, &d) != 0)
 		return;
 	doc = policy_machine_document(s, &d, &err);
@@ -1057,7 +1047,7 @@ static void on_state(struct httpd_request *req, void *ctx)
 	json_t *body, *arr, *v;
 	size_t i, n, accepted = 0, dups = 0;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (authenticate(a, req, s, &d) != 0)
 		return;
 	body = api_body_object(req, allowed);
@@ -1120,7 +1110,7 @@ static void on_device_update(struct httpd_request *req, void *ctx)
 	size_t xml_len = 0;
 	bool targeted = false;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (authenticate(a, req, s, &d) != 0)
 		return;
 	if (store_update_get(s, id, &u, &err) != 0 ||
@@ -1166,7 +1156,7 @@ static void reply_compliance(struct api *a, struct httpd_request *req, const cha
 	struct store *s;
 	json_t *arr, *summary;
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (store_compliance(s, update_id, deployment_id, &rows, &n, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		return;
@@ -1220,7 +1210,7 @@ static void on_compliance_deployment(struct httpd_request *req, void *ctx)
 	long long v = strtoll(id, &end, 10);
 	char update[STORE_UPDATE_ID_LEN + 1] = "";
 
-	STORE_OR_REPLY(a, req, s, err);
+	HANDLER_STORE(a, req, s, err);
 	if (end == id || *end != '\0' || v <= 0) {
 		httpd_reply_error(req, 400, "invalid_argument",
 				  "a deployment id is a positive number");
