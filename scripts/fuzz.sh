@@ -137,6 +137,19 @@ printf '{"version":"0123456789abcdef","device":{"id":"GUID:x","name":"a","client
 printf '<lar:And xmlns:lar="http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/LogicalApplicabilityRules.xsd" xmlns:plr="http://patchpoint.dev/schema/2026/linux-applicability-rules"><plr:FileExists Path="/etc/os-release"/><lar:Not><plr:PackageInstalled Name="openssl" Comparison="LessThan" Version="3.0.0"/></lar:Not></lar:And>' > "$seeds/rules/and"
 printf '<bar:RegKeyExists xmlns:bar="http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/BaseApplicabilityRules.xsd" Key="HKEY_LOCAL_MACHINE" Subkey="SOFTWARE\\HP"/>' > "$seeds/rules/windows"
 
+# Registry.pol (fuzz_regpol.c): a DWORD policy value and a string, as PReg v1 writes them.
+mkdir -p "$seeds/regpol" fuzz/corpus-regpol
+python3 -c '
+import struct, sys
+def u(t): return t.encode("utf-16-le")
+def entry(key, value, typ, data):
+    return (u("[") + u(key + "\0") + u(";") + u(value + "\0") + u(";") + struct.pack("<I", typ) +
+            u(";") + struct.pack("<I", len(data)) + u(";") + data + u("]"))
+wu = "Software\\Policies\\Microsoft\\Windows\\WindowsUpdate"
+sys.stdout.buffer.write(b"PReg" + struct.pack("<I", 1) +
+    entry(wu, "AcceptTrustedPublisherCerts", 4, struct.pack("<I", 1)) +
+    entry(wu, "WUServer", 1, u("http://site:8530\0")))' > "$seeds/regpol/wu.pol"
+
 status=0
 run() { # target corpus seeds
   echo "== $1 for ${seconds}s"
@@ -145,6 +158,7 @@ run() { # target corpus seeds
 [ -x $build/fuzz_cab ] && run fuzz_cab fuzz/corpus-cab "$seeds/cab"
 [ -x $build/fuzz_signature ] && run fuzz_signature fuzz/corpus-signature "$seeds/sig"
 [ -x $build/fuzz_sdp ] && run fuzz_sdp fuzz/corpus-sdp "$seeds/sdp"
+[ -x $build/fuzz_regpol ] && run fuzz_regpol fuzz/corpus-regpol "$seeds/regpol"
 [ -x $build/fuzz_signer_wire ] && run fuzz_signer_wire fuzz/corpus-signer-wire "$seeds/wire"
 [ -x $build/fuzz_signstore_entry ] && run fuzz_signstore_entry fuzz/corpus-signstore-entry \
   "$seeds/entry"

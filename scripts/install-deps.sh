@@ -6,7 +6,7 @@ set -euo pipefail
 # libevent-dev also provides the libevent_openssl and libevent_pthreads pkg-config modules.
 build_pkgs=(build-essential pkg-config meson ninja-build libssl-dev zlib1g-dev libjansson-dev libcmocka-dev
   libevent-dev libsqlite3-dev libinih-dev libcurl4-openssl-dev libxml2-dev clang-format clang-tidy cppcheck)
-peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl python3)
+peer_pkgs=(openssl osslsigncode gcab cabextract xxd tzdata strace curl python3 python3-samba)
 extra_pkgs=()
 case "${1:-}" in
   --fuzz) extra_pkgs=(clang libclang-rt-14-dev) ;;
