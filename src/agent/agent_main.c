@@ -69,7 +69,7 @@ static const char main_manual[] =
     "    register     register the device with a site (enrollment key)\n"
     "    trigger      run a client cycle now, by name or ConfigMgr schedule id\n"
     "    run          the client as a daemon: every cycle on its schedule\n"
-    "    status       registration, last machine policy, managed certificates\n"
+    "    status       registration, last machine policy, managed certificates, queue\n"
     "    diagnose     why the last install of an update failed, in plain words\n"
     "    certutil     patchpoint certutil on this machine's stores (-addstore, -delstore,\n"
     "                 -store, -dump)\n"
@@ -1027,6 +1027,7 @@ struct status {
 	struct agent_policy_doc *doc;
 	struct machinepolicy_value atpc;
 	struct agent_managed managed;
+	size_t queued; /* state messages waiting to be sent */
 };
 
 static json_t *store_list(unsigned stores)
@@ -1103,6 +1104,7 @@ static json_t *status_json(const struct status *st)
 		(void)json_array_append_new(certs, entry);
 	}
 	json_object_set_new(doc, "managed_certificates", certs);
+	json_object_set_new(doc, "queued_state_messages", json_integer((json_int_t)st->queued));
 	return doc;
 }
 
@@ -1149,6 +1151,8 @@ static void status_text(const struct status *st)
 		printf("  %s  %s  (%s)\n", st->managed.certs[i].thumbprint,
 		       st->managed.certs[i].subject, stores);
 	}
+	printf("State messages queued: %zu%s\n", st->queued,
+	       st->queued > 0 ? " (sent at the next contact with the server)" : "");
 }
 
 static int cmd_status(const char *machine_opt, int argc, char **argv)
@@ -1182,6 +1186,14 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 		st.doc = agent_policy_parse(st.stored.policy, &err);
 		if (st.doc == NULL)
 			goto out;
+	}
+	{
+		struct agent_queue_list q;
+
+		if (agent_queue_list(machine, NULL, &q, &err) != 0)
+			goto out;
+		st.queued = q.count;
+		agent_queue_list_free(&q);
 	}
 	if (vo.json) {
 		doc = status_json(&st);

@@ -228,6 +228,8 @@ is "server down, content cached: the install goes on (exit 0)" "$RC|$(head -n1 <
 like "the state message stays queued, said in one line" "$ERR" \
   '^patchpoint-agent: 1 state message\(s\) stay queued: cannot reach http://127\.0\.0\.1:'
 is "one file in the queue" "$(ls md/agent/queue | wc -l)" 1
+like "status counts it" "$("$PATCHPOINT_AGENT" --machine md status)" \
+  'State messages queued: 1 \(sent at the next contact with the server\)'
 like "StateMessage.log says so" "$(msgs md StateMessage)" '1 state message\(s\) stay queued: cannot reach'
 run agent --machine md trigger machine-policy
 is "machine policy with the server down: exit 1" "$RC" 1
@@ -236,6 +238,7 @@ is "compliance still shows the failure" "$(compliance device-d)" "Failed 0x800B0
 run agent --machine md trigger machine-policy
 is "the next contact sends the queue" "$RC|$(tail -n1 <<<"$OUT")" "0|Sent 1 state message(s)"
 is "the queue is empty" "$(ls md/agent/queue)" ""
+is "status: nothing queued" "$("$PATCHPOINT_AGENT" --machine md status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["queued_state_messages"])')" 0
 is "compliance: Installed" "$(compliance device-d)" "Installed None"
 
 run agent --machine mc run --once
