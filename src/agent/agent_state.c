@@ -76,45 +76,13 @@ int agent_state_make_dir(const char *path, mode_t mode, struct pp_error *err)
 	return 0;
 }
 
-int agent_state_make_dirs(const char *path, struct pp_error *err)
-{
-	char buf[AGENT_PATH_MAX];
-	size_t i, len = strlen(path);
-	struct stat st;
-
-	if (len >= sizeof(buf)) {
-		pp_error_set(err, HR_ERROR_INVALID_NAME, "path too long: %s", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		if (buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-			pp_error_set_errno(err, errno, "cannot create directory %s", buf);
-			return -1;
-		}
-		if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			pp_error_set(err, HR_ERROR_FILE_EXISTS, "%s exists and is not a directory",
-				     buf);
-			return -1;
-		}
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 int agent_state_prepare(const char *machine, struct pp_error *err)
 {
 	char dir[AGENT_PATH_MAX];
 	struct stat st;
 
 	if (agent_state_path(machine, NULL, dir, sizeof(dir), err) != 0 ||
-	    agent_state_make_dirs(machine, err) != 0 || agent_state_make_dir(dir, 0700, err) != 0)
+	    atomicfile_mkdirs(machine, err) != 0 || agent_state_make_dir(dir, 0700, err) != 0)
 		return -1;
 	/* The credential lives here: nobody else may list or read the directory. */
 	if (lstat(dir, &st) == 0 && (st.st_mode & 077) != 0 && chmod(dir, 0700) != 0) {
@@ -986,7 +954,7 @@ int agent_logs_open(const char *machine, struct agent_logs *logs, struct pp_erro
 		pp_error_set(err, HR_ERROR_INVALID_NAME, "no usable machine directory given");
 		goto out;
 	}
-	if (agent_state_make_dirs(dir, err) != 0)
+	if (atomicfile_mkdirs(dir, err) != 0)
 		goto out;
 	for (i = 0; i < LOG_FILE_COUNT; i++) {
 		(void)snprintf(path, sizeof(path), "%s/%s", dir, log_files[i].file);

@@ -180,9 +180,6 @@ int agent_state_path(const char *machine, const char *name, char *out, size_t si
 /* Creates directory path with mode unless it exists; refuses a non-directory (or a link). */
 int agent_state_make_dir(const char *path, mode_t mode, struct pp_error *err) PP_WARN_UNUSED;
 
-/* mkdir -p path, 0755 for each component made. */
-int agent_state_make_dirs(const char *path, struct pp_error *err) PP_WARN_UNUSED;
-
 /* Reads the JSON object in the regular file path (not following a link, at most max bytes).
  * No file: 0 with *doc NULL. A file that is not a JSON object is an error naming it, followed
  * by hint (what to do). The caller owns *doc. */

@@ -15,7 +15,7 @@
  *     updates.json                   per update: last scan, install by this agent, last failure
  *     updates/<id>.<rev>.xml, .json  the SDP and the content metadata as the server sent them
  *     cache/<SHA1>.cab(.part)        content, downloaded with resume
- *     staging/<id>.XXXXXX/           the extracted content while its installer runs
+ *     staging/<id>.<6 random>/       the extracted content while its installer runs (mkdtemp)
  *
  * Every cycle writes state messages to the queue (agent_queue.h); sending them is the caller's
  * step (after each cycle). */
@@ -130,7 +130,8 @@ struct agent_handler_result {
 
 /* What exit code means under cl's ReturnCode table: a listed code has its Result and Reboot;
  * an unlisted 0 succeeds (with RebootByDefault); any other unlisted code gets DefaultResult.
- * Failed and Cancelled become "failed" with HRESULT_FROM_WIN32(code) (0x8007xxxx; E_FAIL for 0). */
+ * Failed and Cancelled become "failed" with HRESULT_FROM_WIN32(code), 0x80070000 | code (E_FAIL
+ * for 0). */
 void agent_updates_map_exit(const struct sdp_command_line *cl, int exit_code,
 			    struct agent_handler_result *res);
 

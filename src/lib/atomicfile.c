@@ -208,3 +208,35 @@ out:
 	(void)close(fd);
 	return rc;
 }
+
+int atomicfile_mkdirs(const char *path, struct pp_error *err)
+{
+	char buf[PATH_MAX];
+	size_t i, len = strlen(path);
+	struct stat st;
+
+	if (len >= sizeof(buf)) {
+		pp_error_set(err, HR_ERROR_INVALID_NAME, "path too long: %s", path);
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		if (buf[i - 1] == '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+			pp_error_set_errno(err, errno, "cannot create directory %s", buf);
+			return -1;
+		}
+		if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			pp_error_set(err, HR_ERROR_FILE_EXISTS, "%s exists and is not a directory",
+				     buf);
+			return -1;
+		}
+		if (i < len)
+			buf[i] = '/';
+	}
+	return 0;
+}

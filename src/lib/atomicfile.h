@@ -46,4 +46,8 @@ int atomicfile_write(const char *path, const void *buf, size_t len, mode_t mode,
 /* fsyncs directory dir, so that a rename or unlink in it survives a crash. */
 int atomicfile_sync_dir(const char *dir, struct pp_error *err) PP_WARN_UNUSED;
 
+/* mkdir -p: each missing component of path made with mode 0755; ERROR_FILE_EXISTS when a
+ * component exists and is not a directory. */
+int atomicfile_mkdirs(const char *path, struct pp_error *err) PP_WARN_UNUSED;
+
 #endif

@@ -6,6 +6,8 @@
  * CERTSTORE_MAX_FILE bytes each and CERTSTORE_MAX_ENTRIES per directory. */
 #include "certstore.h"
 
+#include "atomicfile.h"
+
 #include "hresult.h"
 #include "pki.h"
 
@@ -99,37 +101,6 @@ static int store_dir(const char *machine, enum certstore_id id, enum certstore_l
 	return 0;
 }
 
-/* mkdir -p with mode 0755 for each created component. */
-static int mkdir_p(const char *path, struct pp_error *err)
-{
-	char buf[CERTSTORE_PATH_MAX];
-	struct stat st;
-	size_t i, len = strlen(path);
-
-	if (len >= sizeof(buf)) {
-		pp_error_set(err, HR_ERROR_INVALID_NAME, "path too long: %s", path);
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-			pp_error_set_errno(err, errno, "cannot create directory %s", buf);
-			return -1;
-		}
-		if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			pp_error_set(err, HR_ERROR_FILE_EXISTS, "%s exists and is not a directory",
-				     buf);
-			return -1;
-		}
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 int certstore_add(const char *machine, enum certstore_id id, enum certstore_layer layer, X509 *cert,
 		  bool force, bool *already, struct pp_error *err)
 {
@@ -165,7 +136,7 @@ int certstore_add(const char *machine, enum certstore_id id, enum certstore_laye
 		rc = 0;
 		goto out;
 	}
-	if (mkdir_p(dir, err) != 0 || pki_export_cer(cert, path, err) != 0)
+	if (atomicfile_mkdirs(dir, err) != 0 || pki_export_cer(cert, path, err) != 0)
 		goto out;
 	rc = 0;
 out:
