@@ -467,12 +467,13 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < c.documents; i++) {
 		size_t at = c.devices > 0 ? (i * 7919) % c.devices : 0;
 		struct store_device d;
+		int64_t valid_until;
 		json_t *doc;
 		char *text;
 
 		if (store_device_get(s, dev_ids[at], &d, &err) != 0)
 			goto fail;
-		doc = policy_machine_document(s, &d, &err);
+		doc = policy_machine_document(s, &d, &valid_until, &err);
 		if (doc == NULL)
 			goto fail;
 		text = json_dumps(doc, JSON_COMPACT);

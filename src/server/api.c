@@ -49,6 +49,12 @@ int api_init(struct api *a, struct pp_error *err)
 		return -1;
 	}
 	a->key_made = true;
+	a->policy_cache = policycache_new(0);
+	if (a->policy_cache == NULL) {
+		api_fini(a);
+		pp_error_set(err, HR_E_OUTOFMEMORY, "cannot make the policy cache");
+		return -1;
+	}
 	return 0;
 }
 
@@ -57,6 +63,8 @@ void api_fini(struct api *a)
 	if (a->key_made)
 		(void)pthread_key_delete(a->store_key);
 	a->key_made = false;
+	policycache_free(a->policy_cache);
+	a->policy_cache = NULL;
 }
 
 /* The calling worker's state, made with its connection on first use. */

@@ -10,6 +10,7 @@
 #include "signer.h"
 #include "error.h"
 #include "httpd.h"
+#include "policycache.h"
 #include "srvlog.h"
 #include "syncmgr.h"
 
@@ -33,13 +34,14 @@ struct api {
 	const char *uploads_dir;  /* resumable uploads (upload.h) */
 	struct srvlog *sdist_log; /* SoftwareDistribution.log: publishing */
 	struct signer *signer;	  /* the sup role's signer process, NULL without it */
-	struct content_store *content; /* the sup role's WSUSContent, NULL without it */
+	struct content_store *content;	  /* the sup role's WSUSContent, NULL without it */
+	struct policycache *policy_cache; /* machine policy answers (made by api_init) */
 	/* private */
 	bool key_made;
 	pthread_key_t store_key;
 };
 
-/* Prepares the per-thread connections. */
+/* Prepares the per-thread connections and the policy cache. */
 int api_init(struct api *a, struct pp_error *err) PP_WARN_UNUSED;
 
 /* GET /api/v1/status always; the site routes with the site role. */

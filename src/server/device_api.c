@@ -939,38 +939,75 @@ static int authenticate(struct api *a, struct httpd_request *req, struct store *
 	return 0;
 }
 
-static void on_policy(struct httpd_request *req, void *ctx)
+/* The machine policy answer of the requesting device: from the policy cache when the site is
+ * still at the generation it was built at, else built and cached. NULL after replying. */
+static struct policycache_entry *policy_answer(struct api *a, struct httpd_request *req,
+					       struct store *s, int64_t now)
 {
-	struct api *a = ctx;
+	const char *h = httpd_request_header(req, "Authorization");
+	uint8_t key[32] = {0};
 	struct store_device d;
+	struct policycache_entry *e;
 	struct pp_error err;
-	struct store *s;
-	const char *inm;
-	char etag[POLICY_VERSION_LEN + 3];
+	int64_t gen, valid_until;
+	char etag[POLICY_VERSION_LEN + 3], *text;
 	json_t *doc;
 
-	HANDLER_STORE(a, req, s, err);
+	pp_error_clear(&err);
+	if (store_policy_generation(s, &gen, &err) != 0) {
+		api_reply_failure(a, req, &err);
+		return NULL;
+	}
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
+	    store_device_credential_digest(h + 7, key, &err) == 0) {
+		e = policycache_get(a->policy_cache, key, gen, now);
+		if (e != NULL)
+			return e;
+	}
 	if (authenticate(a, req, s, &d) != 0)
-		return;
-	doc = policy_machine_document(s, &d, &err);
+		return NULL;
+	doc = policy_machine_document(s, &d, &valid_until, &err);
 	if (doc == NULL) {
 		api_reply_failure(a, req, &err);
-		return;
+		return NULL;
 	}
 	(void)snprintf(etag, sizeof(etag), "\"%s\"",
 		       json_string_value(json_object_get(doc, "version")));
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	e = text != NULL ? policycache_put(a->policy_cache, key, gen, d.id, etag, text,
+					   strlen(text), valid_until, d.last_policy_at)
+			 : NULL;
+	if (e == NULL)
+		httpd_reply_error(req, 500, "out_of_memory", "out of memory");
+	return e;
+}
+
+static void on_policy(struct httpd_request *req, void *ctx)
+{
+	struct api *a = ctx;
+	struct policycache_entry *e;
+	struct pp_error err;
+	struct store *s;
+	const char *inm;
+	int64_t now = (int64_t)time(NULL);
+
+	HANDLER_STORE(a, req, s, err);
+	e = policy_answer(a, req, s, now);
+	if (e == NULL)
+		return;
 	/* At most one write a minute per device: a write on every poll made the workers queue on
 	 * the database's write lock (bench/fleet). */
-	if ((int64_t)time(NULL) - d.last_policy_at >= POLICY_TIME_RESOLUTION &&
-	    store_device_set_policy_time(s, d.id, (int64_t)time(NULL), &err) != 0)
-		srvlog_write(a->log, CMTRACE_WARNING, "device %s: %s", d.id, err.message);
-	httpd_reply_header(req, "ETag", etag);
+	if (policycache_policy_time_due(a->policy_cache, e, now, POLICY_TIME_RESOLUTION) &&
+	    store_device_set_policy_time(s, e->device_id, now, &err) != 0)
+		srvlog_write(a->log, CMTRACE_WARNING, "device %s: %s", e->device_id, err.message);
+	httpd_reply_header(req, "ETag", e->etag);
 	inm = httpd_request_header(req, "If-None-Match");
-	if (inm != NULL && strcmp(inm, etag) == 0)
+	if (inm != NULL && strcmp(inm, e->etag) == 0)
 		httpd_reply_status(req, 304);
 	else
-		httpd_reply_json(req, 200, doc);
-	json_decref(doc);
+		httpd_reply_bytes(req, 200, "application/json", e->body, e->len);
+	policycache_release(a->policy_cache, e);
 }
 
 /* One message of a state body; -1 with err naming the field. */

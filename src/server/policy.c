@@ -235,8 +235,10 @@ static json_t *certificate_json(const struct store_certificate *c)
 	return o;
 }
 
+/* The site's signing certificates: to install (when deliver) or to remove. *valid_until becomes
+ * the second at which one of them expires, when that is before it. */
 static int add_certificates(struct store *s, bool deliver, json_t *install, json_t *remove,
-			    struct pp_error *err)
+			    int64_t *valid_until, struct pp_error *err)
 {
 	struct store_certificate *certs = NULL;
 	size_t n = 0;
@@ -252,6 +254,8 @@ static int add_certificates(struct store *s, bool deliver, json_t *install, json
 
 		if (c->type != STORE_CERT_WSUS_SIGNING)
 			continue;
+		if (reason == NULL && c->not_after < *valid_until)
+			*valid_until = c->not_after + 1;
 		if (reason != NULL)
 			e = json_pack("{s:s, s:s}", "thumbprint", c->thumbprint, "reason", reason);
 		else if (deliver)
@@ -339,7 +343,8 @@ static int document_version(const json_t *doc, char out[POLICY_VERSION_LEN + 1],
 	return 0;
 }
 
-json_t *policy_machine_document(struct store *s, const struct store_device *d, struct pp_error *err)
+json_t *policy_machine_document(struct store *s, const struct store_device *d, int64_t *valid_until,
+				struct pp_error *err)
 {
 	struct policy_table t;
 	struct clientsettings_resultant r;
@@ -351,6 +356,7 @@ json_t *policy_machine_document(struct store *s, const struct store_device *d, s
 	bool enabled, version_ok;
 
 	memset(&t, 0, sizeof(t));
+	*valid_until = INT64_MAX;
 	if (install == NULL || remove == NULL || deps == NULL) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 		goto fail;
@@ -368,7 +374,7 @@ json_t *policy_machine_document(struct store *s, const struct store_device *d, s
 	policy_resolve(&t, bits, &r, NULL, NULL);
 	enabled = r.value[CS_SU_ENABLED] != 0 && r.value[CS_SU_THIRD_PARTY] != 0;
 	version_ok = clientsettings_version_cmp(d->client_version, minimum) >= 0;
-	if (add_certificates(s, enabled && version_ok, install, remove, err) != 0 ||
+	if (add_certificates(s, enabled && version_ok, install, remove, valid_until, err) != 0 ||
 	    add_deployments(s, colls, ncolls, deps, err) != 0)
 		goto fail;
 	doc = json_pack("{s:{s:s, s:s, s:s}, s:o, s:{s:b, s:s, s:s, s:b}, s:o, s:o, s:o}", "device",

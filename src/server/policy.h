@@ -51,8 +51,10 @@ void policy_resolve(const struct policy_table *t, const uint64_t *bits,
 /* {"settings":{key:{"value","source","group","label"}},...} for the admin API and the policy. */
 json_t *policy_settings_json(const struct clientsettings_resultant *r, bool with_labels);
 
-/* The machine policy document of device d, "version" included; NULL with err. */
-json_t *policy_machine_document(struct store *s, const struct store_device *d,
+/* The machine policy document of device d, "version" included; NULL with err. *valid_until is
+ * the first second at which the same store would give another document (a signing certificate
+ * expires), INT64_MAX when none would. */
+json_t *policy_machine_document(struct store *s, const struct store_device *d, int64_t *valid_until,
 				struct pp_error *err);
 
 #endif

@@ -598,6 +598,16 @@ int store_min_client_version_get(struct store *s, char out[STORE_VERSION_MAX],
 int store_min_client_version_set(struct store *s, const char *version,
 				 struct pp_error *err) PP_WARN_UNUSED;
 
+/* The policy generation: a number that moves on every write changing what a machine policy is
+ * made of (settings, collections and their members, certificates, deployments, published
+ * updates, the minimum version, a device's name, version or credential), by any writer
+ * (migration 0005). A policy built after reading generation g is current while it reads g. */
+int store_policy_generation(struct store *s, int64_t *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* The digest under which a device credential is kept; -1 when credential cannot be one. */
+int store_device_credential_digest(const char *credential, uint8_t hash[32],
+				   struct pp_error *err) PP_WARN_UNUSED;
+
 /* ---- state messages and compliance ---- */
 
 #define STORE_STATE_DETAIL_MAX 512
@@ -822,6 +832,7 @@ struct store_ops {
 			      size_t *count, struct pp_error *err);
 	int (*min_version_get)(void *impl, char out[STORE_VERSION_MAX], struct pp_error *err);
 	int (*min_version_put)(void *impl, const char *version, struct pp_error *err);
+	int (*policy_generation)(void *impl, int64_t *out, struct pp_error *err);
 	/* *inserted false when the id is already recorded. */
 	int (*state_insert)(void *impl, const char *device_id, const struct store_state_message *m,
 			    int64_t now, bool *inserted, struct pp_error *err);

@@ -343,12 +343,17 @@ int store_device_register(struct store *s, const char *enrollment_key, const cha
 
 	if (check_device(dev, err) != 0 ||
 	    store_secret_digest("an enrollment key", enrollment_key, key_hash, err) != 0 ||
-	    store_secret_digest("a device credential", credential, cred_hash, err) != 0)
+	    store_device_credential_digest(credential, cred_hash, err) != 0)
 		return -1;
 	if (store_transaction(s, register_tx, &c, err) != 0)
 		return -1;
 	*is_new = c.is_new;
 	return 0;
+}
+
+int store_device_credential_digest(const char *credential, uint8_t hash[32], struct pp_error *err)
+{
+	return store_secret_digest("a device credential", credential, hash, err);
 }
 
 int store_device_authenticate(struct store *s, const char *credential, struct store_device *out,
@@ -359,7 +364,7 @@ int store_device_authenticate(struct store *s, const char *credential, struct st
 
 	*found = false;
 	pp_error_clear(&ignored);
-	if (store_secret_digest("a device credential", credential, hash, &ignored) != 0)
+	if (store_device_credential_digest(credential, hash, &ignored) != 0)
 		return 0; /* not a credential: nobody's */
 	return s->ops->device_find(s->impl, "credential", hash, sizeof(hash), out, found, err);
 }
@@ -872,6 +877,11 @@ int store_client_setting_deployments(struct store *s, const char *name,
 int store_min_client_version_get(struct store *s, char out[STORE_VERSION_MAX], struct pp_error *err)
 {
 	return s->ops->min_version_get(s->impl, out, err);
+}
+
+int store_policy_generation(struct store *s, int64_t *out, struct pp_error *err)
+{
+	return s->ops->policy_generation(s->impl, out, err);
 }
 
 int store_min_client_version_set(struct store *s, const char *version, struct pp_error *err)

@@ -1083,6 +1083,7 @@ static const struct store_ops sqlite_ops = {
     .cs_deployments = sq_cs_deployments,
     .min_version_get = sq_min_version_get,
     .min_version_put = sq_min_version_put,
+    .policy_generation = sq_policy_generation,
     .state_insert = sq_state_insert,
     .compliance_list = sq_compliance_list,
 };

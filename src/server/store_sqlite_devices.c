@@ -727,6 +727,25 @@ int sq_min_version_put(void *impl, const char *version, struct pp_error *err)
 			"record the minimum client version");
 }
 
+int sq_policy_generation(void *impl, int64_t *out, struct pp_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *st = sq_prepare(q, "SELECT n FROM policy_generation WHERE id = 1", err);
+	int r;
+
+	*out = 0;
+	if (st == NULL)
+		return -1;
+	r = sq_row(q, st, err, "read the policy generation");
+	if (r == 1)
+		*out = sqlite3_column_int64(st, 0);
+	sq_release(q, st);
+	if (r == 0)
+		pp_error_set(err, HR_ERROR_INVALID_DATA,
+			     "site database: the policy generation row is missing");
+	return r == 1 ? 0 : -1;
+}
+
 /* ---- state messages and compliance ---- */
 
 int sq_state_insert(void *impl, const char *device_id, const struct store_state_message *m,

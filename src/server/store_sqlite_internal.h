@@ -142,6 +142,7 @@ int sq_cs_deployments(void *impl, int64_t id, struct store_client_setting_deploy
 		      size_t *count, struct pp_error *err);
 int sq_min_version_get(void *impl, char out[STORE_VERSION_MAX], struct pp_error *err);
 int sq_min_version_put(void *impl, const char *version, struct pp_error *err);
+int sq_policy_generation(void *impl, int64_t *out, struct pp_error *err);
 
 int sq_state_insert(void *impl, const char *device_id, const struct store_state_message *m,
 		    int64_t now, bool *inserted, struct pp_error *err);

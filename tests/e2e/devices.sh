@@ -5,7 +5,8 @@
 # machine policy (settings with their source, certificates only when third-party updates are on
 # and the client is new enough, blocked certificates to remove, 304 on an unchanged version, 401),
 # the priority conflict of the seed documents, a deployed update's SDP and content, state
-# messages (duplicates) and compliance per update and per deployment.
+# messages (duplicates) and compliance per update and per deployment; the policy cache (a change
+# written by another process is served at the next poll, a poll changes no generation).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../daemon_lib.sh"
 cd "$TMP" || exit 1
@@ -128,6 +129,24 @@ is "a lower minimum: 200" "$(status "$(api -X PUT "${J[@]}" -d '{"minimum_client
 is "then it gets the certificate" "$(body "$(dev "$CRED_C" "$H/api/v1/device/policy")" | jq_py 'len(d["certificates"])')" 1
 is "a malformed minimum: 400" "$(status "$(api -X PUT "${J[@]}" -d '{"minimum_client_version":"5.0"}' \
   "$H/api/v1/third-party-client-version")")" 400
+
+# ---- the policy cache: another writer's change is served at once, a device's own writes are not changes ----
+gen() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT n FROM policy_generation").fetchone()[0])' "$D/patchpoint.db"; }
+V_C=$(jfield version "$(body "$(dev "$CRED_C" "$H/api/v1/device/policy")")")
+G0=$(gen)
+is "polling again changes no generation" "$(dev "$CRED_C" "$H/api/v1/device/policy" >/dev/null; gen)" "$G0"
+python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE hierarchy_settings SET min_client_version = ? WHERE id = 1", ("5.00.9999.1000",))
+db.commit()' "$D/patchpoint.db"
+is "a change by another writer moves the generation" "$([ "$(gen)" -gt "$G0" ] && echo moved)" moved
+P=$(body "$(dev "$CRED_C" -H "If-None-Match: \"$V_C\"" "$H/api/v1/device/policy")")
+is "and the next poll has the new policy, not the cached one" \
+  "$(printf '%s' "$P" | jq_py '(d["third_party"]["minimum_client_version"], len(d["certificates"]))')" \
+  "('5.00.9999.1000', 0)"
+is "back to 5.00.7000.1000: 200" "$(status "$(api -X PUT "${J[@]}" -d '{"minimum_client_version":"5.00.7000.1000"}' \
+  "$H/api/v1/third-party-client-version")")" 200
+is "the old client gets the certificate again" "$(body "$(dev "$CRED_C" "$H/api/v1/device/policy")" | jq_py 'len(d["certificates"])')" 1
 
 # ---- the priority conflict ----
 r=$(api -X POST "${J[@]}" -d "{\"name\":\"Workstations\",\"rules\":[{\"member\":\"device-b\"}]}" \

@@ -478,17 +478,9 @@ static void test_sups(void **state)
 static void make_cert(struct store_certificate *c, uint8_t *der, size_t len, uint32_t seed,
 		      enum store_certificate_type type)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
 	tu_fill(der, len, seed);
-	assert_int_equal(EVP_Digest(der, len, md, &mdlen, EVP_sha1(), NULL), 1);
 	memset(c, 0, sizeof(*c));
-	for (unsigned i = 0; i < 20; i++) {
-		c->thumbprint[2 * i] = hex[md[i] >> 4];
-		c->thumbprint[2 * i + 1] = hex[md[i] & 15];
-	}
+	tu_sha1_hex(der, len, c->thumbprint);
 	c->type = type;
 	c->der = der;
 	c->der_len = len;

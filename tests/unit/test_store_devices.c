@@ -2,8 +2,9 @@
  * database (src/server/store_devices.c, store_sqlite_devices.c) and the resolution over them
  * (src/server/policy.c): registration (new, known keeps its identity, the old credential stops
  * working, bad/revoked/expired keys), memberships recomputed when a device changes, collection
- * refusals, client setting orders (create, move, delete renumbers), deploy refusals, and
- * resultant settings with the winner named. */
+ * refusals, client setting orders (create, move, delete renumbers), deploy refusals,
+ * resultant settings with the winner named, the policy generation (which writes move it and
+ * which do not) and the expiry a machine policy document is good until. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -435,6 +436,160 @@ static void test_resultant(void **state)
 	policy_table_free(&t);
 }
 
+static int64_t generation(struct fx *f)
+{
+	struct pp_error err;
+	int64_t g = 0;
+
+	pp_error_clear(&err);
+	if (store_policy_generation(f->s, &g, &err) != 0)
+		fail_msg("policy generation: %s", err.message);
+	return g;
+}
+
+/* Asserts that the writes since *g moved the generation (moved) or left it (!moved). */
+static void expect_generation(struct fx *f, int64_t *g, bool moved, const char *what)
+{
+	int64_t now = generation(f);
+
+	if ((now != *g) != moved)
+		fail_msg("%s: the policy generation went from %lld to %lld", what, (long long)*g,
+			 (long long)now);
+	*g = now;
+}
+
+static void test_policy_generation(void **state)
+{
+	struct fx *f = *state;
+	struct store_device a;
+	struct store_collection ws;
+	struct store_collection_rule member;
+	struct store_client_setting c;
+	struct store_enrollment_key k;
+	struct store_state_message m;
+	struct store_certificate cert;
+	struct clientsettings_values no;
+	struct pp_error err;
+	uint8_t der[300];
+	size_t accepted = 0, dups = 0;
+	bool is_new, already;
+	int64_t g = generation(f);
+
+	pp_error_clear(&err);
+	assert_true(g >= 1);
+	device(&a, MACHINE_A, "device-a", "");
+	assert_int_equal(store_device_register(f->s, KEY, CRED1, &a, &is_new, &err), 0);
+	expect_generation(f, &g, false, "a new device in no collection");
+
+	/* What devices do all day changes no policy. */
+	memset(&m, 0, sizeof(m));
+	(void)snprintf(m.id, sizeof(m.id), "6f1c5b2e-0d7a-4c55-9a43-2b8e0f6d1a01");
+	m.time = 1700000000;
+	m.topic = STORE_TOPIC_SCAN;
+	(void)snprintf(m.update_id, sizeof(m.update_id), "%s",
+		       "0b7e4a1c-2f3d-4e5a-8b9c-0d1e2f3a4b5c");
+	m.revision = 1;
+	m.state = STORE_STATUS_REQUIRED;
+	assert_int_equal(store_state_messages_add(f->s, a.id, &m, 1, &accepted, &dups, &err), 0);
+	assert_int_equal(accepted, 1);
+	assert_int_equal(store_device_set_policy_time(f->s, a.id, 1700000100, &err), 0);
+	assert_int_equal(
+	    store_enrollment_key_add(f->s, "more", "fedcba9876543210fedcba9876543210", 0, &k, &err),
+	    0);
+	expect_generation(f, &g, false, "a state message, the policy time, an enrollment key");
+
+	/* Everything a policy is made of moves it. */
+	assert_int_equal(store_device_register(f->s, KEY, CRED2, &a, &is_new, &err), 0);
+	expect_generation(f, &g, true, "a new credential");
+	memset(&member, 0, sizeof(member));
+	member.rule.kind = MEMBERSHIP_DIRECT;
+	(void)strcpy(member.rule.value, a.id);
+	assert_int_equal(store_collection_create(f->s, "Workstations", &member, 1, &ws, &err), 0);
+	expect_generation(f, &g, true, "a collection");
+	memset(&no, 0, sizeof(no));
+	assert_int_equal(clientsettings_set(&no, "third-party", "no", &err), 0);
+	assert_int_equal(store_client_setting_create(f->s, "Workstations", &no, &c, &err), 0);
+	expect_generation(f, &g, true, "a client setting");
+	assert_int_equal(store_client_setting_create(f->s, "Second", &no, &c, &err), 0);
+	expect_generation(f, &g, true, "another client setting");
+	assert_int_equal(store_client_setting_deploy(f->s, "Workstations", "Workstations", &err),
+			 0);
+	expect_generation(f, &g, true, "a client setting deployed");
+	assert_int_equal(store_client_setting_move(f->s, "Workstations", false, &err), 0);
+	expect_generation(f, &g, true, "a client setting moved");
+	assert_int_equal(clientsettings_set(&no, "third-party", "yes", &err), 0);
+	assert_int_equal(store_client_setting_set(f->s, "Workstations", &no, &err), 0);
+	expect_generation(f, &g, true, "a client setting changed");
+	assert_int_equal(store_min_client_version_set(f->s, "5.00.9000.1000", &err), 0);
+	expect_generation(f, &g, true, "the minimum client version");
+	tu_fill(der, sizeof(der), 7);
+	memset(&cert, 0, sizeof(cert));
+	tu_sha1_hex(der, sizeof(der), cert.thumbprint);
+	cert.type = STORE_CERT_WSUS_SIGNING;
+	cert.der = der;
+	cert.der_len = sizeof(der);
+	(void)snprintf(cert.subject, sizeof(cert.subject), "CN=WSUS Publishers Self-signed");
+	cert.not_before = 1700000000;
+	cert.not_after = 4000000000;
+	assert_int_equal(store_certificate_add(f->s, &cert, &already, &err), 0);
+	expect_generation(f, &g, true, "a signing certificate");
+	assert_int_equal(store_certificate_block(f->s, cert.thumbprint, &err), 0);
+	expect_generation(f, &g, true, "a certificate blocked");
+}
+
+/* A policy document is good until the first signing certificate in it expires. */
+static void test_document_valid_until(void **state)
+{
+	struct fx *f = *state;
+	struct store_certificate cert;
+	struct store_device a;
+	struct pp_error err;
+	uint8_t der1[300], der2[310];
+	int64_t until = 0;
+	bool is_new, already;
+	json_t *doc;
+
+	pp_error_clear(&err);
+	device(&a, MACHINE_A, "device-a", "");
+	assert_int_equal(store_device_register(f->s, KEY, CRED1, &a, &is_new, &err), 0);
+	doc = policy_machine_document(f->s, &a, &until, &err);
+	assert_non_null(doc);
+	json_decref(doc);
+	assert_true(until == INT64_MAX);
+
+	memset(&cert, 0, sizeof(cert));
+	cert.type = STORE_CERT_WSUS_SIGNING;
+	(void)snprintf(cert.subject, sizeof(cert.subject), "CN=WSUS Publishers Self-signed");
+	cert.not_before = 1700000000;
+	tu_fill(der1, sizeof(der1), 11);
+	tu_sha1_hex(der1, sizeof(der1), cert.thumbprint);
+	cert.der = der1;
+	cert.der_len = sizeof(der1);
+	cert.not_after = 4000000000;
+	assert_int_equal(store_certificate_add(f->s, &cert, &already, &err), 0);
+	tu_fill(der2, sizeof(der2), 12);
+	tu_sha1_hex(der2, sizeof(der2), cert.thumbprint);
+	cert.der = der2;
+	cert.der_len = sizeof(der2);
+	cert.not_after = 3000000000;
+	assert_int_equal(store_certificate_add(f->s, &cert, &already, &err), 0);
+	doc = policy_machine_document(f->s, &a, &until, &err);
+	assert_non_null(doc);
+	json_decref(doc);
+	assert_true(until == 3000000001); /* the second after the first not_after */
+
+	/* An expired one is already a removal: it sets no limit. */
+	tu_fill(der2, sizeof(der2), 13);
+	tu_sha1_hex(der2, sizeof(der2), cert.thumbprint);
+	cert.not_after = 1700000100;
+	assert_int_equal(store_certificate_add(f->s, &cert, &already, &err), 0);
+	doc = policy_machine_document(f->s, &a, &until, &err);
+	assert_non_null(doc);
+	assert_int_equal(json_array_size(json_object_get(doc, "remove_certificates")), 1);
+	json_decref(doc);
+	assert_true(until == 3000000001);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +597,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_collections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_client_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_resultant, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_policy_generation, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_document_valid_until, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

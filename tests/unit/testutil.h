@@ -37,6 +37,9 @@ bool tu_exists(const char *path);
 /* Fills buf with deterministic pseudo-random bytes from seed (xorshift). */
 void tu_fill(uint8_t *buf, size_t len, uint32_t seed);
 
+/* The SHA-1 of data in upper-case hex, as certificate thumbprints are written. */
+void tu_sha1_hex(const void *data, size_t len, char out[41]);
+
 /* Number of entries in a directory tree (files and directories, recursive), -1 if missing. */
 int tu_count_entries(const char *dir);
 
