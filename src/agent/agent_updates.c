@@ -1427,6 +1427,12 @@ static void install_one(struct cycle *c, const struct deployment *d, json_t *ent
 	req.expected_sha1 = sha1;
 	req.expected_sha256 = sha256;
 	if (trust_evaluate_cab(cab, &req, &tr) != HR_S_OK) {
+		/* Bytes changed after signing never become good: not kept for a retry. */
+		if (tr.hr == HR_TRUST_E_BAD_DIGEST && unlink(cab) == 0)
+			agent_log(wua_log(c), CMTRACE_WARNING,
+				  "Removed the cached content of update %s: it was changed after "
+				  "it was signed",
+				  d->update_id);
 		f.phase = PHASE_TRUST;
 		f.hr = tr.hr;
 		f.detail = tr.detail;
@@ -1744,7 +1750,16 @@ static json_t *explain(const char *machine, const char *update_id, const json_t 
 	say(&t, "Update %s (%s), revision %lld: the last install failed with %s %s: %s", update_id,
 	    member_text(entry, "title"), member_int(f, "revision"), code, hresult_symbol(hr),
 	    hresult_message(hr));
-	if (strcmp(phase, PHASE_TRUST) == 0) {
+	if (strcmp(phase, PHASE_TRUST) == 0 && hr == HR_TRUST_E_BAD_DIGEST) {
+		/* The certificates are not the cause: the bytes are. */
+		say(&t,
+		    " The content was changed after it was signed (%s), so no certificate store "
+		    "or policy value on this machine can make it install: the copy the site "
+		    "served is not what was published. Check the site's content directory and "
+		    "publish the update again from its source; this agent removed its cached "
+		    "copy and downloads the content again next time.",
+		    member_text(f, "detail"));
+	} else if (strcmp(phase, PHASE_TRUST) == 0) {
 		json_decref(signer);
 		signer = explain_signer(machine, f, &t);
 		if (json_is_null(signer))

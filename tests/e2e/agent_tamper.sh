@@ -11,8 +11,9 @@
 # The restarted server's start-up scrub and its check on every read pass, and so does the
 # agent's file-digest check against the metadata (no 0x80246002); only the Authenticode digest
 # check catches it: device B refuses the install with 0x80096010 (WUAHandler.log, compliance
-# Failed 0x80096010, no marker), again on a retry from its cache, and `patchpoint verify` on
-# the downloaded CAB says 0x80096010 where the genuine one is OK.
+# Failed 0x80096010, no marker, diagnose says the bytes are the cause, the download is not kept)
+# and again on a retry, and `patchpoint verify` on the served CAB says 0x80096010 where the
+# genuine one is OK.
 # (Content damaged on the server whose digests were not rewritten is refused by the server
 # itself: tests/e2e/agent_updates.sh.)
 # shellcheck source=tests/lib.sh
@@ -245,23 +246,32 @@ is "compliance --json: the HRESULT and the detail" \
   "$(pp compliance "$UPD" --json | jq_py "[(x['status'], x['hresult'], x['detail']) for x in d['devices'] if x['device'] == 'device-b'][0]")" \
   "('Failed', '0x80096010', 'the content digest does not match the digest in the signature of $SUBJECT (thumbprint $TP); the file was changed after it was signed')"
 is "A stays Installed" "$(pp compliance "$UPD" | awk '$1 == "device-a" {print $2}')" Installed
-like "diagnose names the code" "$(agent --machine mb diagnose)" \
+run agent --machine mb diagnose
+like "diagnose names the code" "$OUT" \
   "^Update $UPD \(Marker Tool\), revision 1: the last install failed with $BAD_DIGEST "
+like "and says the bytes, not the stores, are the cause" "$OUT" \
+  " The content was changed after it was signed \(the content digest does not match .*\), so no certificate store or policy value on this machine can make it install: the copy the site served is not what was published\."
+unlike "it does not send the administrator to the certificate stores" "$OUT" 'next machine policy cycle puts'
+B_CAB=mb/agent/cache/$T_SHA1.cab
+fails "the tampered download is not kept in the cache" test -e "$B_CAB"
+is "WUAHandler.log says so" \
+  "$(msgs mb WUAHandler | grep -c -x -F "Removed the cached content of update $UPD: it was changed after it was signed")" 1
 
 # ---- the toolkit agrees ----
-B_CAB=mb/agent/cache/$T_SHA1.cab
-is "the downloaded CAB is the tampered one" "$(cmp "$B_CAB" "$T_CAB" 2>&1 && echo same)" same
-run pp verify --machine mb --sha1 "$T_SHA1" --sha256 "$T_SHA256" "$B_CAB"
+curl -s --max-time 20 -o served.cab "$H/Content/${T_SHA1: -2}/$T_SHA1.cab"
+is "the server serves the tampered CAB" "$(cmp served.cab "$T_CAB" 2>&1 && echo same)" same
+run pp verify --machine mb --sha1 "$T_SHA1" --sha256 "$T_SHA256" served.cab
 is "patchpoint verify on it: 0x80096010, exit 1" "$RC|$OUT" "1|$BAD_DIGEST"
 is "with the reason on stderr" "$ERR" \
-  "patchpoint: $B_CAB: the content digest does not match the digest in the signature of $SUBJECT (thumbprint $TP); the file was changed after it was signed"
+  "patchpoint: served.cab: the content digest does not match the digest in the signature of $SUBJECT (thumbprint $TP); the file was changed after it was signed"
 run pp verify --machine mb --sha1 "$SHA1" --sha256 "$SHA256" genuine.cab
 is "the genuine CAB verifies on B" "$RC|$OUT" "0|OK"
 
-# ---- a retry from the cache fails the same way ----
+# ---- a retry downloads it again and fails the same way ----
 run agent --machine mb trigger software-updates-deployment-evaluation
 like "retried: 0x80096010 again" "$RC|$OUT" "^1\|Update $UPD \(Marker Tool\) failed to install: .*\(0x80096010 TRUST_E_BAD_DIGEST\)"
-like "from the cache" "$(msgs mb WUAHandler)" "Content of update $UPD is in the cache"
+is "downloaded again, not taken from the cache" \
+  "$(msgs mb WUAHandler | grep -c -E "^Downloading $H/Content/${T_SHA1: -2}/$T_SHA1\.cab ")" 2
 is "WUAHandler.log: a second line" "$(msgs mb WUAHandler | grep -c -x -F "${FAILED_LINE}0x80096010")" 2
 fails "still no marker on B" test -e "$MARK/mb"
 is "compliance: still Failed 0x80096010" \
