@@ -1015,6 +1015,7 @@ static const struct store_ops sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .schema_version = sq_schema_version,
+    .gpo = &sq_gpo_ops,
     .site_insert = sq_site_insert,
     .site_reparent = sq_site_reparent,
     .site_get = sq_site_get,
