@@ -164,9 +164,11 @@ static int read_tx(struct store *s, void *ctx, struct pp_error *err)
 int store_gpo_read(struct store *s, const char *id_or_name, struct store_gpo_contents *out,
 		   struct pp_error *err)
 {
-	struct read_ctx c = {id_or_name, out};
+	struct read_ctx c;
 
 	memset(out, 0, sizeof(*out));
+	c.id_or_name = id_or_name;
+	c.out = out;
 	/* One transaction: the version and what it numbers are read together. */
 	if (store_transaction(s, read_tx, &c, err) != 0) {
 		store_gpo_contents_free(out);
@@ -369,7 +371,7 @@ int store_gpo_value_set(struct store *s, const char *id_or_name, const char *nam
 {
 	struct value_ctx c;
 	const char *canonical, *key;
-	bool dummy;
+	bool dummy = false;
 
 	memset(&c, 0, sizeof(c));
 	c.gpo = id_or_name;
