@@ -175,16 +175,18 @@ static const char set_policy_manual[] =
     "    patchpoint gpo set-policy - set a policy value in a GPO\n"
     "\n"
     "SYNOPSIS\n"
-    "    patchpoint gpo set-policy GPO AcceptTrustedPublisherCerts 1|0 [--json]\n"
+    "    patchpoint gpo set-policy GPO AcceptTrustedPublisherCerts 1|0|not-configured [--json]\n"
     "\n"
     "DESCRIPTION\n"
     "    Computer Configuration > Administrative Templates > Windows Components > Windows\n"
     "    Update > \"Allow signed updates from an intranet Microsoft update service\n"
-    "    location\": 1 Enabled, 0 Disabled. The GPO's Registry.pol then holds the REG_DWORD\n"
+    "    location\": 1 Enabled, 0 Disabled, not-configured takes it out of the GPO. The GPO's\n"
+    "    Registry.pol then holds (or no longer holds) the REG_DWORD\n"
     "    Software\\Policies\\Microsoft\\Windows\\WindowsUpdate AcceptTrustedPublisherCerts,\n"
     "    which devices set with the source gpo:<GPO name>; group policy takes precedence over\n"
     "    client settings (docs/internals/gpo.md). The version goes up by one unless the GPO\n"
-    "    held that value already.\n" GPO_ARG "\n"
+    "    held that value already; not-configured of a value the GPO does not set is\n"
+    "    refused.\n" GPO_ARG "\n"
     "OPTIONS\n"
     "    --json   the server's answer (the GPO) as JSON\n" CLI_API_MANUAL_OPTIONS
     "\n" EXIT_STATUS("set");
@@ -663,13 +665,21 @@ static int gpo_set_policy(struct cli *cli, int argc, char **argv)
 	int value, rc;
 
 	rc = verb_parse(cmd, argc, argv, ALLOW(OPT_JSON), 3,
-			"a GPO (name or id), " ATPC " and 1 or 0", &a);
+			"a GPO (name or id), " ATPC " and 1, 0 or not-configured", &a);
 	if (rc != 0)
 		return rc;
 	if (strcasecmp(a.pos[1], ATPC) != 0)
 		return cli_usage(cmd, "unknown policy '%s': a GPO sets " ATPC, a.pos[1]);
+	if (strcasecmp(a.pos[2], "not-configured") == 0) {
+		(void)snprintf(line, sizeof(line), ATPC " is not configured in GPO %s", a.pos[0]);
+		return run_request(cli, cmd, &a, "DELETE",
+				   gpo_path(a.pos[0], "/policies", ATPC, NULL), NULL, false, NULL,
+				   line);
+	}
 	if (strcmp(a.pos[2], "1") != 0 && strcmp(a.pos[2], "0") != 0)
-		return cli_usage(cmd, ATPC " is 1 (Enabled) or 0 (Disabled), not '%s'", a.pos[2]);
+		return cli_usage(cmd,
+				 ATPC " is 1 (Enabled), 0 (Disabled) or not-configured, not '%s'",
+				 a.pos[2]);
 	value = a.pos[2][0] - '0';
 	body = json_pack("{s:i}", "value", value);
 	if (body == NULL)
@@ -803,7 +813,7 @@ int cli_gpo(struct cli *cli, int argc, char **argv)
 	     gpo_import_cert},
 	    {"remove-cert", "take a certificate out of a GPO's policy store", remove_manual,
 	     gpo_remove_cert},
-	    {"set-policy", "set AcceptTrustedPublisherCerts in a GPO", set_policy_manual,
+	    {"set-policy", "set or unset AcceptTrustedPublisherCerts in a GPO", set_policy_manual,
 	     gpo_set_policy},
 	    {"export", "write a GPO's SYSVOL folder", export_manual, gpo_export},
 	};

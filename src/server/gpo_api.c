@@ -344,6 +344,25 @@ out:
 	json_decref(body);
 }
 
+static void on_policy_clear(struct httpd_request *req, void *ctx)
+{
+	struct api *a = ctx;
+	const char *gpo = httpd_request_capture(req, "gpo");
+	const char *name = httpd_request_capture(req, "name");
+	struct store_gpo g;
+	struct pp_error err;
+	struct store *s;
+
+	HANDLER_STORE(a, req, s, err);
+	if (store_gpo_value_clear(s, gpo, name, &g, &err) != 0) {
+		api_reply_failure(a, req, &err);
+		return;
+	}
+	srvlog_write(a->log, CMTRACE_INFO, "GPO \"%s\" %s: %s not configured (version %lu)", g.name,
+		     g.id, name, (unsigned long)g.version);
+	httpd_reply_status(req, 204);
+}
+
 /* ---- links ---- */
 
 static void on_link(struct httpd_request *req, void *ctx)
@@ -606,6 +625,7 @@ static const struct {
     {"POST", "/api/v1/gpos/{gpo}/certificates", on_cert_add},
     {"DELETE", "/api/v1/gpos/{gpo}/certificates/{store}/{thumbprint}", on_cert_remove},
     {"PUT", "/api/v1/gpos/{gpo}/policies/{name}", on_policy_set},
+    {"DELETE", "/api/v1/gpos/{gpo}/policies/{name}", on_policy_clear},
     {"POST", "/api/v1/gpos/{gpo}/links", on_link},
     {"DELETE", "/api/v1/gpos/{gpo}/links/{collection}", on_unlink},
     {"GET", "/api/v1/gpos/{gpo}/folder", on_folder},

@@ -937,6 +937,11 @@ int store_gpo_cert_remove(struct store *s, const char *id_or_name, const char *s
 int store_gpo_value_set(struct store *s, const char *id_or_name, const char *name, uint32_t value,
 			bool *changed, struct store_gpo *out, struct pp_error *err) PP_WARN_UNUSED;
 
+/* Takes policy value name out of the GPO ("Not Configured") and bumps its version.
+ * CRYPT_E_NOT_FOUND when the GPO does not set it. */
+int store_gpo_value_clear(struct store *s, const char *id_or_name, const char *name,
+			  struct store_gpo *out, struct pp_error *err) PP_WARN_UNUSED;
+
 /* Links the GPO to a collection (by id or name) at link order order (1..n+1; 0 = n+1, the
  * lowest precedence, as GPMC adds a link); the links at that order and after move down by one.
  * Linking does not change the GPO's version (the link belongs to the collection, as gPLink
@@ -980,6 +985,8 @@ struct store_gpo_ops {
 			 struct pp_error *err);
 	int (*value_list)(void *impl, const char *id, struct store_gpo_value **out, size_t *count,
 			  struct pp_error *err);
+	int (*value_delete)(void *impl, const char *id, const char *name, bool *found,
+			    struct pp_error *err);
 	int (*link_insert)(void *impl, const struct store_gpo_link *l, struct pp_error *err);
 	int (*link_delete)(void *impl, const char *id, const char *collection_id, bool *found,
 			   struct pp_error *err);

@@ -385,6 +385,38 @@ int store_gpo_value_set(struct store *s, const char *id_or_name, const char *nam
 	return store_transaction(s, value_tx, &c, err);
 }
 
+static int value_clear_tx(struct store *s, void *ctx, struct pp_error *err)
+{
+	struct value_ctx *c = ctx;
+	struct store_gpo g;
+	bool found = false;
+
+	if (find_gpo(s, c->gpo, &g, err) != 0 ||
+	    GPO(s)->value_delete(s->impl, g.id, c->v.name, &found, err) != 0)
+		return -1;
+	if (!found) {
+		pp_error_set(err, HR_CRYPT_E_NOT_FOUND, "GPO \"%s\" does not set %s", g.name,
+			     c->v.name);
+		return -1;
+	}
+	return bump(s, &g, c->out, err);
+}
+
+int store_gpo_value_clear(struct store *s, const char *id_or_name, const char *name,
+			  struct store_gpo *out, struct pp_error *err)
+{
+	struct value_ctx c;
+	const char *canonical, *key;
+
+	memset(&c, 0, sizeof(c));
+	c.gpo = id_or_name;
+	c.out = out;
+	if (gpo_policy_parse(name, &canonical, &key, err) != 0)
+		return -1;
+	(void)snprintf(c.v.name, sizeof(c.v.name), "%s", canonical);
+	return store_transaction(s, value_clear_tx, &c, err);
+}
+
 /* ---- links ---- */
 
 struct link_ctx {

@@ -264,6 +264,24 @@ static int value_list(void *impl, const char *id, struct store_gpo_value **out, 
 		       "list the GPO's policy values");
 }
 
+static int value_delete(void *impl, const char *id, const char *name, bool *found,
+			struct pp_error *err)
+{
+	struct sq *q = impl;
+	sqlite3_stmt *st =
+	    sq_prepare(q, "DELETE FROM gpo_values WHERE gpo_id = ? AND name = ?", err);
+	int rc;
+
+	*found = false;
+	if (st == NULL)
+		return -1;
+	rc = run_done(q, st, sq_text(q, st, 1, id, err) || sq_text(q, st, 2, name, err), err,
+		      "take the policy value out of the GPO");
+	if (rc == 0)
+		*found = sqlite3_changes(q->db) > 0;
+	return rc;
+}
+
 /* ---- links ---- */
 
 static int link_insert(void *impl, const struct store_gpo_link *l, struct pp_error *err)
@@ -365,6 +383,7 @@ const struct store_gpo_ops sq_gpo_ops = {
     .cert_list = cert_list,
     .value_put = value_put,
     .value_list = value_list,
+    .value_delete = value_delete,
     .link_insert = link_insert,
     .link_delete = link_delete,
     .link_set_order = link_set_order,

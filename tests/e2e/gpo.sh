@@ -72,9 +72,9 @@ usage "import-cert without a file" "expected a GPO (name or id) and a certificat
   pp gpo import-cert G --store Root
 usage "remove-cert with a bad thumbprint" "'12AB' is not a thumbprint (40 hexadecimal digits)" \
   pp gpo remove-cert G --store Root 12AB
-usage "set-policy 2" "AcceptTrustedPublisherCerts is 1 (Enabled) or 0 (Disabled), not '2'" \
+usage "set-policy 2" "AcceptTrustedPublisherCerts is 1 (Enabled), 0 (Disabled) or not-configured, not '2'" \
   pp gpo set-policy G AcceptTrustedPublisherCerts 2
-usage "set-policy yes" "AcceptTrustedPublisherCerts is 1 (Enabled) or 0 (Disabled), not 'yes'" \
+usage "set-policy yes" "AcceptTrustedPublisherCerts is 1 (Enabled), 0 (Disabled) or not-configured, not 'yes'" \
   pp gpo set-policy G AcceptTrustedPublisherCerts yes
 usage "set-policy of another policy" "unknown policy 'NoAutoUpdate': a GPO sets AcceptTrustedPublisherCerts" \
   pp gpo set-policy G NoAutoUpdate 1
@@ -137,13 +137,20 @@ run pp gpo set-policy "Trust WSUS" AcceptTrustedPublisherCerts 1
 is "set-policy 1" "$RC|$OUT" "0|AcceptTrustedPublisherCerts = 1 (Enabled) in GPO Trust WSUS (version 3)"
 run pp gpo set-policy "$GUID" AcceptTrustedPublisherCerts 1
 is "set-policy 1 again (by id): no new version" "$RC|$OUT" "0|AcceptTrustedPublisherCerts = 1 (Enabled) in GPO Trust WSUS (version 3)"
+run pp gpo set-policy "Trust WSUS" AcceptTrustedPublisherCerts not-configured
+is "set-policy not-configured" "$RC|$OUT" "0|AcceptTrustedPublisherCerts is not configured in GPO Trust WSUS"
+refused "not-configured twice" \
+  'patchpoint: GPO "Trust WSUS" does not set AcceptTrustedPublisherCerts (HTTP 404 not_found)' \
+  pp gpo set-policy "Trust WSUS" AcceptTrustedPublisherCerts NOT-CONFIGURED
+run pp gpo set-policy "Trust WSUS" AcceptTrustedPublisherCerts 1
+is "set-policy 1 once more" "$RC|$OUT" "0|AcceptTrustedPublisherCerts = 1 (Enabled) in GPO Trust WSUS (version 5)"
 run pp gpo link "Trust WSUS" --collection Servers
 is "link to Servers" "$RC|$OUT" "0|Linked GPO Trust WSUS to collection Servers (PP100010) at link order 1"
 run pp gpo show "Trust WSUS"
 # shellcheck disable=SC2001
 is "gpo show" "$RC|$(sed 's/^Changed: .*/Changed: -/' <<<"$OUT")" "0|$(L "Name:         Trust WSUS" \
   "Id:           $GUID" \
-  "Version:      3 (machine 3, user 0)" \
+  "Version:      5 (machine 5, user 0)" \
   "Changed: -" \
   "Links:" \
   "    1    PP100010  Servers" \
@@ -154,10 +161,10 @@ is "gpo show" "$RC|$(sed 's/^Changed: .*/Changed: -/' <<<"$OUT")" "0|$(L "Name: 
   "    AcceptTrustedPublisherCerts = 1 (Enabled)  Software\\Policies\\Microsoft\\Windows\\WindowsUpdate")"
 run pp gpo list
 is "gpo list" "$RC|$OUT" "0|$(L "$(printf '%-38s  %-7s  %-24s  %s' Id Version Name Links)" \
-  "$(printf '%-38s  %-7s  %-24s  %s' "$GUID" 3 "Trust WSUS" "Servers (1)")")"
+  "$(printf '%-38s  %-7s  %-24s  %s' "$GUID" 5 "Trust WSUS" "Servers (1)")")"
 is "gpo show --json" "$(pp gpo show "Trust WSUS" --json | jq_py '(d["version"], d["machine_version"], d["user_version"], [c["store"] for c in d["certificates"]], d["policies"][0]["key"], d["links"])')" \
-  "(3, 3, 0, ['Root', 'TrustedPublisher'], 'Software\\\\Policies\\\\Microsoft\\\\Windows\\\\WindowsUpdate', [{'collection_id': 'PP100010', 'collection': 'Servers', 'link_order': 1}])"
-is "gpo list --json" "$(pp gpo list --json | jq_py '[(g["id"], g["version"]) for g in d["gpos"]]')" "[('$GUID', 3)]"
+  "(5, 5, 0, ['Root', 'TrustedPublisher'], 'Software\\\\Policies\\\\Microsoft\\\\Windows\\\\WindowsUpdate', [{'collection_id': 'PP100010', 'collection': 'Servers', 'link_order': 1}])"
+is "gpo list --json" "$(pp gpo list --json | jq_py '[(g["id"], g["version"]) for g in d["gpos"]]')" "[('$GUID', 5)]"
 
 # ---- bad input: refused whole, the GPO unchanged ----
 snap
@@ -260,7 +267,7 @@ is "AcceptTrustedPublisherCerts = 1 with source gpo:Trust WSUS" "$(cat ma/policy
   "$(printf '1\tgpo:Trust WSUS')"
 is "gpupdate.log, line by line" "$(gplog)" "$(L "Requesting the group policy objects of this device from $H" \
   "1 GPO(s) apply to this device" \
-  "Applying GPO \"Trust WSUS\" $GUID version 3 (1 of 1; link order 1 on Servers): 2 certificate(s), AcceptTrustedPublisherCerts" \
+  "Applying GPO \"Trust WSUS\" $GUID version 5 (1 of 1; link order 1 on Servers): 2 certificate(s), AcceptTrustedPublisherCerts" \
   "Added certificate $TP ($SUBJ) to the policy Root store (GPO \"Trust WSUS\")" \
   "Added certificate $TP ($SUBJ) to the policy TrustedPublisher store (GPO \"Trust WSUS\")" \
   "Set AcceptTrustedPublisherCerts = 1 (GPO \"Trust WSUS\")" \
@@ -282,7 +289,7 @@ is "gpupdate again: success" "$RC|$OUT" "0|Updating policy...
 Computer Policy update has completed successfully."
 is "the unchanged GPO is skipped" "$(gplog)" "$(L "Requesting the group policy objects of this device from $H" \
   "The list of GPOs that apply to this device is unchanged" \
-  "GPO \"Trust WSUS\" $GUID is unchanged (version 3): skipped" \
+  "GPO \"Trust WSUS\" $GUID is unchanged (version 5): skipped" \
   "Computer policy update has completed successfully: 1 GPO(s), 0 applied, 1 skipped, 0 no longer apply; 0 certificate(s) added, 0 removed; 0 entries ignored, 0 refused")"
 rm "ma/policy/certstores/TrustedPublisher/$TP.cer"
 agent --machine ma gpupdate >/dev/null
@@ -292,7 +299,7 @@ run agent --machine ma gpupdate --force
 is "gpupdate --force: success" "$RC" 0
 is "--force applies it again" "$(gplog)" "$(L "Requesting the group policy objects of this device from $H (forced: every GPO is applied again)" \
   "1 GPO(s) apply to this device" \
-  "Applying GPO \"Trust WSUS\" $GUID version 3 (1 of 1; link order 1 on Servers): 2 certificate(s), AcceptTrustedPublisherCerts" \
+  "Applying GPO \"Trust WSUS\" $GUID version 5 (1 of 1; link order 1 on Servers): 2 certificate(s), AcceptTrustedPublisherCerts" \
   "Certificate $TP is already in the policy Root store (GPO \"Trust WSUS\")" \
   "Added certificate $TP ($SUBJ) to the policy TrustedPublisher store (GPO \"Trust WSUS\")" \
   "AcceptTrustedPublisherCerts is already 1 (GPO \"Trust WSUS\")" \
@@ -323,12 +330,12 @@ b=$(pd_req "$H/api/v1/device/gpos")
 is "device route without a credential: 401" "$(tail -n1 <<<"$b") $(jfield code "$(head -n1 <<<"$b")")" "401 invalid_credential"
 b=$(pd_req -D hdr.txt "${DEV[@]}" "$H/api/v1/device/gpos")
 is "device list: 200 with the GPO" "$(tail -n1 <<<"$b") $(head -n -1 <<<"$b" | jq_py '[(g["id"], g["name"], g["version"], g["order"], g["collection"], g["link_order"]) for g in d["gpos"]]')" \
-  "200 [('$GUID', 'Trust WSUS', 3, 1, 'Servers', 1)]"
+  "200 [('$GUID', 'Trust WSUS', 5, 1, 'Servers', 1)]"
 ETAG=$(sed -n 's/^ETag: *//Ip' hdr.txt | tr -d '\r')
 is "an unchanged list: 304" "$(pd_req "${DEV[@]}" -H "If-None-Match: $ETAG" "$H/api/v1/device/gpos" | tail -n1)" 304
 b=$(pd_req "${DEV[@]}" "$H/api/v1/device/gpos/%7B${GUID:1:36}%7D")
-is "one GPO: its Registry.pol" "$(tail -n1 <<<"$b") $(head -n -1 <<<"$b" | jq_py 'd["version"]')" "200 3"
-is "an unchanged GPO: 304" "$(pd_req "${DEV[@]}" -H 'If-None-Match: "3"' "$H/api/v1/device/gpos/%7B${GUID:1:36}%7D" | tail -n1)" 304
+is "one GPO: its Registry.pol" "$(tail -n1 <<<"$b") $(head -n -1 <<<"$b" | jq_py 'd["version"]')" "200 5"
+is "an unchanged GPO: 304" "$(pd_req "${DEV[@]}" -H 'If-None-Match: "5"' "$H/api/v1/device/gpos/%7B${GUID:1:36}%7D" | tail -n1)" 304
 CRED_B=$(jq_py 'd["credential"]' < mb/agent/agent.json)
 b=$(pd_req -H "Authorization: Bearer $CRED_B" "$H/api/v1/device/gpos/%7B${GUID:1:36}%7D")
 is "a GPO that does not apply to the device: 404" "$(tail -n1 <<<"$b") $(head -n1 <<<"$b")" \
@@ -339,9 +346,9 @@ is "admin Registry.pol: 200, application/octet-stream" "$(tail -n1 <<<"$b") $(se
 
 # ---- export: a SYSVOL folder Samba reads ----
 run pp gpo export "Trust WSUS" sysvol
-is "export" "$RC|$OUT" "0|Exported GPO Trust WSUS $GUID version 3 to sysvol/$GUID"
+is "export" "$RC|$OUT" "0|Exported GPO Trust WSUS $GUID version 5 to sysvol/$GUID"
 is "GPT.INI as samba-tool writes it, with this version" "$(od -An -c "sysvol/$GUID/GPT.INI" | tr -s ' ')" \
-  "$(printf '[General]\r\nVersion=3\r\n' | od -An -c | tr -s ' ')"
+  "$(printf '[General]\r\nVersion=5\r\n' | od -An -c | tr -s ' ')"
 ok "Machine/Registry.pol is what the API serves" cmp admin.pol "sysvol/$GUID/Machine/Registry.pol"
 ok "and an empty User folder" test -d "sysvol/$GUID/User"
 if "$SPY" -c 'import samba.gp_parse.gp_pol' 2>/dev/null; then
@@ -381,7 +388,7 @@ run agent --machine ma certutil -addstore Root wsus.cer
 is "certutil -addstore Root (the local layer)" "$RC" 0
 run pp gpo remove-cert "Trust WSUS" --store TrustedPublisher "$(tr 'A-F' 'a-f' <<<"$TP")"
 is "remove-cert (any case)" "$RC|$OUT" "0|Removed certificate $TP from the TrustedPublisher store of GPO Trust WSUS"
-is "the version went up" "$(pp gpo show "Trust WSUS" --json | jq_py 'd["version"]')" 4
+is "the version went up" "$(pp gpo show "Trust WSUS" --json | jq_py 'd["version"]')" 6
 mark
 agent --machine ma gpupdate >/dev/null
 ok "the changed GPO takes its TrustedPublisher certificate away" test ! -e "ma/policy/certstores/TrustedPublisher/$TP.cer"

@@ -407,6 +407,18 @@ static void test_store_gpo(void **state)
 	    store_gpo_cert_remove(f->s, "Trust", "trustedpublisher", f->thumb[0], &err), 0);
 	assert_int_equal(store_gpo_get(f->s, "Trust", &got, &err), 0);
 	assert_int_equal(got.version, 4);
+	/* "Not Configured": the value goes, the version goes up; twice is refused. */
+	assert_int_equal(store_gpo_value_clear(f->s, "Trust", ATPC, &got, &err), 0);
+	assert_int_equal(got.version, 5);
+	REFUSED(store_gpo_value_clear(f->s, "Trust", ATPC, NULL, &err), HR_CRYPT_E_NOT_FOUND,
+		"GPO \"Trust\" does not set " ATPC);
+	REFUSED(store_gpo_value_clear(f->s, "Trust", "WUServer", NULL, &err), HR_E_INVALIDARG,
+		"unknown policy \"WUServer\": a GPO sets " ATPC);
+	d = describe(f->s, "Trust");
+	(void)snprintf(msg, sizeof(msg), "%s Trust v5\ncert Root %s WSUS Publishers Self-signed\n",
+		       g.id, f->thumb[0]);
+	assert_string_equal(d, msg);
+	free(d);
 
 	assert_int_equal(store_gpo_create(f->s, "Another", &got, &err), 0);
 	assert_int_equal(store_gpo_list(f->s, &list, &n, &err), 0);
