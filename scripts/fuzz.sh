@@ -150,6 +150,28 @@ sys.stdout.buffer.write(b"PReg" + struct.pack("<I", 1) +
     entry(wu, "AcceptTrustedPublisherCerts", 4, struct.pack("<I", 1)) +
     entry(wu, "WUServer", 1, u("http://site:8530\0")))' > "$seeds/regpol/wu.pol"
 
+# Group policy (fuzz_agent_gpo.c): a Registry.pol as patchpointd builds it (Root and
+# TrustedPublisher Blobs of seed 1, AcceptTrustedPublisherCerts) and the device's GPO list.
+mkdir -p "$seeds/gpo" fuzz/corpus-agent-gpo
+python3 -c '
+import hashlib, struct, sys
+def u(t): return t.encode("utf-16-le")
+def entry(key, value, typ, data):
+    return (u("[") + u(key + "\0") + u(";") + u(value + "\0") + u(";") + struct.pack("<I", typ) +
+            u(";") + struct.pack("<I", len(data)) + u(";") + data + u("]"))
+der = open(sys.argv[1], "rb").read()
+sha1 = hashlib.sha1(der).digest()
+blob = struct.pack("<III", 3, 1, 20) + sha1 + struct.pack("<III", 32, 1, len(der)) + der
+sc = "Software\\Policies\\Microsoft\\SystemCertificates\\"
+wu = "Software\\Policies\\Microsoft\\Windows\\WindowsUpdate"
+out = b"PReg" + struct.pack("<I", 1)
+for store in ("Root", "TrustedPublisher"):
+    out += entry(sc + store + "\\Certificates\\" + sha1.hex().upper(), "Blob", 3, blob)
+out += entry(wu, "AcceptTrustedPublisherCerts", 4, struct.pack("<I", 1))
+sys.stdout.buffer.write(out)' "$seeds/c1.der" > "$seeds/gpo/trust.pol"
+printf '{"version":"0011223344556677","device":{"id":"GUID:x","name":"a"},"gpos":[{"id":"{6AC1786C-016F-11D2-945F-00C04FB984F9}","name":"Trust WSUS","version":65539,"order":1,"collection_id":"PP100010","collection":"Servers","link_order":1}]}' \
+  > "$seeds/gpo/list.json"
+
 status=0
 run() { # target corpus seeds
   echo "== $1 for ${seconds}s"
@@ -166,4 +188,5 @@ run() { # target corpus seeds
 [ -x $build/fuzz_membership ] && run fuzz_membership fuzz/corpus-membership "$seeds/membership"
 [ -x $build/fuzz_agent_policy ] && run fuzz_agent_policy fuzz/corpus-agent-policy "$seeds/policy"
 [ -x $build/fuzz_agent_rules ] && run fuzz_agent_rules fuzz/corpus-agent-rules "$seeds/rules"
+[ -x $build/fuzz_agent_gpo ] && run fuzz_agent_gpo fuzz/corpus-agent-gpo "$seeds/gpo"
 exit $status

@@ -3,6 +3,7 @@
  * work is in agent_state, agent_http, agent_policy, agent_updates, agent_queue and agent_run;
  * this file parses options, prints results and turns errors into one line on stderr and an exit
  * code (DESIGN 6). */
+#include "agent_gpupdate.h"
 #include "agent_http.h"
 #include "agent_policy.h"
 #include "agent_run.h"
@@ -71,6 +72,7 @@ static const char main_manual[] =
     "    run          the client as a daemon: every cycle on its schedule\n"
     "    status       registration, last machine policy, managed certificates, queue\n"
     "    diagnose     why the last install of an update failed, in plain words\n"
+    "    gpupdate     refresh group policy now (GPOs linked to the device's collections)\n"
     "    certutil     patchpoint certutil on this machine's stores (-addstore, -delstore,\n"
     "                 -store, -dump)\n"
     "    policy       patchpoint policy set|get|clear on this machine's policy values\n"
@@ -84,11 +86,12 @@ static const char main_manual[] =
     "    DIR/agent/machine-id           the machine id sent at registration, made once\n"
     "    DIR/agent/policy.json          the last machine policy received\n"
     "    DIR/agent/managed-certs.json   certificates the agent installed from policy\n"
+    "    DIR/agent/gpo-state.json       the GPOs applied and what group policy put there\n"
     "    DIR/agent/updates.json         per update: last scan, install, last failure\n"
     "    DIR/agent/queue/               state messages the server has not taken yet\n"
     "    DIR/agent/cache/, staging/     downloaded content, installers being run\n"
     "    DIR/logs/PolicyAgent.log, UpdatesDeployment.log, ScanAgent.log, WUAHandler.log,\n"
-    "    UpdatesHandler.log, StateMessage.log, CcmExec.log\n"
+    "    UpdatesHandler.log, StateMessage.log, CcmExec.log, gpupdate.log\n"
     "                                   what the cycles did (CMTrace format)\n"
     "    DIR/logs/UpdatesHandler.out    what the installers printed\n"
     "\n"
@@ -1017,6 +1020,13 @@ static int cmd_policy(const char *machine_opt, int argc, char **argv)
 	return run_toolkit(cli_policy, machine_opt, argc, argv, 2);
 }
 
+/* ---- gpupdate (agent_gpupdate.c) ---- */
+
+static int cmd_gpupdate(const char *machine_opt, int argc, char **argv)
+{
+	return agent_gpupdate_main(machine_dir(machine_opt), argc, argv);
+}
+
 /* ---- status ---- */
 
 struct status {
@@ -1230,6 +1240,7 @@ static const struct {
     {"run", run_manual, cmd_run},
     {"status", status_manual, cmd_status},
     {"diagnose", diagnose_manual, cmd_diagnose},
+    {"gpupdate", agent_gpupdate_manual, cmd_gpupdate},
     /* The toolkit's own manuals answer --help for these two. */
     {"certutil", NULL, cmd_certutil},
     {"policy", NULL, cmd_policy},

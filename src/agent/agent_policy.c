@@ -6,6 +6,7 @@
  * branch, then removals, then managed-certs.json when it changed. */
 #include "agent_policy.h"
 
+#include "agent_gpo.h"
 #include "agent_http.h"
 #include "hresult.h"
 #include "machinepolicy.h"
@@ -516,6 +517,16 @@ static int apply_enabled(const char *machine, const struct agent_policy_doc *doc
 		return -1;
 	if (value.present && value.value == 1 && strcmp(value.source, source) == 0)
 		return 0;
+	/* A GPO that disabled it outranks client settings too: group policy is applied after the
+	 * local policy the client writes (docs/internals/gpo.md). */
+	if (value.present && value.value != 1 &&
+	    strncmp(value.source, AGENT_GPO_SOURCE_PREFIX, strlen(AGENT_GPO_SOURCE_PREFIX)) == 0) {
+		agent_log(log, CMTRACE_INFO,
+			  "AcceptTrustedPublisherCerts is %lu, set by %s: group policy takes "
+			  "precedence over client settings",
+			  (unsigned long)value.value, value.source);
+		return 0;
+	}
 	/* A 1 that a GPO or an administrator set stays theirs: client settings taking it over
 	 * would clear it when they are disabled. */
 	if (value.present && value.value == 1 &&

@@ -27,11 +27,13 @@
 #define SCAN_JITTER_SECS   7200.0 /* DESIGN 5.6: up to 2 hours for scans */
 #define BACKOFF_START_SECS 30.0
 #define MAX_SLEEP_SECS	   3600.0
+#define GPO_REFRESH_SECS   5400.0 /* DESIGN 5.8: every 90 minutes ... */
+#define GPO_JITTER_SECS	   1800.0 /* ... plus a random 0 to 30 */
 
-static const char *const cycle_titles[] = {"Machine Policy Retrieval & Evaluation",
-					   "Software Updates Scan",
-					   "Software Updates Deployment Evaluation"};
-static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation"};
+static const char *const cycle_titles[] = {
+    "Machine Policy Retrieval & Evaluation", "Software Updates Scan",
+    "Software Updates Deployment Evaluation", "Group Policy Refresh"};
+static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "group_policy"};
 
 const char *agent_cycle_title(enum agent_cycle c)
 {
@@ -141,6 +143,10 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 		break;
 	case AGENT_CYCLE_SCAN:
 		rc = agent_updates_scan(machine, o, logs, &res->updates, err);
+		break;
+	case AGENT_CYCLE_GROUP_POLICY:
+		rc = agent_gpo_update(machine, o != NULL ? o->ca_bundle : NULL, false, logs,
+				      &res->gpo, err);
 		break;
 	default:
 		rc = agent_updates_evaluate(machine, o, logs, &res->updates, err);
@@ -258,9 +264,9 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 	pp_error_clear(&e);
 	if (o->poll_seconds > 0) {
 		s->interval[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_SCAN] =
-		    s->interval[AGENT_CYCLE_EVALUATION] = n;
+		    s->interval[AGENT_CYCLE_EVALUATION] = s->interval[AGENT_CYCLE_GROUP_POLICY] = n;
 		s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->jitter[AGENT_CYCLE_SCAN] =
-		    s->jitter[AGENT_CYCLE_EVALUATION] = n / 4;
+		    s->jitter[AGENT_CYCLE_EVALUATION] = s->jitter[AGENT_CYCLE_GROUP_POLICY] = n / 4;
 		s->backoff_start = n / 4 < 1 ? 1 : n / 4;
 		s->backoff_max = n;
 		return;
@@ -281,6 +287,8 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 				: DEFAULT_DAYS);
 	s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_MACHINE_POLICY] / 10;
 	s->jitter[AGENT_CYCLE_SCAN] = s->jitter[AGENT_CYCLE_EVALUATION] = SCAN_JITTER_SECS;
+	s->interval[AGENT_CYCLE_GROUP_POLICY] = GPO_REFRESH_SECS;
+	s->jitter[AGENT_CYCLE_GROUP_POLICY] = GPO_JITTER_SECS;
 	s->backoff_start = BACKOFF_START_SECS;
 	s->backoff_max = s->interval[AGENT_CYCLE_MACHINE_POLICY];
 	agent_stored_policy_free(&sp);
@@ -423,8 +431,9 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 	}
 	agent_log(logs->exec, CMTRACE_INFO,
 		  "patchpoint-agent run started (pid %ld): machine policy every %.0f s, software "
-		  "updates scan every %.0f s, deployment re-evaluation every %.0f s",
-		  (long)getpid(), s.interval[0], s.interval[1], s.interval[2]);
+		  "updates scan every %.0f s, deployment re-evaluation every %.0f s, group policy "
+		  "every %.0f s",
+		  (long)getpid(), s.interval[0], s.interval[1], s.interval[2], s.interval[3]);
 	while (!stop_signal) {
 		k = 0;
 		for (c = 1; c < AGENT_CYCLE_COUNT; c++)

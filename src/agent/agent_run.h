@@ -10,13 +10,17 @@
  *                      something, and at start when the last scan is older than the interval;
  *   evaluation         after each scan that found something required, when a waiting
  *                      deployment becomes available, and every reevaluation_interval_days plus
- *                      a random delay of up to 2 hours.
+ *                      a random delay of up to 2 hours;
+ *   group policy       every 90 minutes plus a random delay of up to 30 (DESIGN 5.8), as
+ *                      Windows' background refresh; after the first machine policy at start
+ *                      when the last one is older than that (agent_gpo.h).
  * A cycle that fails (or reports a failed update) is tried again after a back-off: 30 s,
  * doubling up to the polling interval. --poll-seconds N (tests) makes every interval N seconds,
  * every random delay at most N/4 and the back-off start at N/4 (at least 1 s). */
 #ifndef PATCHPOINT_AGENT_RUN_H
 #define PATCHPOINT_AGENT_RUN_H
 
+#include "agent_gpo.h"
 #include "agent_policy.h"
 #include "agent_queue.h"
 #include "agent_state.h"
@@ -29,17 +33,19 @@ enum agent_cycle {
 	AGENT_CYCLE_MACHINE_POLICY = 0,
 	AGENT_CYCLE_SCAN,
 	AGENT_CYCLE_EVALUATION,
+	AGENT_CYCLE_GROUP_POLICY, /* the background refresh of group policy (agent_gpo.h) */
 	AGENT_CYCLE_COUNT
 };
 
 /* "Machine Policy Retrieval & Evaluation", "Software Updates Scan", "Software Updates
- * Deployment Evaluation". */
+ * Deployment Evaluation", "Group Policy Refresh". */
 const char *agent_cycle_title(enum agent_cycle c);
 
 /* What one cycle and the flush after it did. */
 struct agent_cycle_result {
 	struct agent_policy_outcome policy;   /* AGENT_CYCLE_MACHINE_POLICY */
 	struct agent_updates_outcome updates; /* scan and evaluation */
+	struct agent_gpo_outcome gpo;	      /* AGENT_CYCLE_GROUP_POLICY */
 	struct agent_queue_flush_result flush;
 	bool flush_failed;
 	struct pp_error flush_err;

@@ -933,6 +933,7 @@ static const struct {
     {"UpdatesHandler.log", AGENT_COMPONENT_HANDLER, offsetof(struct agent_logs, handler)},
     {"StateMessage.log", AGENT_COMPONENT_STATE, offsetof(struct agent_logs, state)},
     {"CcmExec.log", AGENT_COMPONENT_EXEC, offsetof(struct agent_logs, exec)},
+    {"gpupdate.log", AGENT_COMPONENT_GPUPDATE, offsetof(struct agent_logs, gpupdate)},
 };
 
 #define LOG_FILE_COUNT (sizeof(log_files) / sizeof(log_files[0]))

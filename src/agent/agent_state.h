@@ -5,6 +5,7 @@
  *         agent.json                   0600: server, device id, credential, ... (registration)
  *         policy.json                  the last machine policy document received, its version
  *         managed-certs.json           certificates the agent installed from policy, per store
+ *         gpo-state.json               the GPOs applied and what each put on the machine
  *         updates.json                 per deployed update: scan result, install, last failure
  *         updates/<id>.<rev>.xml, .json  the SDP and content metadata of each update scanned
  *         queue/                       state messages not yet accepted by the server
@@ -50,6 +51,7 @@
 #define AGENT_COMPONENT_HANDLER	   "UpdatesHandler"
 #define AGENT_COMPONENT_STATE	   "StateMessage"
 #define AGENT_COMPONENT_EXEC	   "CcmExec"
+#define AGENT_COMPONENT_GPUPDATE   "gpupdate"
 #define AGENT_STATE_FILE_MAX	   (1u << 20)  /* agent.json, managed-certs.json, ... */
 #define AGENT_STATE_LARGE_MAX	   (32u << 20) /* policy.json, updates.json: grow with deployments */
 #define AGENT_UUID_LEN		   36
@@ -98,6 +100,7 @@ struct agent_logs {
 	struct cmtrace_log *handler;	/* UpdatesHandler.log: installers run */
 	struct cmtrace_log *state;	/* StateMessage.log: state messages queued and sent */
 	struct cmtrace_log *exec;	/* CcmExec.log: the daemon's schedule */
+	struct cmtrace_log *gpupdate;	/* gpupdate.log: group policy (agent_gpo.h) */
 };
 
 /* Creates <machine> (0755) and <machine>/agent (0700) when missing, and tightens the latter's

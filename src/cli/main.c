@@ -54,6 +54,9 @@ static const char main_manual[] =
     "    device list|show|resultant-settings|client-settings\n"
     "                                 registered devices and the settings they get\n"
     "    compliance UPDATE|DEPLOYMENT the state of an update on the devices\n"
+    "    gpo create|list|show|delete|link|unlink|import-cert|remove-cert|set-policy|export\n"
+    "                                 group policy objects: certificates and\n"
+    "                                 AcceptTrustedPublisherCerts for linked collections\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -102,6 +105,7 @@ static const struct group groups[] = {
     {"client-settings", cli_client_settings},
     {"device", cli_device},
     {"compliance", cli_compliance},
+    {"gpo", cli_gpo},
 };
 
 int main(int argc, char **argv)

@@ -1319,3 +1319,9 @@ fail:
 	pp_error_set(err, HR_E_FAIL, "cannot add the device routes");
 	return -1;
 }
+
+int device_api_authenticate(struct api *a, struct httpd_request *req, struct store *s,
+			    struct store_device *d)
+{
+	return authenticate(a, req, s, d);
+}

@@ -11,4 +11,12 @@
 /* The admin routes with the site role, the device routes with the mp role. */
 int device_api_add_routes(struct httpd *h, struct api *a, struct pp_error *err) PP_WARN_UNUSED;
 
+struct store;
+struct store_device;
+
+/* The device whose credential (Authorization: Bearer) req carries, for the other device routes
+ * (gpo_api.c); -1 after replying 401 invalid_credential (or the database's failure). */
+int device_api_authenticate(struct api *a, struct httpd_request *req, struct store *s,
+			    struct store_device *d) PP_WARN_UNUSED;
+
 #endif

@@ -27,6 +27,7 @@
 
 struct store;
 struct store_migration;
+struct store_gpo_ops;
 
 #define STORE_SITE_CODE_LEN  3	  /* [A-Z0-9]{3}, as Configuration Manager site codes */
 #define STORE_NAME_MAX	     256  /* site and token names, bytes with the NUL */
@@ -683,6 +684,8 @@ struct store_ops {
 	int (*commit)(void *impl, struct pp_error *err);
 	void (*rollback)(void *impl);
 	int (*schema_version)(void *impl, int *version, struct pp_error *err);
+	/* group policy objects (store_sqlite_gpo.c), declared with the GPO section below */
+	const struct store_gpo_ops *gpo;
 
 	int (*site_insert)(void *impl, const struct store_site *site, struct pp_error *err);
 	/* Called before parent_code is inserted, in the same transaction: the foreign key is
@@ -842,5 +845,167 @@ struct store_ops {
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */
 struct store *store_new(const struct store_ops *ops, void *impl, struct pp_error *err);
+
+/* ---- group policy objects (migration 0006, store_gpo.c; docs/internals/gpo.md) ----
+ *
+ * A GPO is what a domain's SYSVOL folder {GUID}/ holds for the machine: certificates for the
+ * Root and TrustedPublisher policy stores and policy values (its Machine/Registry.pol, built by
+ * gpo.h), with the GPT.INI version bumped by every change. GPOs are linked to collections (our
+ * stand-in for OUs) with a link order per collection, 1 the highest precedence. Every change
+ * runs in one transaction and is refused whole: E_INVALIDARG for bad input, CRYPT_E_NOT_FOUND
+ * for an unknown GPO, collection, certificate or link, ERROR_ALREADY_EXISTS for a duplicate. */
+
+#define STORE_GPO_ID_LEN      38      /* "{6AC1786C-016F-11D2-945F-00C04FB984F9}" */
+#define STORE_GPO_STORE_MAX   20      /* "TrustedPublisher" with the NUL */
+#define STORE_GPO_POLICY_MAX  64      /* a policy value's name with the NUL */
+#define STORE_GPO_CERTS_MAX   256     /* certificates in one GPO, all stores */
+#define STORE_GPO_LINKS_MAX   256     /* links on one collection */
+#define STORE_GPO_MACHINE_MAX 0xFFFFu /* the machine half of a GPT.INI version */
+
+struct store_gpo {
+	char id[STORE_GPO_ID_LEN + 1]; /* upper-case GUID in braces */
+	char name[STORE_NAME_MAX];     /* unique, any case */
+	uint32_t version;	       /* GPT.INI Version: user << 16 | machine (user is 0 here) */
+	int64_t created_at, updated_at;
+};
+
+/* A certificate a GPO deploys into one policy store. */
+struct store_gpo_cert {
+	char store[STORE_GPO_STORE_MAX]; /* "Root" or "TrustedPublisher" */
+	char thumbprint[STORE_THUMBPRINT_LEN + 1];
+	char subject[STORE_SUBJECT_MAX];
+	int64_t not_after;
+	uint8_t *der; /* owned: store_gpo_certs_free */
+	size_t der_len;
+	int64_t added_at;
+};
+
+/* A policy value a GPO sets (REG_DWORD). */
+struct store_gpo_value {
+	char name[STORE_GPO_POLICY_MAX]; /* "AcceptTrustedPublisherCerts" */
+	uint32_t value;
+};
+
+struct store_gpo_link {
+	char gpo_id[STORE_GPO_ID_LEN + 1];
+	char gpo_name[STORE_NAME_MAX];
+	uint32_t gpo_version;
+	char collection_id[STORE_COLLECTION_ID_LEN + 1];
+	char collection_name[STORE_NAME_MAX];
+	int64_t link_order; /* 1..n within the collection, 1 the highest precedence */
+	int64_t created_at;
+};
+
+/* One GPO whole, read in one transaction (a consistent snapshot); free with
+ * store_gpo_contents_free. */
+struct store_gpo_contents {
+	struct store_gpo gpo;
+	struct store_gpo_cert *certs; /* by store then thumbprint */
+	size_t ncerts;
+	struct store_gpo_value *values; /* by name */
+	size_t nvalues;
+	struct store_gpo_link *links; /* by collection id */
+	size_t nlinks;
+};
+
+/* A new, empty GPO named name (version 0, a fresh GUID). Refused: an empty, over-long or
+ * control-character name, one with '/', one written as a GUID in braces, one in use (any case). */
+int store_gpo_create(struct store *s, const char *name, struct store_gpo *out,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* A GPO by id (either case, braces required) or name (any case). */
+int store_gpo_get(struct store *s, const char *id_or_name, struct store_gpo *out,
+		  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every GPO by name; *out malloc'd (NULL when none), free() it. */
+int store_gpo_list(struct store *s, struct store_gpo **out, size_t *count,
+		   struct pp_error *err) PP_WARN_UNUSED;
+
+/* The GPO with its certificates, values and links. */
+int store_gpo_read(struct store *s, const char *id_or_name, struct store_gpo_contents *out,
+		   struct pp_error *err) PP_WARN_UNUSED;
+void store_gpo_contents_free(struct store_gpo_contents *c);
+
+/* Deletes a GPO with its contents and links. */
+int store_gpo_delete(struct store *s, const char *id_or_name, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Adds the certificate der (one DER X.509 certificate, nothing after it) to store ("Root" or
+ * "TrustedPublisher", any case) of the GPO and bumps its version; out (may be NULL) gets the
+ * GPO after the change. Refused: another store name, bytes that are not one certificate, a
+ * certificate already in that store of the GPO, more than STORE_GPO_CERTS_MAX. */
+int store_gpo_cert_add(struct store *s, const char *id_or_name, const char *store,
+		       const uint8_t *der, size_t der_len, struct store_gpo *out,
+		       struct pp_error *err) PP_WARN_UNUSED;
+
+/* Removes the certificate with thumbprint (any case, spaces or colons allowed) from store of
+ * the GPO and bumps its version. CRYPT_E_NOT_FOUND when it is not there. */
+int store_gpo_cert_remove(struct store *s, const char *id_or_name, const char *store,
+			  const char *thumbprint, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Sets policy value name (gpo.h knows "AcceptTrustedPublisherCerts", any case) to value (0 or
+ * 1); the version is bumped only when the GPO did not already set that value (*changed, may
+ * be NULL, tells). */
+int store_gpo_value_set(struct store *s, const char *id_or_name, const char *name, uint32_t value,
+			bool *changed, struct store_gpo *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Takes policy value name out of the GPO ("Not Configured") and bumps its version.
+ * CRYPT_E_NOT_FOUND when the GPO does not set it. */
+int store_gpo_value_clear(struct store *s, const char *id_or_name, const char *name,
+			  struct store_gpo *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Links the GPO to a collection (by id or name) at link order order (1..n+1; 0 = n+1, the
+ * lowest precedence, as GPMC adds a link); the links at that order and after move down by one.
+ * Linking does not change the GPO's version (the link belongs to the collection, as gPLink
+ * belongs to an OU). Refused: linked there already, an order beyond n + 1. */
+int store_gpo_link(struct store *s, const char *id_or_name, const char *collection, int64_t order,
+		   struct store_gpo_link *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Takes the link away; the links after it move up. CRYPT_E_NOT_FOUND when not linked there. */
+int store_gpo_unlink(struct store *s, const char *id_or_name, const char *collection,
+		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every link (of gpo_id only, when not NULL), by collection id then link order; *out
+ * malloc'd, free() it. */
+int store_gpo_links(struct store *s, const char *gpo_id, struct store_gpo_link **out, size_t *count,
+		    struct pp_error *err) PP_WARN_UNUSED;
+
+/* The GPOs that apply to a device, in the order they are applied (gpo.h
+ * gpo_application_order): *out malloc'd, free() it. */
+int store_device_gpos(struct store *s, const char *device_id, struct store_gpo_link **out,
+		      size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+void store_gpo_certs_free(struct store_gpo_cert *certs, size_t count);
+
+/* The backend's GPO primitives (for backends only; store_ops.gpo points at them). Same
+ * conventions as struct store_ops. */
+struct store_gpo_ops {
+	int (*insert)(void *impl, const struct store_gpo *g, struct pp_error *err);
+	int (*get)(void *impl, const char *id_or_name, struct store_gpo *out, bool *found,
+		   struct pp_error *err);
+	int (*list)(void *impl, struct store_gpo **out, size_t *count, struct pp_error *err);
+	int (*remove)(void *impl, const char *id, struct pp_error *err);
+	int (*set_version)(void *impl, const char *id, uint32_t version, int64_t now,
+			   struct pp_error *err);
+	int (*cert_insert)(void *impl, const char *id, const struct store_gpo_cert *c,
+			   struct pp_error *err);
+	int (*cert_delete)(void *impl, const char *id, const char *store, const char *thumbprint,
+			   bool *found, struct pp_error *err);
+	int (*cert_list)(void *impl, const char *id, struct store_gpo_cert **out, size_t *count,
+			 struct pp_error *err);
+	int (*value_put)(void *impl, const char *id, const struct store_gpo_value *v,
+			 struct pp_error *err);
+	int (*value_list)(void *impl, const char *id, struct store_gpo_value **out, size_t *count,
+			  struct pp_error *err);
+	int (*value_delete)(void *impl, const char *id, const char *name, bool *found,
+			    struct pp_error *err);
+	int (*link_insert)(void *impl, const struct store_gpo_link *l, struct pp_error *err);
+	int (*link_delete)(void *impl, const char *id, const char *collection_id, bool *found,
+			   struct pp_error *err);
+	int (*link_set_order)(void *impl, const char *id, const char *collection_id, int64_t order,
+			      struct pp_error *err);
+	/* Links of one GPO (id) or all (NULL), by collection id then link order, names joined. */
+	int (*link_list)(void *impl, const char *id, struct store_gpo_link **out, size_t *count,
+			 struct pp_error *err);
+};
 
 #endif

@@ -256,17 +256,37 @@ static int sq_schema_version(void *impl, int *version, struct pp_error *err)
 	return sq_version(impl, version, err);
 }
 
+/* Whether migration version is recorded. By version, not by the highest one: a migration
+ * numbered below one already applied (a branch's 0006 applied before main's 0005 was merged)
+ * still runs. */
+static int sq_applied(struct sq *q, int version, bool *applied, struct pp_error *err)
+{
+	sqlite3_stmt *st =
+	    sq_prepare(q, "SELECT count(*) FROM schema_migrations WHERE version = ?", err);
+	int rc = -1;
+
+	if (st == NULL)
+		return -1;
+	if (sq_int(q, st, 1, version, err) == 0 && sq_row(q, st, err, "read the migrations") == 1) {
+		*applied = sqlite3_column_int(st, 0) > 0;
+		rc = 0;
+	}
+	sq_release(q, st);
+	return rc;
+}
+
 /* Applies one migration inside its own transaction unless another process did it first. */
 static int sq_migrate_one(struct sq *q, const struct store_migration *m, struct pp_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int version = 0, rc = -1;
+	bool applied = false;
+	int rc = -1;
 
 	if (sq_begin(q, err) != 0)
 		return -1;
-	if (sq_version(q, &version, err) != 0)
+	if (sq_applied(q, m->version, &applied, err) != 0)
 		goto out;
-	if (version >= m->version) {
+	if (applied) {
 		rc = 0;
 		goto out;
 	}
@@ -1015,6 +1035,7 @@ static const struct store_ops sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .schema_version = sq_schema_version,
+    .gpo = &sq_gpo_ops,
     .site_insert = sq_site_insert,
     .site_reparent = sq_site_reparent,
     .site_get = sq_site_get,

@@ -160,6 +160,38 @@ static void test_newer_schema_refused(void **state)
 	assert_int_equal(err.code, STORE_E_SCHEMA_NEWER);
 }
 
+/* A migration numbered below one already applied still runs (a branch's 0006 applied before
+ * main's 0005 was merged in). */
+static void test_gap_migration_applied_later(void **state)
+{
+	struct fx *f = *state;
+	struct pp_error err;
+	struct store_migration *m = calloc(store_migration_count + 2, sizeof(*m));
+	int version = 0;
+
+	assert_non_null(m);
+	memcpy(m, store_migrations, store_migration_count * sizeof(*m));
+	m[store_migration_count] = (struct store_migration){last_migration() + 2, "later",
+							    "CREATE TABLE later (x INTEGER);"};
+	pp_error_clear(&err);
+	store_close(f->s);
+	f->s = store_open_sqlite_with(f->db, m, store_migration_count + 1, &err);
+	assert_non_null(f->s);
+	store_close(f->s);
+	m[store_migration_count + 1] = m[store_migration_count];
+	m[store_migration_count] = (struct store_migration){last_migration() + 1, "between",
+							    "CREATE TABLE mid (x INTEGER);"};
+	f->s = store_open_sqlite_with(f->db, m, store_migration_count + 2, &err);
+	assert_non_null(f->s);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'mid'"),
+			 1);
+	assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_migrations"),
+			 store_migration_count + 2);
+	assert_ok(store_schema_version(f->s, &version, &err), err);
+	assert_int_equal(version, last_migration() + 2);
+	free(m);
+}
+
 static void test_failed_migration_keeps_previous_version(void **state)
 {
 	struct fx *f = *state;
@@ -1031,6 +1063,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_applies_migrations_once, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gap_migration_applied_later, fx_setup,
+					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_migration_keeps_previous_version, fx_setup,
 					    fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_foreign_keys_enforced, fx_setup, fx_teardown),
