@@ -7,7 +7,9 @@
 # server imports Dell's SDP and publishes a custom update as a signed CAB, downloaded and
 # verified with osslsigncode; then two agents register, the one in "Workstations" (a client
 # setting of order 1 saying No) fails to install with 0x800b0109 while the other installs, and
-# moving that setting down fixes it. Everything it makes lands in demo-out/.
+# moving that setting down fixes it; a third agent whose client settings say No gets the
+# certificate and the policy value from a GPO instead (gpupdate), and the GPO is exported as a
+# SYSVOL folder. Everything it makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
 pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
@@ -114,6 +116,27 @@ run client-settings move-down Workstations
 run device resultant-settings desk-b | grep -i 'third party'
 cycles device-b
 run compliance "$tool"
+
+step "K. Group policy: a kiosk whose client settings say No gets the certificate from a GPO"
+runa --machine device-c register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name kiosk-c
+run collection create Kiosks --member kiosk-c
+run client-settings create "Kiosks: no third-party" --third-party no
+run client-settings move-up "Kiosks: no third-party"
+run client-settings move-up "Kiosks: no third-party"
+run client-settings deploy "Kiosks: no third-party" --collection Kiosks
+cycles device-c
+run publisher cert export --out wsus-signing.cer
+run gpo create "Trust the WSUS signing certificate"
+run gpo import-cert "Trust the WSUS signing certificate" --store Root wsus-signing.cer
+run gpo import-cert "Trust the WSUS signing certificate" --store TrustedPublisher wsus-signing.cer
+run gpo set-policy "Trust the WSUS signing certificate" AcceptTrustedPublisherCerts 1
+run gpo link "Trust the WSUS signing certificate" --collection Kiosks
+runa --machine device-c gpupdate
+runa --machine device-c certutil -GroupPolicy -store TrustedPublisher | head -n 4
+cycles device-c
+run compliance "$tool"
+run gpo export "Trust the WSUS signing certificate" sysvol
+find sysvol -type f | sort
 
 kill "$ppd_pid"
 wait "$ppd_pid" 2>/dev/null || true

@@ -21,6 +21,12 @@ like "demo: diagnose names the deciding client setting" "$out" \
 like "demo: after the fix both are installed" "$out" \
   'Summary: Installed 2, Required 0, Failed 0, Pending restart 0, Not required 0, Unknown 0'
 like "demo: the published CAB verifies with osslsigncode" "$out" 'Number of verified signatures: 1'
+like "demo: the kiosk's client settings say No" "$out" \
+  'third-party software updates disabled by "Kiosks: no third-party"'
+like "demo: gpupdate completes" "$out" 'Computer Policy update has completed successfully\.'
+like "demo: with the GPO all three are installed" "$out" \
+  'Summary: Installed 3, Required 0, Failed 0, Pending restart 0, Not required 0, Unknown 0'
+like "demo: the GPO is exported as a SYSVOL folder" "$out" '/Machine/Registry\.pol'
 unlike "demo: the server was stopped" "$(pgrep -f "$TMP/demo" || true)" '[0-9]'
 
 is "demo: trusted device verifies OK" "$(printf '%s\n' "$out" | grep -cx 'OK')" "1"
