@@ -54,6 +54,11 @@ static const char main_manual[] =
     "    device list|show|resultant-settings|client-settings\n"
     "                                 registered devices and the settings they get\n"
     "    compliance UPDATE|DEPLOYMENT the state of an update on the devices\n"
+    "    ci create-certificate|create-script|set|list|show|delete\n"
+    "                                 configuration items: a certificate in stores, a script\n"
+    "    baseline create|add-ci|remove-ci|list|show|delete|deploy|undeploy\n"
+    "                                 configuration baselines and their deployments\n"
+    "    compliance baseline NAME     the state of a baseline on the devices\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -102,6 +107,8 @@ static const struct group groups[] = {
     {"client-settings", cli_client_settings},
     {"device", cli_device},
     {"compliance", cli_compliance},
+    {"ci", cli_ci},
+    {"baseline", cli_baseline},
 };
 
 int main(int argc, char **argv)
