@@ -11,12 +11,17 @@
  *   evaluation         after each scan that found something required, when a waiting
  *                      deployment becomes available, and every reevaluation_interval_days plus
  *                      a random delay of up to 2 hours.
+ *   configuration baseline evaluation
+ *                      every polling interval, each deployed baseline evaluated when it is due
+ *                      (agent_ci.h); the deployment evaluation at once after one that
+ *                      remediated something (trust may have come with it).
  * A cycle that fails (or reports a failed update) is tried again after a back-off: 30 s,
  * doubling up to the polling interval. --poll-seconds N (tests) makes every interval N seconds,
  * every random delay at most N/4 and the back-off start at N/4 (at least 1 s). */
 #ifndef PATCHPOINT_AGENT_RUN_H
 #define PATCHPOINT_AGENT_RUN_H
 
+#include "agent_ci.h"
 #include "agent_policy.h"
 #include "agent_queue.h"
 #include "agent_state.h"
@@ -29,11 +34,12 @@ enum agent_cycle {
 	AGENT_CYCLE_MACHINE_POLICY = 0,
 	AGENT_CYCLE_SCAN,
 	AGENT_CYCLE_EVALUATION,
+	AGENT_CYCLE_CI_EVALUATION, /* agent_ci.h */
 	AGENT_CYCLE_COUNT
 };
 
 /* "Machine Policy Retrieval & Evaluation", "Software Updates Scan", "Software Updates
- * Deployment Evaluation". */
+ * Deployment Evaluation", "Configuration Baseline Evaluation". */
 const char *agent_cycle_title(enum agent_cycle c);
 
 /* What one cycle and the flush after it did. */
@@ -43,6 +49,10 @@ struct agent_cycle_result {
 	struct agent_queue_flush_result flush;
 	bool flush_failed;
 	struct pp_error flush_err;
+	struct agent_ci_outcome ci; /* AGENT_CYCLE_CI_EVALUATION */
+	struct agent_ci_flush_result ci_flush;
+	bool ci_flush_failed;
+	struct pp_error ci_flush_err;
 };
 
 void agent_cycle_result_free(struct agent_cycle_result *r);
@@ -57,7 +67,8 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 struct agent_run_options {
 	const char *machine;
 	const char *ca_bundle;	  /* NULL: the one given at registration */
-	bool once;		  /* one machine policy, scan, evaluation and flush, then return */
+	bool once; /* one machine policy, baseline evaluation, scan, evaluation and flush, then
+		      return */
 	unsigned poll_seconds;	  /* 0: the schedules of the policy; else see the top */
 	unsigned install_timeout; /* 0: AGENT_INSTALL_TIMEOUT_DEFAULT */
 };

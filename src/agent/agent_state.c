@@ -933,6 +933,7 @@ static const struct {
     {"UpdatesHandler.log", AGENT_COMPONENT_HANDLER, offsetof(struct agent_logs, handler)},
     {"StateMessage.log", AGENT_COMPONENT_STATE, offsetof(struct agent_logs, state)},
     {"CcmExec.log", AGENT_COMPONENT_EXEC, offsetof(struct agent_logs, exec)},
+    {"CIAgent.log", AGENT_COMPONENT_CI, offsetof(struct agent_logs, ci)},
 };
 
 #define LOG_FILE_COUNT (sizeof(log_files) / sizeof(log_files[0]))

@@ -68,12 +68,13 @@ static const char ci_create_certificate_manual[] =
     "    --thumbprint T     or a certificate of Certificates, by its SHA-1 thumbprint\n"
     "    --store STORE      Root or TrustedPublisher; give both for a self-signed\n"
     "                       signing certificate\n"
-    "    --json             the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS
-    "\n" EXIT_STATUS("created") "\n"
-    "EXAMPLES\n"
-    "    patchpoint publisher cert export --out WSUSSigningCertificate.cer\n"
-    "    patchpoint ci create-certificate \"WSUS signing certificate present\" \\\n"
-    "        --cert WSUSSigningCertificate.cer --store Root --store TrustedPublisher\n";
+    "    --json             the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
+	"created") "\n"
+		   "EXAMPLES\n"
+		   "    patchpoint publisher cert export --out WSUSSigningCertificate.cer\n"
+		   "    patchpoint ci create-certificate \"WSUS signing certificate present\" \\\n"
+		   "        --cert WSUSSigningCertificate.cer --store Root --store "
+		   "TrustedPublisher\n";
 
 static const char ci_create_script_manual[] =
     "NAME\n"
@@ -138,8 +139,7 @@ static const char ci_list_manual[] =
     "    and its rule (the stores of a certificate, the type and value of a script).\n"
     "\n"
     "OPTIONS\n"
-    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
-	"success");
+    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS("success");
 
 static const char ci_show_manual[] =
     "NAME\n"
@@ -153,8 +153,7 @@ static const char ci_show_manual[] =
     "    stores, or the script's data type, expected value, time limit and both scripts.\n"
     "\n"
     "OPTIONS\n"
-    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
-	"success");
+    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS("success");
 
 static const char ci_delete_manual[] =
     "NAME\n"
@@ -228,8 +227,7 @@ static const char bl_list_manual[] =
     "    many collections it is deployed.\n"
     "\n"
     "OPTIONS\n"
-    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
-	"success");
+    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS("success");
 
 static const char bl_show_manual[] =
     "NAME\n"
@@ -239,8 +237,7 @@ static const char bl_show_manual[] =
     "    patchpoint baseline show NAME [--json]\n"
     "\n"
     "OPTIONS\n"
-    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
-	"success");
+    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS("success");
 
 static const char bl_delete_manual[] =
     "NAME\n"
@@ -311,8 +308,8 @@ static const char compliance_baseline_manual[] =
     "    when one was remediated, else Compliant. The summary counts the devices.\n"
     "\n"
     "OPTIONS\n"
-    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS "\n" EXIT_STATUS(
-	"the report was printed");
+    "    --json   the server's answer as JSON\n" CLI_API_MANUAL_OPTIONS
+    "\n" EXIT_STATUS("the report was printed");
 
 /* ---- arguments ---- */
 
@@ -399,8 +396,8 @@ static int parse(const char *cmd, int argc, char **argv, unsigned allowed, const
 		case OPT_TIMEOUT:
 			if (optarg[0] < '0' || optarg[0] > '9' ||
 			    cli_parse_int(optarg, 0, 1000000000L, &a->timeout) != 0)
-				return cli_usage(cmd, "--timeout takes a number of seconds, not '%s'",
-						 optarg);
+				return cli_usage(
+				    cmd, "--timeout takes a number of seconds, not '%s'", optarg);
 			break;
 		case OPT_CI:
 			if (a->nitems == CONFIGITEM_BASELINE_ITEMS_MAX)
@@ -417,9 +414,9 @@ static int parse(const char *cmd, int argc, char **argv, unsigned allowed, const
 		case OPT_SCHEDULE_HOURS:
 			if (optarg[0] < '0' || optarg[0] > '9' ||
 			    cli_parse_int(optarg, 0, 1000000000L, &a->schedule_hours) != 0)
-				return cli_usage(cmd,
-						 "--schedule-hours takes a number of hours, not '%s'",
-						 optarg);
+				return cli_usage(
+				    cmd, "--schedule-hours takes a number of hours, not '%s'",
+				    optarg);
 			break;
 		default:
 			return cli_usage(cmd, "invalid option");
@@ -486,8 +483,9 @@ static int request(struct cli *cli, const char *cmd, const struct ci_args *a, co
 		doc = cli_api_call(api, method, path, body, &err);
 		rc = doc != NULL ? CLI_EXIT_OK : cli_fail(cli, &err);
 	} else {
-		rc = cli_api_request(api, method, path, body, &resp, &err) == 0 ? CLI_EXIT_OK
-										 : cli_fail(cli, &err);
+		rc = cli_api_request(api, method, path, body, &resp, &err) == 0
+			 ? CLI_EXIT_OK
+			 : cli_fail(cli, &err);
 	}
 	if (rc != CLI_EXIT_OK)
 		goto out;
@@ -657,7 +655,8 @@ static void print_ci(const json_t *doc)
 		printf("Data type:   %s\n", configitem_type_label(t));
 		printf("Rule:        equals %s\n", cli_json_str(script, "expected"));
 		printf("Time limit:  %lld s\n", cli_json_int(script, "timeout_seconds", 0));
-		printf("Remediation: %s\n", cli_json_bool(script, "has_remediation") ? "yes" : "no");
+		printf("Remediation: %s\n",
+		       cli_json_bool(script, "has_remediation") ? "yes" : "no");
 	}
 	printf("Baselines:   %lld\n", cli_json_int(doc, "baselines", 0));
 	if (script != NULL && json_is_string(json_object_get(script, "discovery")))
@@ -672,8 +671,7 @@ static void print_ci_list(const json_t *doc)
 	char rule[160];
 	size_t i;
 
-	printf("%-5s %-36s %-20s %-4s %-9s %s\n", "Id", "Name", "Kind", "Rev", "Baselines",
-	       "Rule");
+	printf("%-5s %-36s %-20s %-4s %-9s %s\n", "Id", "Name", "Kind", "Rev", "Baselines", "Rule");
 	json_array_foreach(json_object_get(doc, "configuration_items"), i, c)
 	{
 		const json_t *cert = json_object_get(c, "certificate");
@@ -698,8 +696,8 @@ static void print_ci_list(const json_t *doc)
 
 static void print_baseline(const json_t *doc)
 {
-	const json_t *items = json_object_get(doc, "items"), *deps = json_object_get(doc,
-										      "deployments");
+	const json_t *items = json_object_get(doc, "items"),
+		     *deps = json_object_get(doc, "deployments");
 	const json_t *v;
 	size_t i;
 
@@ -1066,8 +1064,8 @@ static int bl_deploy(struct cli *cli, int argc, char **argv)
 		return cli_failf(cli, "'%s' is not UTF-8 text", a.collection);
 	}
 	(void)snprintf(done, sizeof(done),
-		       "Deployed configuration baseline \"%.255s\" to collection \"%.255s\"", a.name,
-		       a.collection);
+		       "Deployed configuration baseline \"%.255s\" to collection \"%.255s\"",
+		       a.name, a.collection);
 	rc = request(cli, cmd, &a, "POST", api_path("baselines", a.name, "/deployments", NULL),
 		     body, true, print_deployment, done);
 	json_decref(body);
@@ -1151,7 +1149,8 @@ static void print_compliance(const json_t *doc)
 	}
 	printf("Summary:");
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		printf("%s %s %lld", i > 0 ? "," : "", labels[i], cli_json_int(summary, order[i], 0));
+		printf("%s %s %lld", i > 0 ? "," : "", labels[i],
+		       cli_json_int(summary, order[i], 0));
 	printf("\n");
 }
 

@@ -78,11 +78,11 @@ bad:
 /* An item as the admin API shows it; with full, its scripts too. */
 static json_t *ci_json(const struct store_ci *ci, bool full)
 {
-	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", (json_int_t)ci->id,
-			      "name", ci->name, "kind", configitem_kind_name(ci->kind), "kind_label",
-			      configitem_kind_label(ci->kind), "revision", (json_int_t)ci->revision,
-			      "baselines", (json_int_t)ci->baseline_count, "created_at",
-			      (json_int_t)ci->created_at, "updated_at", (json_int_t)ci->updated_at);
+	json_t *o = json_pack(
+	    "{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "id", (json_int_t)ci->id, "name", ci->name,
+	    "kind", configitem_kind_name(ci->kind), "kind_label", configitem_kind_label(ci->kind),
+	    "revision", (json_int_t)ci->revision, "baselines", (json_int_t)ci->baseline_count,
+	    "created_at", (json_int_t)ci->created_at, "updated_at", (json_int_t)ci->updated_at);
 	json_t *part;
 
 	if (o == NULL)
@@ -91,22 +91,21 @@ static json_t *ci_json(const struct store_ci *ci, bool full)
 		part = json_pack("{s:s, s:s, s:o}", "thumbprint", ci->thumbprint, "subject",
 				 ci->subject, "stores", stores_json(ci->stores));
 	else
-		part = json_pack("{s:s, s:s, s:s, s:I, s:b}", "data_type",
-				 configitem_type_name(ci->data_type), "operator", "equals",
-				 "expected", ci->expected, "timeout_seconds",
-				 (json_int_t)ci->timeout_seconds, "has_remediation",
-				 ci->remediation != NULL);
+		part = json_pack(
+		    "{s:s, s:s, s:s, s:I, s:b}", "data_type", configitem_type_name(ci->data_type),
+		    "operator", "equals", "expected", ci->expected, "timeout_seconds",
+		    (json_int_t)ci->timeout_seconds, "has_remediation", ci->remediation != NULL);
 	if (part != NULL && full && ci->kind == CONFIGITEM_KIND_SCRIPT &&
 	    (json_object_set_new(part, "discovery", json_string(ci->discovery)) != 0 ||
-	     json_object_set_new(part, "remediation", ci->remediation != NULL
-							  ? json_string(ci->remediation)
-							  : json_null()) != 0)) {
+	     json_object_set_new(part, "remediation",
+				 ci->remediation != NULL ? json_string(ci->remediation)
+							 : json_null()) != 0)) {
 		json_decref(part);
 		part = NULL;
 	}
 	if (part == NULL ||
-	    json_object_set_new(o, ci->kind == CONFIGITEM_KIND_CERTIFICATE ? "certificate" : "script",
-				part) != 0) {
+	    json_object_set_new(
+		o, ci->kind == CONFIGITEM_KIND_CERTIFICATE ? "certificate" : "script", part) != 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -115,11 +114,10 @@ static json_t *ci_json(const struct store_ci *ci, bool full)
 
 static json_t *deployment_json(const struct store_baseline_deployment *d)
 {
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:I, s:I}", "id", (json_int_t)d->id,
-			 "baseline", d->baseline_name, "collection_id", d->collection_id,
-			 "collection", d->collection_name, "remediate", d->remediate,
-			 "schedule_hours", (json_int_t)d->schedule_hours, "created_at",
-			 (json_int_t)d->created_at);
+	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:I, s:I}", "id", (json_int_t)d->id, "baseline",
+			 d->baseline_name, "collection_id", d->collection_id, "collection",
+			 d->collection_name, "remediate", d->remediate, "schedule_hours",
+			 (json_int_t)d->schedule_hours, "created_at", (json_int_t)d->created_at);
 }
 
 static json_t *baseline_summary_json(const struct store_baseline *b)
@@ -145,10 +143,10 @@ static json_t *baseline_json(struct store *s, const struct store_baseline *b, st
 	arr_i = json_array();
 	for (size_t i = 0; arr_i != NULL && i < ni; i++)
 		(void)json_array_append_new(
-		    arr_i, json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)items[i].item_id,
-				     "name", items[i].name, "kind",
-				     configitem_kind_name(items[i].kind), "revision",
-				     (json_int_t)items[i].revision));
+		    arr_i,
+		    json_pack("{s:I, s:s, s:s, s:I}", "id", (json_int_t)items[i].item_id, "name",
+			      items[i].name, "kind", configitem_kind_name(items[i].kind),
+			      "revision", (json_int_t)items[i].revision));
 	arr_d = json_array();
 	for (size_t i = 0; arr_d != NULL && i < nd; i++)
 		(void)json_array_append_new(arr_d, deployment_json(&deps[i]));
@@ -228,10 +226,11 @@ static int expected_field(struct httpd_request *req, json_t *body, char *out, si
 	else if (json_is_boolean(v))
 		(void)snprintf(out, size, "%s", json_is_true(v) ? "true" : "false");
 	else {
-		httpd_reply_error(req, 400, "invalid_argument",
-				  json_is_string(v)
-				      ? "field \"expected\" is longer than 1024 bytes"
-				      : "field \"expected\" must be a string, an integer or a boolean");
+		httpd_reply_error(
+		    req, 400, "invalid_argument",
+		    json_is_string(v)
+			? "field \"expected\" is longer than 1024 bytes"
+			: "field \"expected\" must be a string, an integer or a boolean");
 		return -1;
 	}
 	return 0;
@@ -246,10 +245,9 @@ static void reply_ci(struct httpd_request *req, int status, const struct store_c
 
 static void on_ci_create(struct httpd_request *req, void *ctx)
 {
-	static const char *const allowed[] = {"name",	     "kind",	    "certificate",
-					      "thumbprint",  "stores",	    "discovery",
-					      "remediation", "data_type",   "operator",
-					      "expected",    "timeout_seconds", NULL};
+	static const char *const allowed[] = {
+	    "name",	   "kind",	"certificate", "thumbprint", "stores",		"discovery",
+	    "remediation", "data_type", "operator",    "expected",   "timeout_seconds", NULL};
 	struct api *a = ctx;
 	struct store_ci_spec spec;
 	struct store_ci ci;
@@ -381,8 +379,8 @@ static void on_ci_get(struct httpd_request *req, void *ctx)
 
 static void on_ci_change(struct httpd_request *req, void *ctx)
 {
-	static const char *const allowed[] = {"stores",	   "discovery", "remediation",
-					      "data_type", "operator",	"expected",
+	static const char *const allowed[] = {"stores",		 "discovery", "remediation",
+					      "data_type",	 "operator",  "expected",
 					      "timeout_seconds", NULL};
 	struct api *a = ctx;
 	struct store_ci_change chg;
@@ -440,8 +438,8 @@ static void on_ci_change(struct httpd_request *req, void *ctx)
 	}
 	if (store_ci_change(s, httpd_request_capture(req, "name"), &chg, &ci, &err) != 0)
 		goto fail;
-	srvlog_write(a->log, CMTRACE_INFO, "configuration item \"%s\" is at revision %lld",
-		     ci.name, (long long)ci.revision);
+	srvlog_write(a->log, CMTRACE_INFO, "configuration item \"%s\" is at revision %lld", ci.name,
+		     (long long)ci.revision);
 	reply_ci(req, 200, &ci);
 	goto out;
 fail:
@@ -477,7 +475,8 @@ static void reply_baseline(struct api *a, struct httpd_request *req, struct stor
 	json_t *o;
 
 	pp_error_clear(&err);
-	if (store_baseline_get(s, name, &b, &err) != 0 || (o = baseline_json(s, &b, &err)) == NULL) {
+	if (store_baseline_get(s, name, &b, &err) != 0 ||
+	    (o = baseline_json(s, &b, &err)) == NULL) {
 		api_reply_failure(a, req, &err);
 		return;
 	}
@@ -651,10 +650,9 @@ static void on_baseline_deploy(struct httpd_request *req, void *ctx)
 		api_reply_failure(a, req, &err);
 		goto out;
 	}
-	if (store_baseline_deploy(s, httpd_request_capture(req, "name"), collection,
-				  json_is_true(remediate),
-				  json_is_integer(hours) ? json_integer_value(hours) : 0, &d,
-				  &err) != 0) {
+	if (store_baseline_deploy(
+		s, httpd_request_capture(req, "name"), collection, json_is_true(remediate),
+		json_is_integer(hours) ? json_integer_value(hours) : 0, &d, &err) != 0) {
 		api_reply_failure(a, req, &err);
 		goto out;
 	}
@@ -750,8 +748,9 @@ static void on_compliance(struct httpd_request *req, void *ctx)
 			      "device", rows[i].device_name, "state", configitem_state_name(st),
 			      "status", configitem_state_label(st), "time",
 			      time_or_null(rows[i].report_time), "baseline_revision",
-			      rows[i].baseline_revision != 0 ? json_integer(rows[i].baseline_revision)
-							     : json_null(),
+			      rows[i].baseline_revision != 0
+				  ? json_integer(rows[i].baseline_revision)
+				  : json_null(),
 			      "items", its));
 		i = k;
 	}
@@ -761,10 +760,9 @@ static void on_compliance(struct httpd_request *req, void *ctx)
 					  json_integer((json_int_t)counts[k]));
 	arr_i = json_array();
 	for (size_t i = 0; arr_i != NULL && i < ni; i++)
-		(void)json_array_append_new(arr_i, json_pack("{s:I, s:s, s:I}", "id",
-							     (json_int_t)items[i].item_id, "name",
-							     items[i].name, "revision",
-							     (json_int_t)items[i].revision));
+		(void)json_array_append_new(
+		    arr_i, json_pack("{s:I, s:s, s:I}", "id", (json_int_t)items[i].item_id, "name",
+				     items[i].name, "revision", (json_int_t)items[i].revision));
 	doc = json_pack("{s:{s:I, s:s, s:I}, s:o, s:o, s:o}", "baseline", "id", (json_int_t)b.id,
 			"name", b.name, "revision", (json_int_t)b.revision, "items", arr_i,
 			"summary", summary, "devices", devices);
@@ -802,9 +800,9 @@ static int authenticate(struct api *a, struct httpd_request *req, struct store *
 /* One item as a device gets it: what it needs to evaluate and remediate. */
 static json_t *device_item_json(const struct store_ci *ci)
 {
-	json_t *o = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)ci->id, "name", ci->name,
-			      "revision", (json_int_t)ci->revision, "kind",
-			      configitem_kind_name(ci->kind));
+	json_t *o =
+	    json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)ci->id, "name", ci->name,
+		      "revision", (json_int_t)ci->revision, "kind", configitem_kind_name(ci->kind));
 	json_t *part;
 	char *b64 = NULL;
 
@@ -817,12 +815,11 @@ static json_t *device_item_json(const struct store_ci *ci)
 					       "subject", ci->subject, "der", b64, "stores",
 					       stores_json(ci->stores));
 	} else {
-		part = json_pack("{s:s, s:o, s:s, s:s, s:s, s:I}", "discovery", ci->discovery,
-				 "remediation",
-				 ci->remediation != NULL ? json_string(ci->remediation) : json_null(),
-				 "data_type", configitem_type_name(ci->data_type), "operator",
-				 "equals", "expected", ci->expected, "timeout_seconds",
-				 (json_int_t)ci->timeout_seconds);
+		part = json_pack(
+		    "{s:s, s:o, s:s, s:s, s:s, s:I}", "discovery", ci->discovery, "remediation",
+		    ci->remediation != NULL ? json_string(ci->remediation) : json_null(),
+		    "data_type", configitem_type_name(ci->data_type), "operator", "equals",
+		    "expected", ci->expected, "timeout_seconds", (json_int_t)ci->timeout_seconds);
 	}
 	free(b64);
 	if (part == NULL || json_object_set_new(o, configitem_kind_name(ci->kind), part) != 0) {
@@ -865,8 +862,8 @@ static json_t *device_baseline_json(struct store *s, const struct store_baseline
 		if (it == NULL || json_array_append_new(arr, it) != 0)
 			goto oom;
 	}
-	o = json_pack("{s:I, s:s, s:I, s:O, s:b, s:I, s:O}", "id", (json_int_t)b.id, "name",
-		      b.name, "revision", (json_int_t)b.revision, "deployment_ids", ids, "remediate",
+	o = json_pack("{s:I, s:s, s:I, s:O, s:b, s:I, s:O}", "id", (json_int_t)b.id, "name", b.name,
+		      "revision", (json_int_t)b.revision, "deployment_ids", ids, "remediate",
 		      remediate, "schedule_hours", (json_int_t)hours, "items", arr);
 	if (o == NULL)
 		goto oom;
@@ -880,8 +877,7 @@ out:
 	return o;
 }
 
-json_t *ci_api_device_document(struct store *s, const struct store_device *d,
-			       struct pp_error *err)
+json_t *ci_api_device_document(struct store *s, const struct store_device *d, struct pp_error *err)
 {
 	struct store_baseline_deployment *deps = NULL;
 	unsigned char digest[32];
@@ -1028,7 +1024,8 @@ static int parse_report(const json_t *v, size_t i, struct store_baseline_report 
 		bad = "baseline_id";
 	else if (!positive(v, "baseline_revision", &r->baseline_revision))
 		bad = "baseline_revision";
-	else if (!json_is_array(results) || json_array_size(results) > CONFIGITEM_BASELINE_ITEMS_MAX)
+	else if (!json_is_array(results) ||
+		 json_array_size(results) > CONFIGITEM_BASELINE_ITEMS_MAX)
 		bad = "results (a list of at most 256)";
 	if (bad != NULL) {
 		pp_error_set(err, HR_E_INVALIDARG, "report %zu: bad or missing %s", i, bad);
@@ -1039,8 +1036,8 @@ static int parse_report(const json_t *v, size_t i, struct store_baseline_report 
 	{
 		bad = parse_result(e, &res[k]);
 		if (bad != NULL) {
-			pp_error_set(err, HR_E_INVALIDARG, "report %zu: result %zu: bad or missing %s",
-				     i, k, bad);
+			pp_error_set(err, HR_E_INVALIDARG,
+				     "report %zu: result %zu: bad or missing %s", i, k, bad);
 			return -1;
 		}
 	}
@@ -1104,12 +1101,13 @@ static void on_device_reports(struct httpd_request *req, void *ctx)
 	for (i = 0; i < n && accepted > 0; i++)
 		for (size_t k = 0; k < reports[i].count; k++)
 			if (reports[i].results[k].state == CONFIGITEM_ERROR)
-				srvlog_write(a->log, CMTRACE_WARNING,
-					     "device %s: configuration item %lld of baseline %lld is "
-					     "in error: %s",
-					     d.name, (long long)reports[i].results[k].item_id,
-					     (long long)reports[i].baseline_id,
-					     reports[i].results[k].detail);
+				srvlog_write(
+				    a->log, CMTRACE_WARNING,
+				    "device %s: configuration item %lld of baseline %lld is "
+				    "in error: %s",
+				    d.name, (long long)reports[i].results[k].item_id,
+				    (long long)reports[i].baseline_id,
+				    reports[i].results[k].detail);
 	api_reply_new(req, 200,
 		      json_pack("{s:I, s:I, s:I}", "accepted", (json_int_t)accepted, "duplicates",
 				(json_int_t)dups, "ignored", (json_int_t)ignored));
