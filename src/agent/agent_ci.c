@@ -636,16 +636,21 @@ static void script_run_free(struct script_run *r)
 
 /* ---- evaluating ---- */
 
-/* Quoted for a detail: at most 64 bytes, control characters as '?'. */
+/* Quoted for a detail: at most 64 bytes, control characters as '?', "..." after a cut (never
+ * inside a UTF-8 sequence). */
 static void shown(const char *v, char out[80])
 {
 	size_t i;
 
-	for (i = 0; v[i] != '\0' && i < 64; i++)
+	for (i = 0; i < 64 && v[i] != '\0'; i++)
 		out[i] = (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
-	out[i] = '\0';
-	if (v[i] != '\0')
-		(void)snprintf(out + i, 80 - i, "...");
+	if (i < 64 || v[i] == '\0') {
+		out[i] = '\0';
+		return;
+	}
+	while (i > 0 && ((unsigned char)v[i] & 0xC0) == 0x80)
+		i--; /* v[i] continues a character: drop that character whole */
+	(void)snprintf(out + i, 80 - i, "...");
 }
 
 static void set_error(struct agent_ci_result *res, bool has_hr, uint32_t hr, int exit_code,

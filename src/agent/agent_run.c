@@ -31,8 +31,7 @@
 static const char *const cycle_titles[] = {
     "Machine Policy Retrieval & Evaluation", "Software Updates Scan",
     "Software Updates Deployment Evaluation", "Configuration Baseline Evaluation"};
-static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation",
-					 "ci_evaluation"};
+static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "ci_evaluation"};
 
 const char *agent_cycle_title(enum agent_cycle c)
 {
@@ -398,9 +397,9 @@ static int run_step(const struct agent_run_options *o, const struct agent_update
 int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct pp_error *err)
 {
 	/* --once: the baselines before the updates, so that trust they remediate is in place. */
-	static const enum agent_cycle once_order[] = {
-	    AGENT_CYCLE_MACHINE_POLICY, AGENT_CYCLE_CI_EVALUATION, AGENT_CYCLE_SCAN,
-	    AGENT_CYCLE_EVALUATION};
+	static const enum agent_cycle once_order[] = {AGENT_CYCLE_MACHINE_POLICY,
+						      AGENT_CYCLE_CI_EVALUATION, AGENT_CYCLE_SCAN,
+						      AGENT_CYCLE_EVALUATION};
 	struct agent_updates_options uo = {o->ca_bundle, o->install_timeout,
 					   (volatile const int *)&stop_signal, false,
 					   o->poll_seconds};

@@ -67,8 +67,7 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 struct agent_run_options {
 	const char *machine;
 	const char *ca_bundle;	  /* NULL: the one given at registration */
-	bool once; /* one machine policy, baseline evaluation, scan, evaluation and flush, then
-		      return */
+	bool once;		  /* each cycle once (baselines before updates), then return */
 	unsigned poll_seconds;	  /* 0: the schedules of the policy; else see the top */
 	unsigned install_timeout; /* 0: AGENT_INSTALL_TIMEOUT_DEFAULT */
 };

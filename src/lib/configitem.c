@@ -252,17 +252,21 @@ static bool parse_boolean(const char *s, bool *v)
 	return false;
 }
 
-/* Quoted for a message: at most 64 bytes of s, control characters as '?'. */
+/* Quoted for a message: at most 64 bytes of s, control characters as '?', "..." after a cut
+ * (never inside a UTF-8 sequence). */
 static void quote(const char *s, char out[72])
 {
-	size_t i;
+	size_t n = strnlen(s, 65), i;
 
-	for (i = 0; s[i] != '\0' && i < 64; i++)
+	for (i = 0; i < n && i < 64; i++)
 		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	if (s[i] != '\0' && i >= 3) {
-		out[i - 3] = out[i - 2] = out[i - 1] = '.';
+	if (n <= 64) {
+		out[i] = '\0';
+		return;
 	}
-	out[i] = '\0';
+	while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+		i--; /* s[i] continues a character: drop that character whole */
+	(void)snprintf(out + i, 72 - i, "...");
 }
 
 int configitem_value_normalize(enum configitem_type t, const char *text, const char *what,

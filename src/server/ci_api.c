@@ -1027,8 +1027,9 @@ static int parse_report(const json_t *v, size_t i, struct store_baseline_report 
 	else if (!json_is_array(results) ||
 		 json_array_size(results) > CONFIGITEM_BASELINE_ITEMS_MAX)
 		bad = "results (a list of at most 256)";
-	if (bad != NULL) {
-		pp_error_set(err, HR_E_INVALIDARG, "report %zu: bad or missing %s", i, bad);
+	if (bad != NULL || id == NULL) {
+		pp_error_set(err, HR_E_INVALIDARG, "report %zu: bad or missing %s", i,
+			     bad != NULL ? bad : "id");
 		return -1;
 	}
 	memcpy(r->id, id, 37);

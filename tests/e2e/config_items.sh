@@ -15,7 +15,9 @@
 #   5. bad input: one line naming what is wrong, exit 1 (2 for usage), 'baseline show' as before;
 #   6. the server down during an evaluation: the report is queued and sent at the next contact;
 #   7. run --once: the baseline before the updates; a second run finds it not due.
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
+# shellcheck source=tests/daemon_lib.sh
 . "$(dirname "$0")/../daemon_lib.sh"
 cd "$TMP" || exit 1
 command -v python3 >/dev/null || { echo "1..0 # SKIP python3 missing (scripts/install-deps.sh)"; exit 0; }
@@ -367,7 +369,7 @@ Configuration baseline \"$B\" (revision 1) is Remediated
     AcceptTrustedPublisherCerts is 1: Compliant: found \"1\" (expected \"1\")"
 like "the report stays queued, said in one line" "$ERR" \
   '^patchpoint-agent: 1 configuration baseline report\(s\) stay queued: cannot reach http://127\.0\.0\.1:'
-is "one report in the queue" "$(ls ma/agent/ci-queue | wc -l)" 1
+is "one report in the queue" "$(find ma/agent/ci-queue -name '*.json' | wc -l)" 1
 like "status counts it" "$(agent --machine ma status)" \
   'Baseline reports queued: 1 \(sent at the next contact with the server\)'
 like "CIAgent.log: why the stored document" "$(msgs ma CIAgent)" \

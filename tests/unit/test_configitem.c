@@ -172,6 +172,20 @@ static void test_normalize(void **state)
 	assert_int_equal(
 	    configitem_value_normalize(CONFIGITEM_TYPE_STRING, "two\nlines", "v", out, &err), -1);
 	assert_string_equal(err.message, "v \"two?lines\" holds a control character");
+	/* A long value is cut in the message, never inside a UTF-8 character. */
+	{
+		char utf8[128] = "a", want[160] = "v \"a";
+
+		for (int k = 0; k < 40; k++)
+			strcat(utf8, "\xc3\xa9");
+		for (int k = 0; k < 31; k++)
+			strcat(want, "\xc3\xa9");
+		strcat(want, "...\" is not an integer (a signed 64-bit decimal number)");
+		pp_error_clear(&err);
+		assert_int_equal(
+		    configitem_value_normalize(CONFIGITEM_TYPE_INTEGER, utf8, "v", out, &err), -1);
+		assert_string_equal(err.message, want);
+	}
 	memset(big, 's', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	pp_error_clear(&err);
