@@ -14,7 +14,8 @@
 #   4. 'patchpoint compliance baseline' and the CIAgent.log lines, exactly;
 #   5. bad input: one line naming what is wrong, exit 1 (2 for usage), 'baseline show' as before;
 #   6. the server down during an evaluation: the report is queued and sent at the next contact;
-#   7. run --once: the baseline before the updates; a second run finds it not due.
+#   7. run --once: the baseline before the updates; a second run finds it not due; run on a
+#      schedule of a second evaluates it again and again.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=tests/daemon_lib.sh
@@ -394,6 +395,21 @@ is "C: run --once again, exit 0" "$RC" 0
 like "C: the baseline is not due yet" "$(msgs mc CIAgent | tail -n1)" \
   "^Baseline \"$B\" \(revision 1\) was evaluated already; next evaluation at [0-9-]+ [0-9:]+ UTC$"
 is "C: one evaluation only" "$(msgs mc CIAgent | grep -c 'CAgentJob::Execute - Evaluating')" 1
+
+# The daemon: with --poll-seconds 1 every baseline's schedule is a second, so it is evaluated
+# again and again; SIGTERM stops it with exit 0.
+"$PATCHPOINT_AGENT" --machine mc run --poll-seconds 1 >run.out 2>&1 &
+RUN=$!
+for _ in $(seq 200); do
+  [ "$(msgs mc CIAgent | grep -c 'CAgentJob::Execute - Evaluating')" -ge 3 ] && break
+  sleep 0.05
+done
+kill -TERM "$RUN"
+wait "$RUN"
+is "run: SIGTERM, exit 0" "$?" 0
+like "run: evaluated on its schedule" "$(msgs mc CIAgent | grep -c 'CAgentJob::Execute - Evaluating')" '^([3-9]|[1-9][0-9]+)$'
+like "CcmExec.log: the baselines' interval" "$(msgs mc CcmExec)" 'configuration baselines checked every 1 s'
+is "run: every report sent" "$(ls mc/agent/ci-queue)" ""
 
 # ---- undeploy ----
 run pp baseline undeploy Broken --collection "Report only"
