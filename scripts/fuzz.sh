@@ -133,6 +133,12 @@ printf 'client_version=5.00.8692.1003\nold\nos\n5.00.8692.1003\n' > "$seeds/memb
 printf '{"version":"0123456789abcdef","device":{"id":"GUID:x","name":"a","client_version":"5.00.9128.1000"},"settings":{"software_updates.enabled":{"value":true,"source":"Default Client Settings"},"software_updates.third_party":{"value":true,"source":"Default Client Settings"},"software_updates.scan_interval_days":{"value":7,"source":"Default Client Settings"},"software_updates.reevaluation_interval_days":{"value":7,"source":"Default Client Settings"},"client_policy.polling_interval_minutes":{"value":60,"source":"Default Client Settings"}},"third_party":{"enabled":true,"source":"Default Client Settings","minimum_client_version":"5.00.8692.1003","client_version_ok":true},"certificates":[{"thumbprint":"%s","subject":"seed 1","der":"%s","stores":["Root","TrustedPublisher"]}],"remove_certificates":[{"thumbprint":"%s","reason":"blocked"}],"deployments":[]}' \
   "$tp1" "$b1" "$tp2" > "$seeds/policy/policy.json"
 
+# A baselines document as patchpointd serves it (fuzz_agent_ci.c): a certificate item and a
+# script item in one baseline.
+mkdir -p "$seeds/ci" fuzz/corpus-agent-ci
+printf '{"version":"0123456789abcdef","baselines":[{"id":1,"name":"Trust","revision":2,"deployment_ids":[1],"remediate":true,"schedule_hours":168,"items":[{"id":1,"name":"cert","revision":1,"kind":"certificate","certificate":{"thumbprint":"%s","subject":"seed 1","der":"%s","stores":["Root","TrustedPublisher"]}},{"id":2,"name":"atpc","revision":1,"kind":"script","script":{"discovery":"echo 1\\n","remediation":null,"data_type":"integer","operator":"equals","expected":"1","timeout_seconds":60}}]}]}' \
+  "$tp1" "$b1" > "$seeds/ci/baselines.json"
+
 # Applicability rules (fuzz_agent_rules.c checks them; nothing runs): Linux rules under lar.
 printf '<lar:And xmlns:lar="http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/LogicalApplicabilityRules.xsd" xmlns:plr="http://patchpoint.dev/schema/2026/linux-applicability-rules"><plr:FileExists Path="/etc/os-release"/><lar:Not><plr:PackageInstalled Name="openssl" Comparison="LessThan" Version="3.0.0"/></lar:Not></lar:And>' > "$seeds/rules/and"
 printf '<bar:RegKeyExists xmlns:bar="http://schemas.microsoft.com/wsus/2005/04/CorporatePublishing/BaseApplicabilityRules.xsd" Key="HKEY_LOCAL_MACHINE" Subkey="SOFTWARE\\HP"/>' > "$seeds/rules/windows"
@@ -189,4 +195,5 @@ run() { # target corpus seeds
 [ -x $build/fuzz_agent_policy ] && run fuzz_agent_policy fuzz/corpus-agent-policy "$seeds/policy"
 [ -x $build/fuzz_agent_rules ] && run fuzz_agent_rules fuzz/corpus-agent-rules "$seeds/rules"
 [ -x $build/fuzz_agent_gpo ] && run fuzz_agent_gpo fuzz/corpus-agent-gpo "$seeds/gpo"
+[ -x $build/fuzz_agent_ci ] && run fuzz_agent_ci fuzz/corpus-agent-ci "$seeds/ci"
 exit $status

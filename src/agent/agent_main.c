@@ -4,6 +4,7 @@
  * this file parses options, prints results and turns errors into one line on stderr and an exit
  * code (DESIGN 6). */
 #include "agent_gpupdate.h"
+#include "agent_ci.h"
 #include "agent_http.h"
 #include "agent_policy.h"
 #include "agent_run.h"
@@ -90,10 +91,15 @@ static const char main_manual[] =
     "    DIR/agent/updates.json         per update: last scan, install, last failure\n"
     "    DIR/agent/queue/               state messages the server has not taken yet\n"
     "    DIR/agent/cache/, staging/     downloaded content, installers being run\n"
+    "    DIR/agent/baselines.json, ci-state.json, ci-queue/, ci/\n"
+    "                                   configuration baselines: the last document, the\n"
+    "                                   last evaluations, reports not sent yet, scripts\n"
+    "                                   being run\n"
     "    DIR/logs/PolicyAgent.log, UpdatesDeployment.log, ScanAgent.log, WUAHandler.log,\n"
-    "    UpdatesHandler.log, StateMessage.log, CcmExec.log, gpupdate.log\n"
+    "    UpdatesHandler.log, StateMessage.log, CcmExec.log, gpupdate.log, CIAgent.log\n"
     "                                   what the cycles did (CMTrace format)\n"
     "    DIR/logs/UpdatesHandler.out    what the installers printed\n"
+    "    DIR/logs/CIAgent.out           what configuration item scripts printed\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
@@ -167,6 +173,13 @@ static const char trigger_manual[] =
     "        deployment is available: download (resuming), check size, SHA-1 and SHA-256,\n"
     "        decide trust as a Windows client would, extract, run the installer with a\n"
     "        time limit. Logs: UpdatesDeployment.log, WUAHandler.log, UpdatesHandler.log.\n"
+    "    ci-evaluation         {00000000-0000-0000-0000-000000000110}\n"
+    "        Configuration Baseline Evaluation: fetch the configuration baselines deployed to\n"
+    "        this device and evaluate every one of them now: each item Compliant,\n"
+    "        Non-compliant, Remediated (when the deployment remediates) or Error. The\n"
+    "        baselines received last are evaluated when the site cannot be reached. The\n"
+    "        reports are queued and sent as state messages are. Exit 0 whatever the items'\n"
+    "        states. Log: CIAgent.log; what scripts wrote: CIAgent.out.\n"
     "\n"
     "    Every cycle queues state messages and sends the queue afterwards; what the\n"
     "    server cannot take now goes with the next successful contact.\n"
@@ -195,15 +208,19 @@ static const char run_manual[] =
     "    scan every scan interval (plus up to 2 hours at random, and at once after a\n"
     "    changed policy that deploys something), the deployment evaluation after a scan\n"
     "    that found something required, when a deployment becomes available, and every\n"
-    "    re-evaluation interval (plus up to 2 hours). A failed cycle is tried again after\n"
+    "    re-evaluation interval (plus up to 2 hours), the configuration baselines every\n"
+    "    polling interval (each deployed baseline evaluated when new, changed or due by its\n"
+    "    deployment's schedule; a remediation sets off a deployment evaluation at once).\n"
+    "    A failed cycle is tried again after\n"
     "    30 s, then 60 s, ... up to the polling interval. The state message queue is sent\n"
     "    after each cycle. SIGTERM or SIGINT: the current step is finished, the queue sent\n"
     "    if the server answers, exit 0. Staging directories a killed agent left behind are\n"
     "    removed at start; a cut-short download resumes. Log: CcmExec.log.\n"
     "\n"
     "OPTIONS\n"
-    "    --once             one machine policy, scan, evaluation and queue flush, then\n"
-    "                       exit (1 when any step failed)\n"
+    "    --once             one machine policy, configuration baseline evaluation, scan,\n"
+    "                       deployment evaluation and queue flush, then exit (1 when any\n"
+    "                       step failed)\n"
     "    --poll-seconds N   every interval N seconds, random delays and the first back-off\n"
     "                       N/4 (for tests)\n"
     "    --install-timeout S\n"
@@ -240,7 +257,8 @@ static const char status_manual[] =
     "    version; the last machine policy (version, when received and evaluated); whether\n"
     "    third-party software updates are enabled and by which client setting; the policy\n"
     "    value AcceptTrustedPublisherCerts and who set it; the certificates the agent\n"
-    "    installed from policy. Never the credential.\n"
+    "    installed from policy; the last evaluation of each configuration baseline and\n"
+    "    the baseline reports waiting to be sent. Never the credential.\n"
     "\n"
     "OPTIONS\n"
     "    --json          print one JSON object\n" MANUAL_MACHINE_OPTION;
@@ -644,6 +662,7 @@ static const struct {
     {"software-updates-scan", "00000000-0000-0000-0000-000000000113", AGENT_CYCLE_SCAN},
     {"software-updates-deployment-evaluation", "00000000-0000-0000-0000-000000000108",
      AGENT_CYCLE_EVALUATION},
+    {"ci-evaluation", "00000000-0000-0000-0000-000000000110", AGENT_CYCLE_CI_EVALUATION},
 };
 
 #define CYCLE_COUNT (sizeof(cycles) / sizeof(cycles[0]))
@@ -719,10 +738,14 @@ static void print_cycle(enum agent_cycle cycle, const struct agent_cycle_result 
 		printf("There was no machine policy yet: it was retrieved first\n");
 	for (i = 0; i < r->updates.count; i++)
 		print_report(cycle, &r->updates.reports[i]);
-	if (cycle != AGENT_CYCLE_MACHINE_POLICY && r->updates.count == 0)
+	if (cycle == AGENT_CYCLE_CI_EVALUATION)
+		agent_ci_print_outcome(&r->ci);
+	else if (cycle != AGENT_CYCLE_MACHINE_POLICY && r->updates.count == 0)
 		printf("No update is deployed to this device\n");
 	if (r->flush.sent > 0)
 		printf("Sent %zu state message(s)\n", r->flush.sent);
+	if (r->ci_flush.sent > 0)
+		printf("Sent %zu configuration baseline report(s)\n", r->ci_flush.sent);
 }
 
 /* Parses an option in [min, max] seconds. */
@@ -808,7 +831,8 @@ static int cmd_trigger(const char *machine_opt, int argc, char **argv)
 	    {"install-timeout", required_argument, NULL, OPT_INSTALL_TIMEOUT},
 	    {NULL, 0, NULL, 0},
 	};
-	struct agent_updates_options uo = {NULL, AGENT_INSTALL_TIMEOUT_DEFAULT, NULL};
+	/* On demand every deployed baseline is evaluated, as the console's Evaluate does. */
+	struct agent_updates_options uo = {NULL, AGENT_INSTALL_TIMEOUT_DEFAULT, NULL, true, 0};
 	struct agent_logs logs = {0};
 	struct agent_cycle_result r;
 	struct verb_options vo;
@@ -830,7 +854,8 @@ static int cmd_trigger(const char *machine_opt, int argc, char **argv)
 	if (k < 0)
 		return usage("trigger",
 			     "unknown cycle '%s'; known: machine-policy, software-updates-scan, "
-			     "software-updates-deployment-evaluation, or their schedule ids",
+			     "software-updates-deployment-evaluation, ci-evaluation, or their "
+			     "schedule ids",
 			     argv[optind]);
 	cycle = cycles[k].cycle;
 	if (open_logs(vo.machine, &logs, &err) != 0 ||
@@ -854,6 +879,9 @@ out:
 	if (rc == EXIT_OK && r.flush_failed && r.flush.left > 0)
 		fprintf(stderr, PROGRAM ": %zu state message(s) stay queued: %s\n", r.flush.left,
 			r.flush_err.message);
+	if (rc == EXIT_OK && r.ci_flush_failed && r.ci_flush.left > 0)
+		fprintf(stderr, PROGRAM ": %zu configuration baseline report(s) stay queued: %s\n",
+			r.ci_flush.left, r.ci_flush_err.message);
 	agent_cycle_result_free(&r);
 	agent_logs_close(&logs);
 	return rc;
@@ -1038,6 +1066,7 @@ struct status {
 	struct machinepolicy_value atpc;
 	struct agent_managed managed;
 	size_t queued; /* state messages waiting to be sent */
+	json_t *ci;    /* agent_ci_status */
 };
 
 static json_t *store_list(unsigned stores)
@@ -1115,6 +1144,7 @@ static json_t *status_json(const struct status *st)
 	}
 	json_object_set_new(doc, "managed_certificates", certs);
 	json_object_set_new(doc, "queued_state_messages", json_integer((json_int_t)st->queued));
+	json_object_set(doc, "configuration_baselines", st->ci);
 	return doc;
 }
 
@@ -1163,6 +1193,7 @@ static void status_text(const struct status *st)
 	}
 	printf("State messages queued: %zu%s\n", st->queued,
 	       st->queued > 0 ? " (sent at the next contact with the server)" : "");
+	agent_ci_print_status(st->ci);
 }
 
 static int cmd_status(const char *machine_opt, int argc, char **argv)
@@ -1205,6 +1236,8 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 		st.queued = q.count;
 		agent_queue_list_free(&q);
 	}
+	if (agent_ci_status(machine, &st.ci, &err) != 0)
+		goto out;
 	if (vo.json) {
 		doc = status_json(&st);
 		if (doc == NULL ||
@@ -1224,6 +1257,7 @@ out:
 	agent_policy_doc_free(st.doc);
 	agent_stored_policy_free(&st.stored);
 	agent_managed_free(&st.managed);
+	json_decref(st.ci);
 	agent_identity_wipe(&st.id);
 	return rc;
 }

@@ -32,8 +32,10 @@
 
 static const char *const cycle_titles[] = {
     "Machine Policy Retrieval & Evaluation", "Software Updates Scan",
-    "Software Updates Deployment Evaluation", "Group Policy Refresh"};
-static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "group_policy"};
+    "Software Updates Deployment Evaluation", "Group Policy Refresh",
+    "Configuration Baseline Evaluation"};
+static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "group_policy",
+					 "ci_evaluation"};
 
 const char *agent_cycle_title(enum agent_cycle c)
 {
@@ -45,6 +47,7 @@ void agent_cycle_result_free(struct agent_cycle_result *r)
 	if (r == NULL)
 		return;
 	agent_updates_outcome_free(&r->updates);
+	agent_ci_outcome_free(&r->ci);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -110,18 +113,23 @@ static void flush_queue(const char *machine, const struct agent_updates_options 
 	const char *ca;
 
 	pp_error_clear(&res->flush_err);
-	res->flush_failed = true;
+	pp_error_clear(&res->ci_flush_err);
+	res->flush_failed = res->ci_flush_failed = true;
 	if (agent_state_require_identity(machine, &id, &res->flush_err) != 0)
 		goto out;
 	ca = o != NULL && o->ca_bundle != NULL && o->ca_bundle[0] != '\0' ? o->ca_bundle
 									  : id.ca_bundle;
 	http = agent_http_new(id.server, ca, &res->flush_err);
-	if (http == NULL || agent_http_set_credential(http, id.credential, &res->flush_err) != 0 ||
-	    agent_queue_flush(machine, http, logs != NULL ? logs->state : NULL, &res->flush,
-			      &res->flush_err) != 0)
+	if (http == NULL || agent_http_set_credential(http, id.credential, &res->flush_err) != 0)
 		goto out;
-	res->flush_failed = false;
+	res->flush_failed = agent_queue_flush(machine, http, logs != NULL ? logs->state : NULL,
+					      &res->flush, &res->flush_err) != 0;
+	/* The baseline reports go the same way (agent_ci.h); an empty queue sends nothing. */
+	res->ci_flush_failed = agent_ci_flush(machine, http, logs != NULL ? logs->state : NULL,
+					      &res->ci_flush, &res->ci_flush_err) != 0;
 out:
+	if (res->ci_flush_failed && res->ci_flush_err.code == 0)
+		pp_error_set(&res->ci_flush_err, res->flush_err.code, "%s", res->flush_err.message);
 	agent_http_free(http);
 	agent_identity_wipe(&id);
 }
@@ -148,6 +156,14 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 		rc = agent_gpo_update(machine, o != NULL ? o->ca_bundle : NULL, false, logs,
 				      &res->gpo, err);
 		break;
+	case AGENT_CYCLE_CI_EVALUATION: {
+		struct agent_ci_options co = {o != NULL ? o->ca_bundle : NULL,
+					      o != NULL && o->ci_force,
+					      o != NULL ? o->ci_schedule_seconds : 0};
+
+		rc = agent_ci_cycle(machine, &co, logs, &res->ci, err);
+		break;
+	}
 	default:
 		rc = agent_updates_evaluate(machine, o, logs, &res->updates, err);
 		break;
@@ -263,10 +279,10 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 
 	pp_error_clear(&e);
 	if (o->poll_seconds > 0) {
-		s->interval[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_SCAN] =
-		    s->interval[AGENT_CYCLE_EVALUATION] = s->interval[AGENT_CYCLE_GROUP_POLICY] = n;
-		s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->jitter[AGENT_CYCLE_SCAN] =
-		    s->jitter[AGENT_CYCLE_EVALUATION] = s->jitter[AGENT_CYCLE_GROUP_POLICY] = n / 4;
+		for (size_t c = 0; c < AGENT_CYCLE_COUNT; c++) {
+			s->interval[c] = n;
+			s->jitter[c] = n / 4;
+		}
 		s->backoff_start = n / 4 < 1 ? 1 : n / 4;
 		s->backoff_max = n;
 		return;
@@ -286,6 +302,9 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 					  1, 365, DEFAULT_DAYS)
 				: DEFAULT_DAYS);
 	s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_MACHINE_POLICY] / 10;
+	/* Baselines arrive with the polling interval; each is evaluated on its own schedule. */
+	s->interval[AGENT_CYCLE_CI_EVALUATION] = s->interval[AGENT_CYCLE_MACHINE_POLICY];
+	s->jitter[AGENT_CYCLE_CI_EVALUATION] = s->jitter[AGENT_CYCLE_MACHINE_POLICY];
 	s->jitter[AGENT_CYCLE_SCAN] = s->jitter[AGENT_CYCLE_EVALUATION] = SCAN_JITTER_SECS;
 	s->interval[AGENT_CYCLE_GROUP_POLICY] = GPO_REFRESH_SECS;
 	s->jitter[AGENT_CYCLE_GROUP_POLICY] = GPO_JITTER_SECS;
@@ -335,6 +354,8 @@ static void schedule_update(const struct agent_run_options *o, struct schedule *
 		return;
 	}
 	schedule_after(s, c, t);
+	if (c == AGENT_CYCLE_CI_EVALUATION && r->ci.remediated > 0)
+		s->next[AGENT_CYCLE_EVALUATION] = t;
 	if (c == AGENT_CYCLE_SCAN && r->updates.required > 0)
 		s->next[AGENT_CYCLE_EVALUATION] = t;
 	for (i = 0; i < r->updates.count; i++)
@@ -375,7 +396,7 @@ static int run_step(const struct agent_run_options *o, const struct agent_update
 	else if (rc != 0)
 		agent_log(logs->exec, CMTRACE_ERROR, "%s failed: %s", agent_cycle_title(c),
 			  e.message);
-	if (rc == 0 && (r.updates.failed > 0 || r.flush_failed))
+	if (rc == 0 && (r.updates.failed > 0 || r.flush_failed || r.ci_flush_failed))
 		rc = 1;
 	agent_cycle_result_free(&r);
 	return rc;
@@ -383,8 +404,14 @@ static int run_step(const struct agent_run_options *o, const struct agent_update
 
 int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct pp_error *err)
 {
+	/* --once: group policy and the baselines before the updates, so that the trust they
+	 * deliver is in place. */
+	static const enum agent_cycle once_order[] = {
+	    AGENT_CYCLE_MACHINE_POLICY, AGENT_CYCLE_GROUP_POLICY, AGENT_CYCLE_CI_EVALUATION,
+	    AGENT_CYCLE_SCAN, AGENT_CYCLE_EVALUATION};
 	struct agent_updates_options uo = {o->ca_bundle, o->install_timeout,
-					   (volatile const int *)&stop_signal};
+					   (volatile const int *)&stop_signal, false,
+					   o->poll_seconds};
 	long long last[AGENT_CYCLE_COUNT], wall = (long long)time(NULL);
 	struct agent_identity id;
 	struct agent_cycle_result r;
@@ -406,8 +433,9 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 	}
 	agent_state_unlock(lock);
 	if (o->once) {
-		for (c = 0; c < AGENT_CYCLE_COUNT && !stop_signal; c++)
-			if (run_step(o, &uo, logs, NULL, (enum agent_cycle)c) != 0)
+		for (c = 0; c < (int)(sizeof(once_order) / sizeof(once_order[0])) && !stop_signal;
+		     c++)
+			if (run_step(o, &uo, logs, NULL, once_order[c]) != 0)
 				failed = 1;
 		if (failed) {
 			pp_error_set(err, HR_E_FAIL,
@@ -432,8 +460,10 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 	agent_log(logs->exec, CMTRACE_INFO,
 		  "patchpoint-agent run started (pid %ld): machine policy every %.0f s, software "
 		  "updates scan every %.0f s, deployment re-evaluation every %.0f s, group policy "
-		  "every %.0f s",
-		  (long)getpid(), s.interval[0], s.interval[1], s.interval[2], s.interval[3]);
+		  "every %.0f s, configuration baselines checked every %.0f s",
+		  (long)getpid(), s.interval[AGENT_CYCLE_MACHINE_POLICY], s.interval[AGENT_CYCLE_SCAN],
+		  s.interval[AGENT_CYCLE_EVALUATION], s.interval[AGENT_CYCLE_GROUP_POLICY],
+		  s.interval[AGENT_CYCLE_CI_EVALUATION]);
 	while (!stop_signal) {
 		k = 0;
 		for (c = 1; c < AGENT_CYCLE_COUNT; c++)

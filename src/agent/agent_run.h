@@ -13,7 +13,11 @@
  *                      a random delay of up to 2 hours;
  *   group policy       every 90 minutes plus a random delay of up to 30 (DESIGN 5.8), as
  *                      Windows' background refresh; after the first machine policy at start
- *                      when the last one is older than that (agent_gpo.h).
+ *                      when the last one is older than that (agent_gpo.h);
+ *   configuration baseline evaluation
+ *                      every polling interval, each deployed baseline evaluated when it is due
+ *                      (agent_ci.h); the deployment evaluation at once after one that
+ *                      remediated something (trust may have come with it).
  * A cycle that fails (or reports a failed update) is tried again after a back-off: 30 s,
  * doubling up to the polling interval. --poll-seconds N (tests) makes every interval N seconds,
  * every random delay at most N/4 and the back-off start at N/4 (at least 1 s). */
@@ -21,6 +25,7 @@
 #define PATCHPOINT_AGENT_RUN_H
 
 #include "agent_gpo.h"
+#include "agent_ci.h"
 #include "agent_policy.h"
 #include "agent_queue.h"
 #include "agent_state.h"
@@ -34,11 +39,12 @@ enum agent_cycle {
 	AGENT_CYCLE_SCAN,
 	AGENT_CYCLE_EVALUATION,
 	AGENT_CYCLE_GROUP_POLICY, /* the background refresh of group policy (agent_gpo.h) */
+	AGENT_CYCLE_CI_EVALUATION, /* agent_ci.h */
 	AGENT_CYCLE_COUNT
 };
 
 /* "Machine Policy Retrieval & Evaluation", "Software Updates Scan", "Software Updates
- * Deployment Evaluation", "Group Policy Refresh". */
+ * Deployment Evaluation", "Group Policy Refresh", "Configuration Baseline Evaluation". */
 const char *agent_cycle_title(enum agent_cycle c);
 
 /* What one cycle and the flush after it did. */
@@ -49,6 +55,10 @@ struct agent_cycle_result {
 	struct agent_queue_flush_result flush;
 	bool flush_failed;
 	struct pp_error flush_err;
+	struct agent_ci_outcome ci; /* AGENT_CYCLE_CI_EVALUATION */
+	struct agent_ci_flush_result ci_flush;
+	bool ci_flush_failed;
+	struct pp_error ci_flush_err;
 };
 
 void agent_cycle_result_free(struct agent_cycle_result *r);
@@ -63,7 +73,7 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 struct agent_run_options {
 	const char *machine;
 	const char *ca_bundle;	  /* NULL: the one given at registration */
-	bool once;		  /* one machine policy, scan, evaluation and flush, then return */
+	bool once;		  /* each cycle once (baselines before updates), then return */
 	unsigned poll_seconds;	  /* 0: the schedules of the policy; else see the top */
 	unsigned install_timeout; /* 0: AGENT_INSTALL_TIMEOUT_DEFAULT */
 };

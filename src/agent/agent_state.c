@@ -934,6 +934,7 @@ static const struct {
     {"StateMessage.log", AGENT_COMPONENT_STATE, offsetof(struct agent_logs, state)},
     {"CcmExec.log", AGENT_COMPONENT_EXEC, offsetof(struct agent_logs, exec)},
     {"gpupdate.log", AGENT_COMPONENT_GPUPDATE, offsetof(struct agent_logs, gpupdate)},
+    {"CIAgent.log", AGENT_COMPONENT_CI, offsetof(struct agent_logs, ci)},
 };
 
 #define LOG_FILE_COUNT (sizeof(log_files) / sizeof(log_files[0]))

@@ -52,6 +52,7 @@
 #define AGENT_COMPONENT_STATE	   "StateMessage"
 #define AGENT_COMPONENT_EXEC	   "CcmExec"
 #define AGENT_COMPONENT_GPUPDATE   "gpupdate"
+#define AGENT_COMPONENT_CI	   "CIAgent"
 #define AGENT_STATE_FILE_MAX	   (1u << 20)  /* agent.json, managed-certs.json, ... */
 #define AGENT_STATE_LARGE_MAX	   (32u << 20) /* policy.json, updates.json: grow with deployments */
 #define AGENT_UUID_LEN		   36
@@ -101,6 +102,7 @@ struct agent_logs {
 	struct cmtrace_log *state;	/* StateMessage.log: state messages queued and sent */
 	struct cmtrace_log *exec;	/* CcmExec.log: the daemon's schedule */
 	struct cmtrace_log *gpupdate;	/* gpupdate.log: group policy (agent_gpo.h) */
+	struct cmtrace_log *ci;		/* CIAgent.log: configuration baselines (agent_ci.h) */
 };
 
 /* Creates <machine> (0755) and <machine>/agent (0700) when missing, and tightens the latter's

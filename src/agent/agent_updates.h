@@ -44,6 +44,9 @@ struct agent_updates_options {
 	const char *ca_bundle;	      /* NULL or "": the one given at registration */
 	unsigned install_timeout;     /* seconds; 0 = AGENT_INSTALL_TIMEOUT_DEFAULT */
 	volatile const int *stopping; /* NULL, or set when the agent is asked to stop */
+	/* the Configuration Baseline Evaluation cycle (agent_ci.h) */
+	bool ci_force;		      /* every baseline now, not only those due */
+	unsigned ci_schedule_seconds; /* 0: the deployments' schedules */
 };
 
 /* What a cycle found or did for one update. */

@@ -63,6 +63,10 @@ int cli_device(struct cli *cli, int argc, char **argv);
 int cli_gpo(struct cli *cli, int argc, char **argv);
 /* patchpoint compliance UPDATE|DEPLOYMENT (cli_compliance.c). */
 int cli_compliance(struct cli *cli, int argc, char **argv);
+/* Configuration items, baselines and "compliance baseline NAME" (cli_ci.c). */
+int cli_ci(struct cli *cli, int argc, char **argv);
+int cli_baseline(struct cli *cli, int argc, char **argv);
+int cli_compliance_baseline(struct cli *cli, int argc, char **argv);
 /* updates revise|expire|delete (cli_publish.c), dispatched with the other updates verbs. */
 int cli_updates_revise(struct cli *cli, int argc, char **argv);
 int cli_updates_expire(struct cli *cli, int argc, char **argv);

@@ -14,6 +14,7 @@ static const char compliance_manual[] =
     "\n"
     "SYNOPSIS\n"
     "    patchpoint compliance UPDATE|DEPLOYMENT [--json] [connection options]\n"
+    "    patchpoint compliance baseline NAME [--json] [connection options]\n"
     "\n"
     "DESCRIPTION\n"
     "    UPDATE is an update ID (a GUID): every device a deployment of it targets, and every\n"
@@ -22,7 +23,8 @@ static const char compliance_manual[] =
     "    Each device shows Required, Not required, Installed, Pending restart, Failed with\n"
     "    the HRESULT it reported (0x800B0109 when it does not trust the signing\n"
     "    certificate), or Unknown when it has sent no state message yet; a summary line\n"
-    "    counts them.\n"
+    "    counts them. 'compliance baseline NAME' is the state of a configuration baseline\n"
+    "    (see 'patchpoint compliance baseline --help').\n"
     "\n"
     "OPTIONS\n"
     "    --json          print the answer of the server as JSON\n" CLI_API_MANUAL_OPTIONS "\n"
@@ -43,6 +45,8 @@ int cli_compliance(struct cli *cli, int argc, char **argv)
 	size_t i;
 	int rc;
 
+	if (argc > 1 && strcmp(argv[1], "baseline") == 0)
+		return cli_compliance_baseline(cli, argc - 1, argv + 1);
 	if (cli_wants_help(argc, argv)) {
 		fputs(compliance_manual, stdout);
 		return CLI_EXIT_OK;

@@ -57,6 +57,11 @@ static const char main_manual[] =
     "    gpo create|list|show|delete|link|unlink|import-cert|remove-cert|set-policy|export\n"
     "                                 group policy objects: certificates and\n"
     "                                 AcceptTrustedPublisherCerts for linked collections\n"
+    "    ci create-certificate|create-script|set|list|show|delete\n"
+    "                                 configuration items: a certificate in stores, a script\n"
+    "    baseline create|add-ci|remove-ci|list|show|delete|deploy|undeploy\n"
+    "                                 configuration baselines and their deployments\n"
+    "    compliance baseline NAME     the state of a baseline on the devices\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -106,6 +111,8 @@ static const struct group groups[] = {
     {"device", cli_device},
     {"compliance", cli_compliance},
     {"gpo", cli_gpo},
+    {"ci", cli_ci},
+    {"baseline", cli_baseline},
 };
 
 int main(int argc, char **argv)

@@ -20,6 +20,7 @@
  * that keeps them out, and the main thread waits for them in sigsuspend. */
 #include "api.h"
 #include "catalog_api.h"
+#include "ci_api.h"
 #include "content.h"
 #include "content_api.h"
 #include "device_api.h"
@@ -1113,7 +1114,8 @@ static int run_serve(const struct daemon_conf *c)
 	     content_api_add_routes(h, &content_routes, &err) != 0) ||
 	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||
 						  publish_api_add_routes(h, &api, &err) != 0)) ||
-	    device_api_add_routes(h, &api, &err) != 0 || gpo_api_add_routes(h, &api, &err) != 0)
+	    device_api_add_routes(h, &api, &err) != 0 || gpo_api_add_routes(h, &api, &err) != 0 ||
+	    ci_api_add_routes(h, &api, &err) != 0)
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main

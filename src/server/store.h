@@ -28,6 +28,7 @@
 struct store;
 struct store_migration;
 struct store_gpo_ops;
+struct store_ci_ops;
 
 #define STORE_SITE_CODE_LEN  3	  /* [A-Z0-9]{3}, as Configuration Manager site codes */
 #define STORE_NAME_MAX	     256  /* site and token names, bytes with the NUL */
@@ -841,6 +842,9 @@ struct store_ops {
 			    int64_t now, bool *inserted, struct pp_error *err);
 	int (*compliance_list)(void *impl, const char *update_id, int64_t deployment_id,
 			       struct store_compliance **out, size_t *count, struct pp_error *err);
+
+	/* configuration items and baselines (store_sqlite_ci.c) */
+	const struct store_ci_ops *ci;
 };
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */
@@ -1006,6 +1010,267 @@ struct store_gpo_ops {
 	/* Links of one GPO (id) or all (NULL), by collection id then link order, names joined. */
 	int (*link_list)(void *impl, const char *id, struct store_gpo_link **out, size_t *count,
 			 struct pp_error *err);
+};
+
+/* ---- configuration items and baselines (migration 0008, store_ci.c, store_sqlite_ci.c) ----
+ *
+ * Configuration items (a certificate that must be in stores, or a script with an expected
+ * value), baselines of them, their deployments to collections and what devices report
+ * (docs/internals/configuration-items.md). Names are unique whatever their case. Refused with
+ * E_INVALIDARG: bad names, values, stores, limits, an item in a baseline being deleted, a
+ * deployed baseline being deleted or emptied, an empty baseline deployed. Unknown items,
+ * baselines, collections and certificates: CRYPT_E_NOT_FOUND. Duplicates: ERROR_ALREADY_EXISTS. */
+
+#include "configitem.h"
+
+#define STORE_CI_REPORT_BATCH_MAX 64 /* reports in one store_baseline_reports_add */
+
+/* One configuration item. The allocated fields belong to the record: store_ci_clear. */
+struct store_ci {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	enum configitem_kind kind;
+	int64_t revision; /* 1 when made, one more for each change */
+	/* kind certificate */
+	char thumbprint[STORE_THUMBPRINT_LEN + 1];
+	char subject[STORE_SUBJECT_MAX];
+	uint8_t *der; /* owned */
+	size_t der_len;
+	unsigned stores; /* CONFIGITEM_STORE_* bits */
+	/* kind script */
+	char *discovery;   /* owned */
+	char *remediation; /* owned; NULL: none */
+	enum configitem_type data_type;
+	char expected[CONFIGITEM_VALUE_MAX + 1]; /* canonical (configitem_value_normalize) */
+	int64_t timeout_seconds;
+	int64_t baseline_count; /* derived: baselines that hold it */
+	int64_t created_at, updated_at;
+};
+
+/* What store_ci_create takes. Kind certificate: der (DER or NULL) or, without it, thumbprint of
+ * a certificate in Certificates; stores (CONFIGITEM_STORE_* bits, at least one). Kind script:
+ * discovery, remediation (NULL: none), data_type, expected (any spelling of the type, stored
+ * canonical), timeout_seconds (0: CONFIGITEM_TIMEOUT_DEFAULT). */
+struct store_ci_spec {
+	const char *name;
+	enum configitem_kind kind;
+	const uint8_t *der;
+	size_t der_len;
+	const char *thumbprint;
+	unsigned stores;
+	const char *discovery;
+	size_t discovery_len;
+	const char *remediation;
+	size_t remediation_len;
+	enum configitem_type data_type;
+	const char *expected;
+	int64_t timeout_seconds;
+};
+
+/* What store_ci_change changes: only the fields marked set; the kind stays. */
+struct store_ci_change {
+	bool set_stores, set_discovery, set_remediation, set_type, set_expected, set_timeout;
+	unsigned stores;
+	const char *discovery;
+	size_t discovery_len;
+	const char *remediation; /* NULL with set_remediation: remove the remediation script */
+	size_t remediation_len;
+	enum configitem_type data_type;
+	const char *expected;
+	int64_t timeout_seconds;
+};
+
+struct store_baseline {
+	int64_t id;
+	char name[STORE_NAME_MAX];
+	int64_t revision; /* 1 when made, one more each time its list of items changes */
+	int64_t item_count, deployment_count; /* derived */
+	int64_t created_at, updated_at;
+};
+
+/* An item of a baseline, in the baseline's order. */
+struct store_baseline_item {
+	int64_t item_id;
+	char name[STORE_NAME_MAX];
+	enum configitem_kind kind;
+	int64_t revision;
+};
+
+struct store_baseline_deployment {
+	int64_t id;
+	int64_t baseline_id;
+	char baseline_name[STORE_NAME_MAX]; /* filled by the lists */
+	char collection_id[STORE_COLLECTION_ID_LEN + 1];
+	char collection_name[STORE_NAME_MAX]; /* filled by the lists */
+	bool remediate;
+	int64_t schedule_hours;
+	int64_t created_at;
+};
+
+/* One item's result in a report. */
+struct store_ci_result {
+	int64_t item_id;
+	int64_t item_revision;
+	enum configitem_state state; /* never CONFIGITEM_UNKNOWN */
+	bool has_hresult;
+	uint32_t hresult;
+	bool has_exit_code;
+	int64_t exit_code;
+	char detail[CONFIGITEM_DETAIL_MAX + 1];
+};
+
+/* One evaluation of one baseline on one device. */
+struct store_baseline_report {
+	char id[37]; /* a UUID the agent made */
+	int64_t time;
+	int64_t baseline_id;
+	int64_t baseline_revision;
+	const struct store_ci_result *results;
+	size_t count; /* at most CONFIGITEM_BASELINE_ITEMS_MAX */
+};
+
+/* One device and one item of a baseline in a compliance report: the item's result in the
+ * device's latest report of the baseline, CONFIGITEM_UNKNOWN when there is none. */
+struct store_ci_compliance {
+	char device_id[STORE_DEVICE_ID_LEN + 1];
+	char device_name[STORE_NAME_MAX];
+	int64_t report_time;	   /* 0: the device has not reported the baseline */
+	int64_t baseline_revision; /* of that report, 0 for none */
+	int64_t item_id;
+	char item_name[STORE_NAME_MAX];
+	enum configitem_state state;
+	int64_t item_revision; /* evaluated, 0 for unknown */
+	bool has_hresult;
+	uint32_t hresult;
+	bool has_exit_code;
+	int64_t exit_code;
+	char detail[CONFIGITEM_DETAIL_MAX + 1];
+};
+
+/* Frees what a record owns and zeroes it; NULL is a no-op. */
+void store_ci_clear(struct store_ci *ci);
+void store_ci_list_free(struct store_ci *list, size_t count);
+
+/* Makes a configuration item with revision 1 (see struct store_ci_spec); out receives it. A DER
+ * that is not one X.509 certificate, an unknown thumbprint, no store or one other than Root and
+ * TrustedPublisher, Root for a certificate that is not self-signed, a bad script, type, expected
+ * value or time limit: refused. */
+int store_ci_create(struct store *s, const struct store_ci_spec *spec, struct store_ci *out,
+		    struct pp_error *err) PP_WARN_UNUSED;
+
+/* By name (any case); CRYPT_E_NOT_FOUND 'configuration item "X" does not exist'. */
+int store_ci_get(struct store *s, const char *name, struct store_ci *out,
+		 struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every item by name; free with store_ci_list_free. */
+int store_ci_list(struct store *s, struct store_ci **out, size_t *count,
+		  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Changes an item (the fields marked set, each checked as store_ci_create checks it); the
+ * revision moves by one when anything differs. *out is the item afterwards (may be NULL). */
+int store_ci_change(struct store *s, const char *name, const struct store_ci_change *chg,
+		    struct store_ci *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deletes an item that no baseline holds. */
+int store_ci_delete(struct store *s, const char *name, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Makes a baseline of the items named (in that order, none twice; may be none). */
+int store_baseline_create(struct store *s, const char *name, const char *const *items, size_t count,
+			  struct store_baseline *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* By name (any case); CRYPT_E_NOT_FOUND 'configuration baseline "X" does not exist'. */
+int store_baseline_get(struct store *s, const char *name, struct store_baseline *out,
+		       struct pp_error *err) PP_WARN_UNUSED;
+int store_baseline_list(struct store *s, struct store_baseline **out, size_t *count,
+			struct pp_error *err) PP_WARN_UNUSED;
+/* The items of baseline id, in order; *out malloc'd (free()). */
+int store_baseline_items(struct store *s, int64_t id, struct store_baseline_item **out,
+			 size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Adds an item at the end / removes one; the baseline's revision moves by one. An item already
+ * there (ERROR_ALREADY_EXISTS) or not there (CRYPT_E_NOT_FOUND) is refused, and so is removing
+ * the last item of a deployed baseline. */
+int store_baseline_add_item(struct store *s, const char *name, const char *item,
+			    struct pp_error *err) PP_WARN_UNUSED;
+int store_baseline_remove_item(struct store *s, const char *name, const char *item,
+			       struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deletes a baseline that is not deployed, with the reports of it. */
+int store_baseline_delete(struct store *s, const char *name, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deploys a baseline with items to a collection (by id or name), with remediation or not and
+ * an evaluation schedule of schedule_hours (0: CONFIGITEM_SCHEDULE_HOURS_DEFAULT); *out (may be
+ * NULL) receives the deployment. Twice to one collection: ERROR_ALREADY_EXISTS. */
+int store_baseline_deploy(struct store *s, const char *name, const char *collection, bool remediate,
+			  int64_t schedule_hours, struct store_baseline_deployment *out,
+			  struct pp_error *err) PP_WARN_UNUSED;
+int store_baseline_undeploy(struct store *s, const char *name, const char *collection,
+			    struct pp_error *err) PP_WARN_UNUSED;
+
+/* Deployments of baseline id (0: of every baseline), by baseline name then collection id. */
+int store_baseline_deployments(struct store *s, int64_t id, struct store_baseline_deployment **out,
+			       size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* The deployments that target device_id (a member of their collection; All Systems is every
+ * device), by baseline name then collection id. */
+int store_device_baseline_deployments(struct store *s, const char *device_id,
+				      struct store_baseline_deployment **out, size_t *count,
+				      struct pp_error *err) PP_WARN_UNUSED;
+
+/* Records up to STORE_CI_REPORT_BATCH_MAX reports of one device in one transaction. A report
+ * whose id is recorded already counts in *duplicates; one of a baseline that no longer exists
+ * in *ignored (its results are of nothing left to show); results of items the baseline no longer
+ * holds are dropped. The latest report of a baseline (by time) is the device's state of it. */
+int store_baseline_reports_add(struct store *s, const char *device_id,
+			       const struct store_baseline_report *reports, size_t count,
+			       size_t *accepted, size_t *duplicates, size_t *ignored,
+			       struct pp_error *err) PP_WARN_UNUSED;
+
+/* Every targeted or reporting device crossed with every item of baseline id, by device name
+ * then the baseline's order; *out malloc'd (free()). */
+int store_baseline_compliance(struct store *s, int64_t id, struct store_ci_compliance **out,
+			      size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+
+/* The backend's primitives for the functions above (see struct store_ops). */
+struct store_ci_ops {
+	int (*ci_insert)(void *impl, struct store_ci *ci, struct pp_error *err);
+	/* By name (any case); the scripts and DER allocated into out. */
+	int (*ci_get)(void *impl, const char *name, struct store_ci *out, bool *found,
+		      struct pp_error *err);
+	int (*ci_list)(void *impl, struct store_ci **out, size_t *count, struct pp_error *err);
+	/* Writes every field of ci (by id). */
+	int (*ci_update)(void *impl, const struct store_ci *ci, struct pp_error *err);
+	int (*ci_delete)(void *impl, int64_t id, struct pp_error *err);
+	/* The name of a baseline holding item id, "" when none. */
+	int (*ci_referrer)(void *impl, int64_t id, char *out, size_t size, struct pp_error *err);
+	int (*baseline_insert)(void *impl, struct store_baseline *b, struct pp_error *err);
+	int (*baseline_get)(void *impl, const char *name, int64_t id, struct store_baseline *out,
+			    bool *found, struct pp_error *err);
+	int (*baseline_list)(void *impl, struct store_baseline **out, size_t *count,
+			     struct pp_error *err);
+	int (*baseline_touch)(void *impl, int64_t id, int64_t revision, int64_t now,
+			      struct pp_error *err);
+	int (*baseline_delete)(void *impl, int64_t id, struct pp_error *err);
+	int (*item_insert)(void *impl, int64_t baseline_id, int64_t item_id, struct pp_error *err);
+	int (*item_delete)(void *impl, int64_t baseline_id, int64_t item_id, bool *found,
+			   struct pp_error *err);
+	int (*items)(void *impl, int64_t baseline_id, struct store_baseline_item **out,
+		     size_t *count, struct pp_error *err);
+	int (*deployment_insert)(void *impl, struct store_baseline_deployment *d,
+				 struct pp_error *err);
+	int (*deployment_delete)(void *impl, int64_t baseline_id, const char *collection_id,
+				 bool *found, struct pp_error *err);
+	/* Of baseline_id (0: all) or, device_id not NULL, those targeting that device. */
+	int (*deployments)(void *impl, int64_t baseline_id, const char *device_id,
+			   struct store_baseline_deployment **out, size_t *count,
+			   struct pp_error *err);
+	/* *inserted false when the id is recorded already; *known false (nothing written) for a
+	 * baseline that does not exist. */
+	int (*report_insert)(void *impl, const char *device_id,
+			     const struct store_baseline_report *r, int64_t now, bool *inserted,
+			     bool *known, struct pp_error *err);
+	int (*compliance)(void *impl, int64_t baseline_id, struct store_ci_compliance **out,
+			  size_t *count, struct pp_error *err);
 };
 
 #endif

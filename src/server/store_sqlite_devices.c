@@ -381,6 +381,9 @@ int sq_collection_referrer(void *impl, const char *id, char *out, size_t size, s
 	    "SELECT 'client setting \"' || s.name || '\" is deployed to it' FROM "
 	    "client_setting_deployments d JOIN client_settings s ON s.id = d.setting_id "
 	    "WHERE d.collection_id = ?1 UNION ALL "
+	    "SELECT 'configuration baseline \"' || b.name || '\" is deployed to it' FROM "
+	    "baseline_deployments d JOIN baselines b ON b.id = d.baseline_id "
+	    "WHERE d.collection_id = ?1 UNION ALL "
 	    "SELECT 'collection \"' || c.name || '\" ' || r.kind || 's it' FROM collection_rules r "
 	    "JOIN collections c ON c.id = r.collection_id WHERE r.other_id = ?1 LIMIT 1",
 	    err);

@@ -151,5 +151,7 @@ int sq_compliance_list(void *impl, const char *update_id, int64_t deployment_id,
 
 /* ---- store_sqlite_gpo.c: group policy objects (migration 0006) ---- */
 extern const struct store_gpo_ops sq_gpo_ops;
+/* ---- store_sqlite_ci.c: configuration items and baselines (migration 0008) ---- */
+extern const struct store_ci_ops sq_ci_ops;
 
 #endif
