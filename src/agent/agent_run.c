@@ -461,9 +461,9 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 		  "patchpoint-agent run started (pid %ld): machine policy every %.0f s, software "
 		  "updates scan every %.0f s, deployment re-evaluation every %.0f s, group policy "
 		  "every %.0f s, configuration baselines checked every %.0f s",
-		  (long)getpid(), s.interval[AGENT_CYCLE_MACHINE_POLICY], s.interval[AGENT_CYCLE_SCAN],
-		  s.interval[AGENT_CYCLE_EVALUATION], s.interval[AGENT_CYCLE_GROUP_POLICY],
-		  s.interval[AGENT_CYCLE_CI_EVALUATION]);
+		  (long)getpid(), s.interval[AGENT_CYCLE_MACHINE_POLICY],
+		  s.interval[AGENT_CYCLE_SCAN], s.interval[AGENT_CYCLE_EVALUATION],
+		  s.interval[AGENT_CYCLE_GROUP_POLICY], s.interval[AGENT_CYCLE_CI_EVALUATION]);
 	while (!stop_signal) {
 		k = 0;
 		for (c = 1; c < AGENT_CYCLE_COUNT; c++)

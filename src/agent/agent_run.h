@@ -38,7 +38,7 @@ enum agent_cycle {
 	AGENT_CYCLE_MACHINE_POLICY = 0,
 	AGENT_CYCLE_SCAN,
 	AGENT_CYCLE_EVALUATION,
-	AGENT_CYCLE_GROUP_POLICY, /* the background refresh of group policy (agent_gpo.h) */
+	AGENT_CYCLE_GROUP_POLICY,  /* the background refresh of group policy (agent_gpo.h) */
 	AGENT_CYCLE_CI_EVALUATION, /* agent_ci.h */
 	AGENT_CYCLE_COUNT
 };
