@@ -202,7 +202,8 @@ static int queue_list(const char *machine, struct cmtrace_log *log, struct queue
 	while ((de = readdir(d)) != NULL && n < QUEUE_LIST_MAX) {
 		if (!queue_name(de->d_name))
 			continue;
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		/* queue_name() held the name to 60 bytes: nothing is cut. */
+		agent_text_format(path, sizeof(path), "%s/%s", dir, de->d_name);
 		pp_error_clear(&e);
 		doc = NULL;
 		if (agent_state_read_object(path, QUEUE_FILE_MAX, QUEUE_HINT, &doc, &e) != 0 ||
@@ -227,7 +228,7 @@ static int queue_list(const char *machine, struct cmtrace_log *log, struct queue
 			}
 			items = grown;
 		}
-		(void)snprintf(items[n].name, sizeof(items[n].name), "%s", de->d_name);
+		agent_text_format(items[n].name, sizeof(items[n].name), "%s", de->d_name);
 		items[n++].report = doc;
 	}
 	if (n > 1)
