@@ -8,6 +8,7 @@
 
 #include "agent_updates.h"
 #include "atomicfile.h"
+#include "base64.h"
 #include "hresult.h"
 #include "sdp.h"
 
@@ -109,33 +110,6 @@ static int get_script(const json_t *obj, const char *key, const char *field, boo
 	}
 	memcpy(*out, json_string_value(v), json_string_length(v) + 1);
 	return 0;
-}
-
-/* Strict base64 (padded, no whitespace): decoded, encoded again and compared. */
-static unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-	unsigned char *out = NULL, *again = NULL;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2)
-		return NULL;
-	pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	again = malloc(len + 1);
-	if (out == NULL || again == NULL)
-		goto bad;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad || EVP_EncodeBlock(again, out, n - (int)pad) != (int)len ||
-	    memcmp(again, in, len) != 0)
-		goto bad;
-	free(again);
-	*out_len = (size_t)n - pad;
-	return out;
-bad:
-	free(again);
-	free(out);
-	return NULL;
 }
 
 static int parse_certificate(const json_t *c, const char *at, struct agent_ci_item *it,

@@ -9,6 +9,7 @@
 #include "agent_gpo.h"
 
 #include "agent_http.h"
+#include "base64.h"
 #include "hresult.h"
 #include "machinepolicy.h"
 #include "regpol.h"
@@ -19,7 +20,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
 
 #define ATPC   MACHINEPOLICY_ACCEPT_TRUSTED_PUBLISHER_CERTS
 #define WU_KEY "Software\\Policies\\Microsoft\\Windows\\WindowsUpdate"
@@ -1001,33 +1001,6 @@ out:
 
 #define GP_LOG(logs) ((logs) != NULL ? (logs)->gpupdate : NULL)
 
-/* Strict base64 (padded, no whitespace) of at most max decoded bytes into a malloc'd buffer. */
-static uint8_t *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-	unsigned char *out = NULL, *again = NULL;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > POL_B64_MAX)
-		return NULL;
-	pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	again = malloc(len + 1);
-	if (out == NULL || again == NULL)
-		goto bad;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad || EVP_EncodeBlock(again, out, n - (int)pad) != (int)len ||
-	    memcmp(again, in, len) != 0)
-		goto bad;
-	free(again);
-	*out_len = (size_t)n - pad;
-	return out;
-bad:
-	free(again);
-	free(out);
-	return NULL;
-}
-
 /* GET one GPO's Registry.pol into g->contents. */
 static int fetch_gpo(struct agent_http *http, struct agent_gpo *g, struct cmtrace_log *log,
 		     struct pp_error *err)
@@ -1049,6 +1022,7 @@ static int fetch_gpo(struct agent_http *http, struct agent_gpo *g, struct cmtrac
 	    !gpo_id_ok(json_string_value(json_object_get(resp.json, "id")), id) ||
 	    strcmp(id, g->id) != 0 || !json_is_integer(v) || json_integer_value(v) < 0 ||
 	    json_integer_value(v) > (json_int_t)UINT32_MAX || !json_is_string(pol) ||
+	    json_string_length(pol) > POL_B64_MAX ||
 	    (bytes = base64_decode(json_string_value(pol), json_string_length(pol), &len)) ==
 		NULL) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA,

@@ -8,6 +8,7 @@
 
 #include "agent_gpo.h"
 #include "agent_http.h"
+#include "base64.h"
 #include "hresult.h"
 #include "machinepolicy.h"
 
@@ -18,7 +19,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #define ATPC MACHINEPOLICY_ACCEPT_TRUSTED_PUBLISHER_CERTS
 
@@ -128,34 +128,6 @@ static bool version_valid(const char *v)
 		      (v[i] >= 'A' && v[i] <= 'Z') || strchr("._:-", v[i]) != NULL))
 			return false;
 	return i > 0;
-}
-
-/* Strict base64 (RFC 4648 section 4, padded, no whitespace) into a malloc'd buffer: decoded by
- * OpenSSL, then encoded again and compared, so that one DER has exactly one accepted text. */
-static unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-	unsigned char *out = NULL, *again = NULL;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2)
-		return NULL;
-	pad = (in[len - 1] == '=') + (in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	again = malloc(len + 1);
-	if (out == NULL || again == NULL)
-		goto bad;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad || EVP_EncodeBlock(again, out, n - (int)pad) != (int)len ||
-	    memcmp(again, in, len) != 0)
-		goto bad;
-	free(again);
-	*out_len = (size_t)n - pad;
-	return out;
-bad:
-	free(again);
-	free(out);
-	return NULL;
 }
 
 /* certificates[i] into c. */

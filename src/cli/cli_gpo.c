@@ -5,6 +5,8 @@
  * location", link it to collections, and export its SYSVOL folder. The server checks and
  * decides; this file reads the certificate file, sends what was asked and prints the answers. */
 #include "cli.h"
+
+#include "base64.h"
 #include "cli_api.h"
 
 #include "atomicfile.h"
@@ -693,28 +695,6 @@ static int gpo_set_policy(struct cli *cli, int argc, char **argv)
 
 /* ---- export ---- */
 
-/* The bytes of base64 text (malloc'd); NULL when it is not base64. */
-static uint8_t *unbase64(const char *in, size_t len, size_t *out_len)
-{
-	uint8_t *out;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2)
-		return NULL;
-	pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	if (out == NULL)
-		return NULL;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad) {
-		free(out);
-		return NULL;
-	}
-	*out_len = (size_t)n - pad;
-	return out;
-}
-
 /* Writes file name of the folder answer doc as dir/name. */
 static int write_file(const json_t *doc, const char *dir, const char *name, struct pp_error *err)
 {
@@ -725,7 +705,7 @@ static int write_file(const json_t *doc, const char *dir, const char *name, stru
 	int rc = -1;
 
 	if (!json_is_string(v) ||
-	    (bytes = unbase64(json_string_value(v), json_string_length(v), &len)) == NULL) {
+	    (bytes = base64_decode(json_string_value(v), json_string_length(v), &len)) == NULL) {
 		pp_error_set(err, HR_ERROR_INVALID_DATA, "the server's answer has no %s", name);
 		goto out;
 	}

@@ -2,6 +2,9 @@
  * turn bodies into its calls and its records into JSON. */
 #include "ci_api.h"
 
+#include "base64.h"
+#include "device_api.h"
+
 #include "hresult.h"
 #include "store.h"
 
@@ -41,36 +44,6 @@ static char *base64_of(const uint8_t *data, size_t len)
 	if (out != NULL)
 		(void)EVP_EncodeBlock((unsigned char *)out, data, (int)len);
 	return out;
-}
-
-/* Strict base64 (padded, no whitespace) into a malloc'd buffer: decoded, encoded again and
- * compared, so that one DER has one accepted text. NULL when it is not that. */
-static uint8_t *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-	uint8_t *out = NULL;
-	char *again = NULL;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2)
-		return NULL;
-	pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	again = malloc(len + 1);
-	if (out == NULL || again == NULL)
-		goto bad;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad ||
-	    EVP_EncodeBlock((unsigned char *)again, out, n - (int)pad) != (int)len ||
-	    memcmp(again, in, len) != 0)
-		goto bad;
-	free(again);
-	*out_len = (size_t)n - pad;
-	return out;
-bad:
-	free(again);
-	free(out);
-	return NULL;
 }
 
 /* ---- records ---- */
@@ -774,29 +747,6 @@ out:
 
 /* ---- the device routes ---- */
 
-/* The device whose credential the request carries; -1 after replying 401. As device_api.c's,
- * whose copy is static there. */
-static int authenticate(struct api *a, struct httpd_request *req, struct store *s,
-			struct store_device *d)
-{
-	const char *h = httpd_request_header(req, "Authorization");
-	struct pp_error err;
-	bool found = false;
-
-	pp_error_clear(&err);
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
-	    store_device_authenticate(s, h + 7, d, &found, &err) != 0) {
-		api_reply_failure(a, req, &err);
-		return -1;
-	}
-	if (!found) {
-		httpd_reply_error(req, 401, "invalid_credential",
-				  "the device credential is not valid; register the device again");
-		return -1;
-	}
-	return 0;
-}
-
 /* One item as a device gets it: what it needs to evaluate and remediate. */
 static json_t *device_item_json(const struct store_ci *ci)
 {
@@ -933,7 +883,7 @@ static void on_device_baselines(struct httpd_request *req, void *ctx)
 	json_t *doc;
 
 	HANDLER_STORE(a, req, s, err);
-	if (authenticate(a, req, s, &d) != 0)
+	if (device_api_authenticate(a, req, s, &d) != 0)
 		return;
 	doc = ci_api_device_document(s, &d, &err);
 	if (doc == NULL) {
@@ -1060,7 +1010,7 @@ static void on_device_reports(struct httpd_request *req, void *ctx)
 	size_t i, n, accepted = 0, dups = 0, ignored = 0, total = 0, used = 0;
 
 	HANDLER_STORE(a, req, s, err);
-	if (authenticate(a, req, s, &d) != 0)
+	if (device_api_authenticate(a, req, s, &d) != 0)
 		return;
 	body = api_body_object(req, allowed);
 	if (body == NULL)

@@ -1,6 +1,7 @@
 /* gpo_api.c - the routes of gpo_api.h. */
 #include "gpo_api.h"
 
+#include "base64.h"
 #include "device_api.h"
 #include "gpo.h"
 #include "hresult.h"
@@ -31,34 +32,6 @@ static json_t *base64_json(const uint8_t *data, size_t len)
 out:
 	free(buf);
 	return j;
-}
-
-/* Strict base64 (padded, no whitespace) into a malloc'd buffer: decoded, encoded again and
- * compared, so that one DER has one accepted text. NULL when it is not that. */
-static uint8_t *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-	unsigned char *out = NULL, *again = NULL;
-	size_t pad;
-	int n;
-
-	if (len == 0 || len % 4 != 0 || len > (size_t)INT32_MAX / 2)
-		return NULL;
-	pad = (size_t)(in[len - 1] == '=') + (size_t)(in[len - 2] == '=');
-	out = malloc(len / 4 * 3 + 1);
-	again = malloc(len + 1);
-	if (out == NULL || again == NULL)
-		goto bad;
-	n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad || EVP_EncodeBlock(again, out, n - (int)pad) != (int)len ||
-	    memcmp(again, in, len) != 0)
-		goto bad;
-	free(again);
-	*out_len = (size_t)n - pad;
-	return out;
-bad:
-	free(again);
-	free(out);
-	return NULL;
 }
 
 /* ---- records ---- */
