@@ -9,7 +9,8 @@
 # setting of order 1 saying No) fails to install with 0x800b0109 while the other installs, and
 # moving that setting down fixes it; a third agent whose client settings say No gets the
 # certificate and the policy value from a GPO instead (gpupdate), and the GPO is exported as a
-# SYSVOL folder. Everything it makes lands in demo-out/.
+# SYSVOL folder; a fourth is remediated by a configuration baseline (the certificate in both
+# stores and the policy value), then compliant, then installs. Everything it makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
 pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
@@ -137,6 +138,33 @@ cycles device-c
 run compliance "$tool"
 run gpo export "Trust the WSUS signing certificate" sysvol
 find sysvol -type f | sort
+
+step "M. A configuration baseline: a lab machine found without the certificate is remediated"
+runa --machine device-d register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name lab-d
+run collection create Lab --member lab-d
+run client-settings deploy "Kiosks: no third-party" --collection Lab
+cat > atpc-discovery.sh <<EOF
+case "\$("$agent" policy get AcceptTrustedPublisherCerts)" in
+"AcceptTrustedPublisherCerts = 1 "*) echo 1 ;;
+*) echo 0 ;;
+esac
+EOF
+printf '"%s" policy set --source "ci:Trust the WSUS signing certificate" AcceptTrustedPublisherCerts 1\n' \
+  "$agent" > atpc-remediation.sh
+run ci create-certificate "Signing certificate present" --cert wsus-signing.cer --store Root \
+  --store TrustedPublisher
+run ci create-script "AcceptTrustedPublisherCerts is 1" --discovery atpc-discovery.sh \
+  --remediation atpc-remediation.sh --type integer --expected 1
+run baseline create "Trust the WSUS signing certificate" --ci "Signing certificate present" \
+  --ci "AcceptTrustedPublisherCerts is 1"
+run baseline deploy "Trust the WSUS signing certificate" --collection Lab --remediate
+runa --machine device-d trigger machine-policy
+runa --machine device-d trigger ci-evaluation
+runa --machine device-d trigger ci-evaluation
+run compliance baseline "Trust the WSUS signing certificate"
+runa --machine device-d trigger software-updates-scan
+runa --machine device-d trigger software-updates-deployment-evaluation
+run compliance "$tool"
 
 kill "$ppd_pid"
 wait "$ppd_pid" 2>/dev/null || true
