@@ -59,6 +59,9 @@ int cli_enrollment_key(struct cli *cli, int argc, char **argv);
 int cli_collection(struct cli *cli, int argc, char **argv);
 int cli_client_settings(struct cli *cli, int argc, char **argv);
 int cli_device(struct cli *cli, int argc, char **argv);
+/* Packages and task sequences (cli_ts.c). */
+int cli_package(struct cli *cli, int argc, char **argv);
+int cli_ts(struct cli *cli, int argc, char **argv);
 /* patchpoint compliance UPDATE|DEPLOYMENT (cli_compliance.c). */
 int cli_compliance(struct cli *cli, int argc, char **argv);
 /* updates revise|expire|delete (cli_publish.c), dispatched with the other updates verbs. */

@@ -54,6 +54,10 @@ static const char main_manual[] =
     "    device list|show|resultant-settings|client-settings\n"
     "                                 registered devices and the settings they get\n"
     "    compliance UPDATE|DEPLOYMENT the state of an update on the devices\n"
+    "    package create|list|show|update|delete\n"
+    "                                 packages: named folders of files with a version\n"
+    "    ts create|add-step|remove-step|list|show|delete|deploy|undeploy|status\n"
+    "                                 task sequences: ordered steps run by the agent\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -102,6 +106,8 @@ static const struct group groups[] = {
     {"client-settings", cli_client_settings},
     {"device", cli_device},
     {"compliance", cli_compliance},
+    {"package", cli_package},
+    {"ts", cli_ts},
 };
 
 int main(int argc, char **argv)

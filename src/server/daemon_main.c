@@ -36,6 +36,7 @@
 #include "syncmgr.h"
 #include "upload.h"
 #include "upload_api.h"
+#include "ts_api.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1112,7 +1113,7 @@ static int run_serve(const struct daemon_conf *c)
 	     content_api_add_routes(h, &content_routes, &err) != 0) ||
 	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||
 						  publish_api_add_routes(h, &api, &err) != 0)) ||
-	    device_api_add_routes(h, &api, &err) != 0)
+	    device_api_add_routes(h, &api, &err) != 0 || ts_api_add_routes(h, &api, &err) != 0)
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main

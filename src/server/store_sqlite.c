@@ -1086,6 +1086,7 @@ static const struct store_ops sqlite_ops = {
     .policy_generation = sq_policy_generation,
     .state_insert = sq_state_insert,
     .compliance_list = sq_compliance_list,
+    .ts = &sq_ts_ops,
 };
 
 /* Sets a pragma and checks that it took (journal_mode answers with the mode in force). */

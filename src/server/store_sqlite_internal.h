@@ -149,4 +149,7 @@ int sq_state_insert(void *impl, const char *device_id, const struct store_state_
 int sq_compliance_list(void *impl, const char *update_id, int64_t deployment_id,
 		       struct store_compliance **out, size_t *count, struct pp_error *err);
 
+/* ---- store_sqlite_ts.c: packages, task sequences, deployments, runs ---- */
+extern const struct store_ts_ops sq_ts_ops;
+
 #endif
