@@ -7,6 +7,7 @@
 #include "agent_policy.h"
 #include "agent_run.h"
 #include "agent_state.h"
+#include "agent_ts.h"
 #include "agent_updates.h"
 
 #include "certstore.h"
@@ -71,6 +72,7 @@ static const char main_manual[] =
     "    run          the client as a daemon: every cycle on its schedule\n"
     "    status       registration, last machine policy, managed certificates, queue\n"
     "    diagnose     why the last install of an update failed, in plain words\n"
+    "    ts           task sequences deployed to this device: list, run\n"
     "    certutil     patchpoint certutil on this machine's stores (-addstore, -delstore,\n"
     "                 -store, -dump)\n"
     "    policy       patchpoint policy set|get|clear on this machine's policy values\n"
@@ -91,6 +93,8 @@ static const char main_manual[] =
     "    UpdatesHandler.log, StateMessage.log, CcmExec.log\n"
     "                                   what the cycles did (CMTrace format)\n"
     "    DIR/logs/UpdatesHandler.out    what the installers printed\n"
+    "    DIR/agent/ts/, DIR/logs/smsts.log\n"
+    "                                   task sequence runs and their log ('ts --help')\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
@@ -237,7 +241,8 @@ static const char status_manual[] =
     "    version; the last machine policy (version, when received and evaluated); whether\n"
     "    third-party software updates are enabled and by which client setting; the policy\n"
     "    value AcceptTrustedPublisherCerts and who set it; the certificates the agent\n"
-    "    installed from policy. Never the credential.\n"
+    "    installed from policy; how many state messages and task sequence runs wait to be\n"
+    "    sent. Never the credential.\n"
     "\n"
     "OPTIONS\n"
     "    --json          print one JSON object\n" MANUAL_MACHINE_OPTION;
@@ -1027,7 +1032,8 @@ struct status {
 	struct agent_policy_doc *doc;
 	struct machinepolicy_value atpc;
 	struct agent_managed managed;
-	size_t queued; /* state messages waiting to be sent */
+	size_t queued;	  /* state messages waiting to be sent */
+	size_t ts_queued; /* task sequence runs not reported yet */
 };
 
 static json_t *store_list(unsigned stores)
@@ -1105,6 +1111,8 @@ static json_t *status_json(const struct status *st)
 	}
 	json_object_set_new(doc, "managed_certificates", certs);
 	json_object_set_new(doc, "queued_state_messages", json_integer((json_int_t)st->queued));
+	json_object_set_new(doc, "queued_task_sequence_runs",
+			    json_integer((json_int_t)st->ts_queued));
 	return doc;
 }
 
@@ -1153,6 +1161,8 @@ static void status_text(const struct status *st)
 	}
 	printf("State messages queued: %zu%s\n", st->queued,
 	       st->queued > 0 ? " (sent at the next contact with the server)" : "");
+	printf("Task sequence runs queued: %zu%s\n", st->ts_queued,
+	       st->ts_queued > 0 ? " (sent at the next contact with the server)" : "");
 }
 
 static int cmd_status(const char *machine_opt, int argc, char **argv)
@@ -1195,6 +1205,8 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 		st.queued = q.count;
 		agent_queue_list_free(&q);
 	}
+	if (agent_ts_unreported(machine, &st.ts_queued, &err) != 0)
+		goto out;
 	if (vo.json) {
 		doc = status_json(&st);
 		if (doc == NULL ||
@@ -1233,6 +1245,8 @@ static const struct {
     /* The toolkit's own manuals answer --help for these two. */
     {"certutil", NULL, cmd_certutil},
     {"policy", NULL, cmd_policy},
+    /* agent_ts_cmd.c: its manual answers --help itself. */
+    {"ts", NULL, agent_ts_command},
 };
 
 int main(int argc, char **argv)

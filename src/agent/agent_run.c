@@ -28,10 +28,10 @@
 #define BACKOFF_START_SECS 30.0
 #define MAX_SLEEP_SECS	   3600.0
 
-static const char *const cycle_titles[] = {"Machine Policy Retrieval & Evaluation",
-					   "Software Updates Scan",
-					   "Software Updates Deployment Evaluation"};
-static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation"};
+static const char *const cycle_titles[] = {
+    "Machine Policy Retrieval & Evaluation", "Software Updates Scan",
+    "Software Updates Deployment Evaluation", "Task Sequence Evaluation"};
+static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "task_sequence"};
 
 const char *agent_cycle_title(enum agent_cycle c)
 {
@@ -119,6 +119,16 @@ static void flush_queue(const char *machine, const struct agent_updates_options 
 			      &res->flush_err) != 0)
 		goto out;
 	res->flush_failed = false;
+	/* Task sequence runs not reported yet go with the same contact (agent_ts.h). */
+	{
+		struct pp_error e;
+		size_t n = 0;
+
+		pp_error_clear(&e);
+		if (agent_ts_report(machine, http, logs != NULL ? logs->state : NULL, &n, &e) != 0)
+			agent_log(logs != NULL ? logs->state : NULL, CMTRACE_WARNING,
+				  "Task sequence runs stay queued: %s", e.message);
+	}
 out:
 	agent_http_free(http);
 	agent_identity_wipe(&id);
@@ -142,6 +152,14 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 	case AGENT_CYCLE_SCAN:
 		rc = agent_updates_scan(machine, o, logs, &res->updates, err);
 		break;
+	case AGENT_CYCLE_TASK_SEQUENCE: {
+		struct agent_ts_options to = {o != NULL ? o->ca_bundle : NULL,
+					      o != NULL ? o->install_timeout : 0,
+					      o != NULL ? o->stopping : NULL};
+
+		rc = agent_ts_cycle(machine, &to, logs, &res->ts, err);
+		break;
+	}
 	default:
 		rc = agent_updates_evaluate(machine, o, logs, &res->updates, err);
 		break;
@@ -258,9 +276,11 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 	pp_error_clear(&e);
 	if (o->poll_seconds > 0) {
 		s->interval[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_SCAN] =
-		    s->interval[AGENT_CYCLE_EVALUATION] = n;
+		    s->interval[AGENT_CYCLE_EVALUATION] = s->interval[AGENT_CYCLE_TASK_SEQUENCE] =
+			n;
 		s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->jitter[AGENT_CYCLE_SCAN] =
-		    s->jitter[AGENT_CYCLE_EVALUATION] = n / 4;
+		    s->jitter[AGENT_CYCLE_EVALUATION] = s->jitter[AGENT_CYCLE_TASK_SEQUENCE] =
+			n / 4;
 		s->backoff_start = n / 4 < 1 ? 1 : n / 4;
 		s->backoff_max = n;
 		return;
@@ -281,6 +301,9 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 				: DEFAULT_DAYS);
 	s->jitter[AGENT_CYCLE_MACHINE_POLICY] = s->interval[AGENT_CYCLE_MACHINE_POLICY] / 10;
 	s->jitter[AGENT_CYCLE_SCAN] = s->jitter[AGENT_CYCLE_EVALUATION] = SCAN_JITTER_SECS;
+	/* Task sequences are checked as often as machine policy (they are deployed like it). */
+	s->interval[AGENT_CYCLE_TASK_SEQUENCE] = s->interval[AGENT_CYCLE_MACHINE_POLICY];
+	s->jitter[AGENT_CYCLE_TASK_SEQUENCE] = s->jitter[AGENT_CYCLE_MACHINE_POLICY];
 	s->backoff_start = BACKOFF_START_SECS;
 	s->backoff_max = s->interval[AGENT_CYCLE_MACHINE_POLICY];
 	agent_stored_policy_free(&sp);
@@ -324,6 +347,15 @@ static void schedule_update(const struct agent_run_options *o, struct schedule *
 		/* New or changed deployments are scanned at once. */
 		if (strcmp(before, r->policy.version) != 0 && r->policy.deployments > 0)
 			s->next[AGENT_CYCLE_SCAN] = t;
+		/* Task sequence deployments are looked for after every machine policy. */
+		s->next[AGENT_CYCLE_TASK_SEQUENCE] = t;
+		return;
+	}
+	if (c == AGENT_CYCLE_TASK_SEQUENCE) {
+		schedule_after(s, c, t);
+		if (r->ts.next_available > 0 &&
+		    t + (double)(r->ts.next_available - wall) < s->next[c])
+			s->next[c] = t + (double)(r->ts.next_available - wall) + 1;
 		return;
 	}
 	schedule_after(s, c, t);
@@ -367,7 +399,7 @@ static int run_step(const struct agent_run_options *o, const struct agent_update
 	else if (rc != 0)
 		agent_log(logs->exec, CMTRACE_ERROR, "%s failed: %s", agent_cycle_title(c),
 			  e.message);
-	if (rc == 0 && (r.updates.failed > 0 || r.flush_failed))
+	if (rc == 0 && (r.updates.failed > 0 || r.ts.failed > 0 || r.flush_failed))
 		rc = 1;
 	agent_cycle_result_free(&r);
 	return rc;

@@ -10,7 +10,10 @@
  *                      something, and at start when the last scan is older than the interval;
  *   evaluation         after each scan that found something required, when a waiting
  *                      deployment becomes available, and every reevaluation_interval_days plus
- *                      a random delay of up to 2 hours.
+ *                      a random delay of up to 2 hours;
+ *   task sequences     after each machine policy, when a deployment not yet available becomes
+ *                      so, and every polling interval (a failed run is not retried: each
+ *                      deployment runs once).
  * A cycle that fails (or reports a failed update) is tried again after a back-off: 30 s,
  * doubling up to the polling interval. --poll-seconds N (tests) makes every interval N seconds,
  * every random delay at most N/4 and the back-off start at N/4 (at least 1 s). */
@@ -20,6 +23,7 @@
 #include "agent_policy.h"
 #include "agent_queue.h"
 #include "agent_state.h"
+#include "agent_ts.h"
 #include "agent_updates.h"
 #include "error.h"
 
@@ -29,17 +33,19 @@ enum agent_cycle {
 	AGENT_CYCLE_MACHINE_POLICY = 0,
 	AGENT_CYCLE_SCAN,
 	AGENT_CYCLE_EVALUATION,
+	AGENT_CYCLE_TASK_SEQUENCE, /* agent_ts.h: newly available deployments run once */
 	AGENT_CYCLE_COUNT
 };
 
 /* "Machine Policy Retrieval & Evaluation", "Software Updates Scan", "Software Updates
- * Deployment Evaluation". */
+ * Deployment Evaluation", "Task Sequence Evaluation". */
 const char *agent_cycle_title(enum agent_cycle c);
 
 /* What one cycle and the flush after it did. */
 struct agent_cycle_result {
 	struct agent_policy_outcome policy;   /* AGENT_CYCLE_MACHINE_POLICY */
 	struct agent_updates_outcome updates; /* scan and evaluation */
+	struct agent_ts_outcome ts;	      /* AGENT_CYCLE_TASK_SEQUENCE */
 	struct agent_queue_flush_result flush;
 	bool flush_failed;
 	struct pp_error flush_err;

@@ -681,7 +681,7 @@ static void print_status(const json_t *doc)
 		{
 			const char *detail = cli_json_str(s, "detail");
 
-			printf("  %lld. %-32s %-11s %-22s%s%s\n", cli_json_int(s, "position", 0),
+			printf("  %lld. %-32s %-11s %-24s%s%s\n", cli_json_int(s, "position", 0),
 			       cli_json_str(s, "name"), cli_json_str(s, "status"),
 			       result_text(s, res, sizeof(res)), detail[0] != '\0' ? " " : "",
 			       detail);
