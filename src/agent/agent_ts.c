@@ -353,7 +353,7 @@ json_t *agent_ts_run_json(const struct agent_ts_run *run, bool local)
 		if (json_array_append_new(
 			steps,
 			json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "position",
-				  (json_int_t)(i + 1), "name", r->name, "type",
+				  (json_int_t)i + 1, "name", r->name, "type",
 				  ts_step_type_key(r->type), "state", ts_step_state_name(r->state),
 				  "exit_code",
 				  r->has_exit_code ? json_integer(r->exit_code) : json_null(),

@@ -887,8 +887,10 @@ static int package_write(struct cli *cli, int argc, char **argv, bool create)
 	if (!create && a.version == NULL && a.rename == NULL && a.npos == 1)
 		return cli_usage(cmd, "nothing to change: give --version, --rename, or files");
 	pp_error_clear(&err);
-	if (a.npos > 1 && collect(&files, a.pos + 1, a.npos - 1, &err) != 0)
+	if (a.npos > 1 && collect(&files, a.pos + 1, a.npos - 1, &err) != 0) {
+		file_list_free(&files);
 		return cli_fail(cli, &err);
+	}
 	body = json_object();
 	if (body == NULL ||
 	    (create && json_object_set_new(body, "name", json_string(a.pos[0])) != 0) ||

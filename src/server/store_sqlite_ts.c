@@ -632,19 +632,32 @@ static void result_from_row(sqlite3_stmt *st, void *record)
 	sq_col_text(st, 9, s->detail, sizeof(s->detail));
 }
 
+/* A step result with the run it belongs to, as the join reads them. */
+struct owned_result {
+	char run_id[TS_RUN_ID_LEN + 1];
+	struct store_ts_step_result r;
+};
+
+static void owned_from_row(sqlite3_stmt *st, void *record)
+{
+	struct owned_result *o = record;
+
+	result_from_row(st, &o->r);
+	sq_col_text(st, 0, o->run_id, sizeof(o->run_id));
+}
+
 static int sq_run_list(void *impl, const char *ts_id, struct store_ts_run **out, size_t *count,
 		       struct pp_error *err)
 {
 	struct sq *q = impl;
-	struct store_ts_step_result *steps = NULL;
-	char(*owner)[TS_RUN_ID_LEN + 1] = NULL;
-	size_t nsteps = 0, cap = 0;
+	struct owned_result *steps = NULL;
+	size_t nsteps = 0;
 	sqlite3_stmt *st =
 	    sq_prepare(q,
 		       RUN_COLUMNS "WHERE r.ts_id = ? ORDER BY r.started_at DESC, r.received_at "
 				   "DESC, r.run_id",
 		       err);
-	int r, rc = -1;
+	int rc = -1;
 
 	if (st == NULL)
 		return -1;
@@ -668,34 +681,15 @@ static int sq_run_list(void *impl, const char *ts_id, struct store_ts_run **out,
 		sq_release(q, st);
 		goto out;
 	}
-	while ((r = sq_row(q, st, err, "list the step results")) == 1) {
-		size_t ocap = cap;
-
-		if (sq_list_grow((void **)&steps, &cap, nsteps, sizeof(*steps), err) != 0)
-			break;
-		if (cap != ocap) {
-			void *p = realloc(owner, cap * sizeof(*owner));
-
-			if (p == NULL) {
-				pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
-				break;
-			}
-			owner = p;
-		}
-		result_from_row(st, &steps[nsteps]);
-		sq_col_text(st, 0, owner[nsteps], sizeof(owner[nsteps]));
-		nsteps++;
-		r = 0;
-	}
-	sq_release(q, st);
-	if (r != 0) /* an error, or stopped by an allocation failure */
+	if (sq_list(q, st, owned_from_row, sizeof(*steps), (void **)&steps, &nsteps, err,
+		    "list the step results") != 0)
 		goto out;
 	for (size_t i = 0; i < *count; i++) {
 		struct store_ts_run *run = &(*out)[i];
 		size_t n = 0, k;
 
 		for (k = 0; k < nsteps; k++)
-			if (strcmp(owner[k], run->run_id) == 0)
+			if (strcmp(steps[k].run_id, run->run_id) == 0)
 				n++;
 		if (n == 0)
 			continue;
@@ -705,13 +699,12 @@ static int sq_run_list(void *impl, const char *ts_id, struct store_ts_run **out,
 			goto out;
 		}
 		for (k = 0; k < nsteps; k++)
-			if (strcmp(owner[k], run->run_id) == 0)
-				run->steps[run->step_count++] = steps[k];
+			if (strcmp(steps[k].run_id, run->run_id) == 0)
+				run->steps[run->step_count++] = steps[k].r;
 	}
 	rc = 0;
 out:
 	free(steps);
-	free(owner);
 	if (rc != 0) {
 		store_ts_runs_free(*out, *count);
 		*out = NULL;

@@ -200,6 +200,7 @@ static int upload_to_content(struct api *a, const char *id, struct store_package
 	int in = -1, out = -1, rc = -1;
 	ssize_t r;
 
+	incoming[0] = '\0';
 	if (upload_get(a->uploads_dir, id, &info, err) != 0)
 		return -1;
 	if (!info.complete) {

@@ -333,6 +333,8 @@ like "it succeeded" "$(cat off.out)" 'Task sequence "Offline" succeeded'
 is "status: one run queued" "$(agent --machine ma status --json | jq_py 'd["queued_task_sequence_runs"]')" 1
 like "status text" "$(agent --machine ma status)" 'Task sequence runs queued: 1 \(sent at the next contact with the server\)'
 pd_start A "$D" --listen "127.0.0.1:$PORT" || { echo "Bail out! restart failed"; exit 1; }
+ok "package files survive the start-up sweep" test -f "$D/content/${CER_SHA1: -2}/$CER_SHA1.cab"
+unlike "the sweep removed nothing" "$(cat "$D/logs/patchpointd.log")" 'content sweep: removed'
 RUN_OFF=$(sed -n 's/.*, run \([0-9a-f-]*\):$/\1/p' off.out)
 run agent --machine ma trigger machine-policy
 is "the next contact sends it" "$RC|$(agent --machine ma status --json | jq_py 'd["queued_task_sequence_runs"]')" "0|0"
