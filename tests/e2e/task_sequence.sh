@@ -153,7 +153,7 @@ ok "the certificate is in Root" test -f "ma/certstores/Root/$TP.cer"
 ok "and in TrustedPublisher" test -f "ma/certstores/TrustedPublisher/$TP.cer"
 is "AcceptTrustedPublisherCerts set by the script" "$(pp policy get --machine ma AcceptTrustedPublisherCerts)" \
   "AcceptTrustedPublisherCerts = 1 (set by task-sequence:$TS)"
-MA=$(cd ma && pwd)
+MA=$(cd ma && pwd -P)
 is "smsts.log, line by line" "$(msgs ma smsts | sed -E 's/\.[A-Za-z0-9]{6}, time limit/.XXXXXX, time limit/')" \
   "Starting task sequence \"$TS\" ($TSID) revision 4 of deployment $DEP_A: 3 step(s), run $RUN_A
 Start executing an instruction. Instruction name: Import certificates. Instruction pointer: 0
