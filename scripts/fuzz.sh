@@ -177,6 +177,16 @@ out += entry(wu, "AcceptTrustedPublisherCerts", 4, struct.pack("<I", 1))
 sys.stdout.buffer.write(out)' "$seeds/c1.der" > "$seeds/gpo/trust.pol"
 printf '{"version":"0011223344556677","device":{"id":"GUID:x","name":"a"},"gpos":[{"id":"{6AC1786C-016F-11D2-945F-00C04FB984F9}","name":"Trust WSUS","version":65539,"order":1,"collection_id":"PP100010","collection":"Servers","link_order":1}]}' \
   > "$seeds/gpo/list.json"
+# Task sequences: the site's answer to a device (fuzz_agent_ts.c) and a run as the agent keeps
+# and reports it (fuzz_agent_ts.c, fuzz_ts_run.c).
+mkdir -p "$seeds/ts" fuzz/corpus-agent-ts fuzz/corpus-ts-run
+s1=1111111111111111111111111111111111111111
+s256=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+printf '{"deployments":[{"deployment_id":7,"available_at":100,"task_sequence":{"id":"PP100011","name":"Trust","revision":3,"steps":[{"position":1,"name":"Import","type":"run-command-line","continue_on_error":false,"package":{"id":"PP100010"},"command_line":"sh run.sh \\"a b\\"","timeout":60},{"position":2,"name":"Install","type":"install-software-updates","continue_on_error":true},{"position":3,"name":"Policy","type":"set-policy","continue_on_error":false,"policy_name":"AcceptTrustedPublisherCerts","policy_value":1},{"position":4,"name":"Restart","type":"restart","continue_on_error":false}]}}],"packages":{"PP100010":{"id":"PP100010","name":"Certs","version":"1.0","source_version":2,"files":[{"path":"sub/run.sh","sha1":"%s","sha256":"%s","size":4,"url":"/Content/11/%s.cab"}]}}}' \
+  "$s1" "$s256" "$s1" > "$seeds/ts/answer.json"
+run1='{"run_id":"0f8fad5b-d9cb-469f-a165-70867728950e","deployment_id":7,"task_sequence_id":"PP100011","task_sequence":"Trust","revision":3,"seq":5,"reported_seq":2,"state":"failed","hresult":"0x800B0109","started_at":1000,"finished_at":1010,"steps":[{"position":1,"name":"Install","type":"install-software-updates","state":"failed","exit_code":null,"hresult":"0x800B0109","started_at":1000,"finished_at":1009,"detail":"why"},{"position":2,"name":"Restart","type":"restart","state":"skipped","exit_code":null,"hresult":null,"started_at":null,"finished_at":null,"detail":"not run"}]}'
+printf '%s' "$run1" > "$seeds/ts/run.json"
+printf '{"runs":[%s]}' "$run1" > "$seeds/ts/report.json"
 
 status=0
 run() { # target corpus seeds
@@ -196,4 +206,6 @@ run() { # target corpus seeds
 [ -x $build/fuzz_agent_rules ] && run fuzz_agent_rules fuzz/corpus-agent-rules "$seeds/rules"
 [ -x $build/fuzz_agent_gpo ] && run fuzz_agent_gpo fuzz/corpus-agent-gpo "$seeds/gpo"
 [ -x $build/fuzz_agent_ci ] && run fuzz_agent_ci fuzz/corpus-agent-ci "$seeds/ci"
+[ -x $build/fuzz_agent_ts ] && run fuzz_agent_ts fuzz/corpus-agent-ts "$seeds/ts"
+[ -x $build/fuzz_ts_run ] && run fuzz_ts_run fuzz/corpus-ts-run "$seeds/ts"
 exit $status

@@ -9,6 +9,7 @@
 #include "agent_policy.h"
 #include "agent_run.h"
 #include "agent_state.h"
+#include "agent_ts.h"
 #include "agent_updates.h"
 
 #include "certstore.h"
@@ -74,6 +75,7 @@ static const char main_manual[] =
     "    status       registration, last machine policy, managed certificates, queue\n"
     "    diagnose     why the last install of an update failed, in plain words\n"
     "    gpupdate     refresh group policy now (GPOs linked to the device's collections)\n"
+    "    ts           task sequences deployed to this device: list, run\n"
     "    certutil     patchpoint certutil on this machine's stores (-addstore, -delstore,\n"
     "                 -store, -dump)\n"
     "    policy       patchpoint policy set|get|clear on this machine's policy values\n"
@@ -100,6 +102,8 @@ static const char main_manual[] =
     "                                   what the cycles did (CMTrace format)\n"
     "    DIR/logs/UpdatesHandler.out    what the installers printed\n"
     "    DIR/logs/CIAgent.out           what configuration item scripts printed\n"
+    "    DIR/agent/ts/, DIR/logs/smsts.log\n"
+    "                                   task sequence runs and their log ('ts --help')\n"
     "\n"
     "EXIT STATUS\n"
     "    0 success, 1 a failed operation (one line on stderr), 2 a usage error.\n";
@@ -211,16 +215,18 @@ static const char run_manual[] =
     "    re-evaluation interval (plus up to 2 hours), the configuration baselines every\n"
     "    polling interval (each deployed baseline evaluated when new, changed or due by its\n"
     "    deployment's schedule; a remediation sets off a deployment evaluation at once).\n"
-    "    A failed cycle is tried again after\n"
-    "    30 s, then 60 s, ... up to the polling interval. The state message queue is sent\n"
-    "    after each cycle. SIGTERM or SIGINT: the current step is finished, the queue sent\n"
-    "    if the server answers, exit 0. Staging directories a killed agent left behind are\n"
-    "    removed at start; a cut-short download resumes. Log: CcmExec.log.\n"
+    "    Task sequences deployed to the device are looked for after each machine policy and\n"
+    "    every polling interval; each deployment runs once, when it becomes available ('ts\n"
+    "    --help'). A failed cycle is tried again after 30 s, then 60 s, ... up to the\n"
+    "    polling interval. The state message queue (and the task sequence runs not reported\n"
+    "    yet) is sent after each cycle. SIGTERM or SIGINT: the current step is finished, the\n"
+    "    queue sent if the server answers, exit 0. Staging directories a killed agent left\n"
+    "    behind are removed at start; a cut-short download resumes. Log: CcmExec.log.\n"
     "\n"
     "OPTIONS\n"
-    "    --once             one machine policy, configuration baseline evaluation, scan,\n"
-    "                       deployment evaluation and queue flush, then exit (1 when any\n"
-    "                       step failed)\n"
+    "    --once             one machine policy, group policy refresh, configuration baseline\n"
+    "                       evaluation, scan, deployment evaluation, task sequence check and\n"
+    "                       queue flush, then exit (1 when any step failed)\n"
     "    --poll-seconds N   every interval N seconds, random delays and the first back-off\n"
     "                       N/4 (for tests)\n"
     "    --install-timeout S\n"
@@ -257,8 +263,9 @@ static const char status_manual[] =
     "    version; the last machine policy (version, when received and evaluated); whether\n"
     "    third-party software updates are enabled and by which client setting; the policy\n"
     "    value AcceptTrustedPublisherCerts and who set it; the certificates the agent\n"
-    "    installed from policy; the last evaluation of each configuration baseline and\n"
-    "    the baseline reports waiting to be sent. Never the credential.\n"
+    "    installed from policy; the last evaluation of each configuration baseline; how\n"
+    "    many state messages, baseline reports and task sequence runs wait to be sent.\n"
+    "    Never the credential.\n"
     "\n"
     "OPTIONS\n"
     "    --json          print one JSON object\n" MANUAL_MACHINE_OPTION;
@@ -1065,8 +1072,9 @@ struct status {
 	struct agent_policy_doc *doc;
 	struct machinepolicy_value atpc;
 	struct agent_managed managed;
-	size_t queued; /* state messages waiting to be sent */
-	json_t *ci;    /* agent_ci_status */
+	size_t queued;	  /* state messages waiting to be sent */
+	json_t *ci;	  /* agent_ci_status */
+	size_t ts_queued; /* task sequence runs not reported yet */
 };
 
 static json_t *store_list(unsigned stores)
@@ -1145,6 +1153,8 @@ static json_t *status_json(const struct status *st)
 	json_object_set_new(doc, "managed_certificates", certs);
 	json_object_set_new(doc, "queued_state_messages", json_integer((json_int_t)st->queued));
 	json_object_set(doc, "configuration_baselines", st->ci);
+	json_object_set_new(doc, "queued_task_sequence_runs",
+			    json_integer((json_int_t)st->ts_queued));
 	return doc;
 }
 
@@ -1194,6 +1204,8 @@ static void status_text(const struct status *st)
 	printf("State messages queued: %zu%s\n", st->queued,
 	       st->queued > 0 ? " (sent at the next contact with the server)" : "");
 	agent_ci_print_status(st->ci);
+	printf("Task sequence runs queued: %zu%s\n", st->ts_queued,
+	       st->ts_queued > 0 ? " (sent at the next contact with the server)" : "");
 }
 
 static int cmd_status(const char *machine_opt, int argc, char **argv)
@@ -1236,7 +1248,8 @@ static int cmd_status(const char *machine_opt, int argc, char **argv)
 		st.queued = q.count;
 		agent_queue_list_free(&q);
 	}
-	if (agent_ci_status(machine, &st.ci, &err) != 0)
+	if (agent_ci_status(machine, &st.ci, &err) != 0 ||
+	    agent_ts_unreported(machine, &st.ts_queued, &err) != 0)
 		goto out;
 	if (vo.json) {
 		doc = status_json(&st);
@@ -1278,6 +1291,8 @@ static const struct {
     /* The toolkit's own manuals answer --help for these two. */
     {"certutil", NULL, cmd_certutil},
     {"policy", NULL, cmd_policy},
+    /* agent_ts_cmd.c: its manual answers --help itself. */
+    {"ts", NULL, agent_ts_command},
 };
 
 int main(int argc, char **argv)

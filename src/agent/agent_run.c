@@ -31,11 +31,11 @@
 #define GPO_JITTER_SECS	   1800.0 /* ... plus a random 0 to 30 */
 
 static const char *const cycle_titles[] = {
-    "Machine Policy Retrieval & Evaluation", "Software Updates Scan",
+    "Machine Policy Retrieval & Evaluation",  "Software Updates Scan",
     "Software Updates Deployment Evaluation", "Group Policy Refresh",
-    "Configuration Baseline Evaluation"};
-static const char *const cycle_keys[] = {"machine_policy", "scan", "evaluation", "group_policy",
-					 "ci_evaluation"};
+    "Configuration Baseline Evaluation",      "Task Sequence Evaluation"};
+static const char *const cycle_keys[] = {"machine_policy", "scan",	    "evaluation",
+					 "group_policy",   "ci_evaluation", "task_sequence"};
 
 const char *agent_cycle_title(enum agent_cycle c)
 {
@@ -127,6 +127,16 @@ static void flush_queue(const char *machine, const struct agent_updates_options 
 	/* The baseline reports go the same way (agent_ci.h); an empty queue sends nothing. */
 	res->ci_flush_failed = agent_ci_flush(machine, http, logs != NULL ? logs->state : NULL,
 					      &res->ci_flush, &res->ci_flush_err) != 0;
+	/* Task sequence runs not reported yet go with the same contact (agent_ts.h). */
+	{
+		struct pp_error e;
+		size_t n = 0;
+
+		pp_error_clear(&e);
+		if (agent_ts_report(machine, http, logs != NULL ? logs->state : NULL, &n, &e) != 0)
+			agent_log(logs != NULL ? logs->state : NULL, CMTRACE_WARNING,
+				  "Task sequence runs stay queued: %s", e.message);
+	}
 out:
 	if (res->ci_flush_failed && res->ci_flush_err.code == 0)
 		pp_error_set(&res->ci_flush_err, res->flush_err.code, "%s", res->flush_err.message);
@@ -162,6 +172,14 @@ int agent_run_cycle(const char *machine, enum agent_cycle cycle,
 					      o != NULL ? o->ci_schedule_seconds : 0};
 
 		rc = agent_ci_cycle(machine, &co, logs, &res->ci, err);
+		break;
+	}
+	case AGENT_CYCLE_TASK_SEQUENCE: {
+		struct agent_ts_options to = {o != NULL ? o->ca_bundle : NULL,
+					      o != NULL ? o->install_timeout : 0,
+					      o != NULL ? o->stopping : NULL};
+
+		rc = agent_ts_cycle(machine, &to, logs, &res->ts, err);
 		break;
 	}
 	default:
@@ -308,6 +326,9 @@ static void schedule_intervals(const struct agent_run_options *o, struct schedul
 	s->jitter[AGENT_CYCLE_SCAN] = s->jitter[AGENT_CYCLE_EVALUATION] = SCAN_JITTER_SECS;
 	s->interval[AGENT_CYCLE_GROUP_POLICY] = GPO_REFRESH_SECS;
 	s->jitter[AGENT_CYCLE_GROUP_POLICY] = GPO_JITTER_SECS;
+	/* Task sequences are checked as often as machine policy (they are deployed like it). */
+	s->interval[AGENT_CYCLE_TASK_SEQUENCE] = s->interval[AGENT_CYCLE_MACHINE_POLICY];
+	s->jitter[AGENT_CYCLE_TASK_SEQUENCE] = s->jitter[AGENT_CYCLE_MACHINE_POLICY];
 	s->backoff_start = BACKOFF_START_SECS;
 	s->backoff_max = s->interval[AGENT_CYCLE_MACHINE_POLICY];
 	agent_stored_policy_free(&sp);
@@ -351,6 +372,15 @@ static void schedule_update(const struct agent_run_options *o, struct schedule *
 		/* New or changed deployments are scanned at once. */
 		if (strcmp(before, r->policy.version) != 0 && r->policy.deployments > 0)
 			s->next[AGENT_CYCLE_SCAN] = t;
+		/* Task sequence deployments are looked for after every machine policy. */
+		s->next[AGENT_CYCLE_TASK_SEQUENCE] = t;
+		return;
+	}
+	if (c == AGENT_CYCLE_TASK_SEQUENCE) {
+		schedule_after(s, c, t);
+		if (r->ts.next_available > 0 &&
+		    t + (double)(r->ts.next_available - wall) < s->next[c])
+			s->next[c] = t + (double)(r->ts.next_available - wall) + 1;
 		return;
 	}
 	schedule_after(s, c, t);
@@ -396,7 +426,8 @@ static int run_step(const struct agent_run_options *o, const struct agent_update
 	else if (rc != 0)
 		agent_log(logs->exec, CMTRACE_ERROR, "%s failed: %s", agent_cycle_title(c),
 			  e.message);
-	if (rc == 0 && (r.updates.failed > 0 || r.flush_failed || r.ci_flush_failed))
+	if (rc == 0 &&
+	    (r.updates.failed > 0 || r.ts.failed > 0 || r.flush_failed || r.ci_flush_failed))
 		rc = 1;
 	agent_cycle_result_free(&r);
 	return rc;
@@ -408,7 +439,7 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 	 * deliver is in place. */
 	static const enum agent_cycle once_order[] = {
 	    AGENT_CYCLE_MACHINE_POLICY, AGENT_CYCLE_GROUP_POLICY, AGENT_CYCLE_CI_EVALUATION,
-	    AGENT_CYCLE_SCAN, AGENT_CYCLE_EVALUATION};
+	    AGENT_CYCLE_SCAN,		AGENT_CYCLE_EVALUATION,	  AGENT_CYCLE_TASK_SEQUENCE};
 	struct agent_updates_options uo = {o->ca_bundle, o->install_timeout,
 					   (volatile const int *)&stop_signal, false,
 					   o->poll_seconds};
@@ -460,10 +491,12 @@ int agent_run(const struct agent_run_options *o, struct agent_logs *logs, struct
 	agent_log(logs->exec, CMTRACE_INFO,
 		  "patchpoint-agent run started (pid %ld): machine policy every %.0f s, software "
 		  "updates scan every %.0f s, deployment re-evaluation every %.0f s, group policy "
-		  "every %.0f s, configuration baselines checked every %.0f s",
+		  "every %.0f s, configuration baselines checked every %.0f s, task sequences "
+		  "every %.0f s",
 		  (long)getpid(), s.interval[AGENT_CYCLE_MACHINE_POLICY],
 		  s.interval[AGENT_CYCLE_SCAN], s.interval[AGENT_CYCLE_EVALUATION],
-		  s.interval[AGENT_CYCLE_GROUP_POLICY], s.interval[AGENT_CYCLE_CI_EVALUATION]);
+		  s.interval[AGENT_CYCLE_GROUP_POLICY], s.interval[AGENT_CYCLE_CI_EVALUATION],
+		  s.interval[AGENT_CYCLE_TASK_SEQUENCE]);
 	while (!stop_signal) {
 		k = 0;
 		for (c = 1; c < AGENT_CYCLE_COUNT; c++)

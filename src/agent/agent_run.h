@@ -17,7 +17,10 @@
  *   configuration baseline evaluation
  *                      every polling interval, each deployed baseline evaluated when it is due
  *                      (agent_ci.h); the deployment evaluation at once after one that
- *                      remediated something (trust may have come with it).
+ *                      remediated something (trust may have come with it);
+ *   task sequences     after each machine policy, when a deployment not yet available becomes
+ *                      so, and every polling interval (a failed run is not retried: each
+ *                      deployment runs once).
  * A cycle that fails (or reports a failed update) is tried again after a back-off: 30 s,
  * doubling up to the polling interval. --poll-seconds N (tests) makes every interval N seconds,
  * every random delay at most N/4 and the back-off start at N/4 (at least 1 s). */
@@ -29,6 +32,7 @@
 #include "agent_policy.h"
 #include "agent_queue.h"
 #include "agent_state.h"
+#include "agent_ts.h"
 #include "agent_updates.h"
 #include "error.h"
 
@@ -40,11 +44,13 @@ enum agent_cycle {
 	AGENT_CYCLE_EVALUATION,
 	AGENT_CYCLE_GROUP_POLICY,  /* the background refresh of group policy (agent_gpo.h) */
 	AGENT_CYCLE_CI_EVALUATION, /* agent_ci.h */
+	AGENT_CYCLE_TASK_SEQUENCE, /* agent_ts.h: newly available deployments run once */
 	AGENT_CYCLE_COUNT
 };
 
 /* "Machine Policy Retrieval & Evaluation", "Software Updates Scan", "Software Updates
- * Deployment Evaluation", "Group Policy Refresh", "Configuration Baseline Evaluation". */
+ * Deployment Evaluation", "Group Policy Refresh", "Configuration Baseline Evaluation", "Task
+ * Sequence Evaluation". */
 const char *agent_cycle_title(enum agent_cycle c);
 
 /* What one cycle and the flush after it did. */
@@ -52,6 +58,7 @@ struct agent_cycle_result {
 	struct agent_policy_outcome policy;   /* AGENT_CYCLE_MACHINE_POLICY */
 	struct agent_updates_outcome updates; /* scan and evaluation */
 	struct agent_gpo_outcome gpo;	      /* AGENT_CYCLE_GROUP_POLICY */
+	struct agent_ts_outcome ts;	      /* AGENT_CYCLE_TASK_SEQUENCE */
 	struct agent_queue_flush_result flush;
 	bool flush_failed;
 	struct pp_error flush_err;

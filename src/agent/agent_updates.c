@@ -1026,12 +1026,11 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+#define HANDLER_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* The child side of the handler: never returns. Reports an exec failure's errno on fd report. */
-static void handler_child(const char *dir, int in, int out, int report, char **argv)
+static void handler_child(const char *dir, int in, int out, int report, char **argv, char **env)
 {
-	static char *const env[] = {
-	    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "HOME=/",
-	    NULL};
 	sigset_t none;
 	int e, s;
 
@@ -1051,16 +1050,89 @@ fail:
 	_exit(127);
 }
 
+/* The environment of a handler: extra's entries, then the fixed PATH, LANG and HOME unless
+ * extra names them. env has room for AGENT_HANDLER_ENV_MAX + 4 pointers. */
+static int handler_env(const struct agent_handler_extra *extra, char **env, const char **path,
+		       struct pp_error *err)
+{
+	static const char *const fixed[] = {"PATH=" HANDLER_PATH, "LANG=C", "HOME=/"};
+	size_t n = 0, i, k;
+
+	*path = HANDLER_PATH;
+	for (i = 0; extra != NULL && extra->env != NULL && extra->env[i] != NULL; i++) {
+		if (i == AGENT_HANDLER_ENV_MAX || strchr(extra->env[i], '=') == NULL) {
+			pp_error_set(err, HR_E_INVALIDARG, "bad environment for the program: %.64s",
+				     extra->env[i]);
+			return -1;
+		}
+		if (strncmp(extra->env[i], "PATH=", 5) == 0)
+			*path = extra->env[i] + 5;
+		env[n++] = (char *)extra->env[i];
+	}
+	for (k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++) {
+		size_t len = (size_t)(strchr(fixed[k], '=') - fixed[k]) + 1;
+
+		for (i = 0; i < n && strncmp(env[i], fixed[k], len) != 0; i++)
+			;
+		if (i == n)
+			env[n++] = (char *)fixed[k];
+	}
+	env[n] = NULL;
+	return 0;
+}
+
+/* An executable regular file named by an absolute path, or a name found in the directories of
+ * search (a PATH value), into out. */
+static int find_program(const char *name, const char *search, char *out, size_t size,
+			struct pp_error *err)
+{
+	struct stat st;
+	const char *p = search, *colon;
+
+	if (name[0] == '/') {
+		if (stat(name, &st) == 0 && S_ISREG(st.st_mode) && access(name, X_OK) == 0 &&
+		    strlen(name) < size) {
+			memcpy(out, name, strlen(name) + 1);
+			return 0;
+		}
+	} else {
+		for (; *p != '\0'; p = *colon != '\0' ? colon + 1 : colon) {
+			colon = strchr(p, ':');
+			if (colon == NULL)
+				colon = p + strlen(p);
+			if (colon == p)
+				continue;
+			if (snprintf(out, size, "%.*s/%s", (int)(colon - p), p, name) < (int)size &&
+			    stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+				return 0;
+		}
+	}
+	pp_error_set(err, HR_ERROR_FILE_NOT_FOUND,
+		     "the program %s is not a file of the content, nor a program in %s", name,
+		     name[0] == '/' ? "this system" : "PATH");
+	return -1;
+}
+
 int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir, unsigned timeout,
 			      const char *output_path, struct cmtrace_log *log,
 			      struct agent_handler_result *res, struct pp_error *err)
 {
+	return agent_updates_run_handler_ex(cl, dir, timeout, output_path, log, NULL, res, err);
+}
+
+int agent_updates_run_handler_ex(const struct sdp_command_line *cl, const char *dir,
+				 unsigned timeout, const char *output_path, struct cmtrace_log *log,
+				 const struct agent_handler_extra *extra,
+				 struct agent_handler_result *res, struct pp_error *err)
+{
 	char rel[CAB_NAME_MAX + 1], path[AGENT_PATH_MAX + CAB_NAME_MAX + 2], here[PATH_MAX];
 	char *argv[AGENT_HANDLER_ARGS_MAX + 3], *words[AGENT_HANDLER_ARGS_MAX], *buf = NULL;
+	char *env[AGENT_HANDLER_ENV_MAX + 4];
+	const char *search;
 	size_t nwords = 0, i, n = 0;
 	struct timespec start, t, pause = {0, 20 * 1000 * 1000};
 	int in = -1, out = -1, report[2] = {-1, -1}, status = 0, child_errno = 0, rc = -1;
-	bool use_sh;
+	bool use_sh, system_program = false;
 	struct stat st;
 	pid_t pid = -1, r;
 	ssize_t got;
@@ -1070,7 +1142,7 @@ int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir
 	res->exit_code = -1;
 	if (timeout == 0)
 		timeout = AGENT_INSTALL_TIMEOUT_DEFAULT;
-	if (cl->program == NULL || cab_safe_relative_path(cl->program, rel, sizeof(rel), err) != 0)
+	if (cl->program == NULL || handler_env(extra, env, &search, err) != 0)
 		goto out;
 	/* The program runs with dir as its working directory: every path given to it absolute. */
 	if (realpath(dir, here) == NULL) {
@@ -1078,14 +1150,28 @@ int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir
 		goto out;
 	}
 	dir = here;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path)) {
-		pp_error_set(err, HR_ERROR_INVALID_NAME, "the installer path is too long");
-		goto out;
-	}
-	if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
-		pp_error_set(err, HR_ERROR_FILE_NOT_FOUND,
-			     "the installer %s is not a file of the update's content", rel);
-		goto out;
+	if (extra != NULL && extra->search_path && strlen(cl->program) <= CAB_NAME_MAX &&
+	    (cl->program[0] == '/' ||
+	     (strchr(cl->program, '/') == NULL &&
+	      (snprintf(path, sizeof(path), "%s/%s", dir, cl->program) >= (int)sizeof(path) ||
+	       lstat(path, &st) != 0 || !S_ISREG(st.st_mode))))) {
+		/* Not a file of the content: a program of the system (never made executable). */
+		if (find_program(cl->program, search, path, sizeof(path), err) != 0)
+			goto out;
+		memcpy(rel, cl->program, strlen(cl->program) + 1);
+		system_program = true;
+	} else {
+		if (cab_safe_relative_path(cl->program, rel, sizeof(rel), err) != 0)
+			goto out;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, rel) >= (int)sizeof(path)) {
+			pp_error_set(err, HR_ERROR_INVALID_NAME, "the installer path is too long");
+			goto out;
+		}
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			pp_error_set(err, HR_ERROR_FILE_NOT_FOUND,
+				     "the installer %s is not a file of the update's content", rel);
+			goto out;
+		}
 	}
 	buf = malloc(strlen(cl->arguments != NULL ? cl->arguments : "") + 1);
 	if (buf == NULL) {
@@ -1097,10 +1183,10 @@ int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir
 		goto out;
 	/* A script (or anything that is not an ELF program) runs under /bin/sh, as a
 	 * CommandLineInstallation of a .cmd runs under cmd.exe. */
-	use_sh = ends_with(rel, ".sh") || !is_elf(path);
+	use_sh = !system_program && (ends_with(rel, ".sh") || !is_elf(path));
 	if (use_sh)
 		argv[n++] = (char *)"/bin/sh";
-	else if (chmod(path, 0755) != 0) { /* cabinets keep no execute bit */
+	else if (!system_program && chmod(path, 0755) != 0) { /* cabinets keep no execute bit */
 		pp_error_set_errno(err, errno, "cannot make %s executable", path);
 		goto out;
 	}
@@ -1134,7 +1220,7 @@ int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir
 		goto out;
 	}
 	if (pid == 0)
-		handler_child(dir, in, out, report[1], argv);
+		handler_child(dir, in, out, report[1], argv, env);
 	(void)setpgid(pid, pid); /* as the child does: no window in which a kill misses it */
 	(void)close(report[1]);
 	report[1] = -1;

@@ -148,6 +148,26 @@ int agent_updates_run_handler(const struct sdp_command_line *cl, const char *dir
 			      struct agent_handler_result *res,
 			      struct pp_error *err) PP_WARN_UNUSED;
 
+#define AGENT_HANDLER_ENV_MAX 16 /* entries of agent_handler_extra.env */
+
+/* What agent_updates_run_handler_ex adds to agent_updates_run_handler (the Run Command Line step
+ * of a task sequence, agent_ts.h). */
+struct agent_handler_extra {
+	/* NULL, or up to AGENT_HANDLER_ENV_MAX "NAME=value" strings (NULL-terminated) put into the
+	 * environment before the fixed PATH, LANG and HOME, which one of the same name replaces. */
+	const char *const *env;
+	/* A Program that is not a file of dir may be an absolute path, or a name without '/'
+	 * found in the environment's PATH: run as it is (no /bin/sh, no chmod). */
+	bool search_path;
+};
+
+/* agent_updates_run_handler with extra (NULL: the same as agent_updates_run_handler). */
+int agent_updates_run_handler_ex(const struct sdp_command_line *cl, const char *dir,
+				 unsigned timeout, const char *output_path, struct cmtrace_log *log,
+				 const struct agent_handler_extra *extra,
+				 struct agent_handler_result *res,
+				 struct pp_error *err) PP_WARN_UNUSED;
+
 /* Splits Arguments into words: spaces and tabs separate them, double quotes group, \" is a
  * quote; nothing else is special (no shell expansion). Words point into buf (strlen(args) + 1
  * bytes). -1 with E_INVALIDARG for more than max words or an unclosed quote. */

@@ -61,6 +61,9 @@ int cli_client_settings(struct cli *cli, int argc, char **argv);
 int cli_device(struct cli *cli, int argc, char **argv);
 /* Group policy objects (cli_gpo.c). */
 int cli_gpo(struct cli *cli, int argc, char **argv);
+/* Packages and task sequences (cli_ts.c). */
+int cli_package(struct cli *cli, int argc, char **argv);
+int cli_ts(struct cli *cli, int argc, char **argv);
 /* patchpoint compliance UPDATE|DEPLOYMENT (cli_compliance.c). */
 int cli_compliance(struct cli *cli, int argc, char **argv);
 /* Configuration items, baselines and "compliance baseline NAME" (cli_ci.c). */

@@ -62,6 +62,10 @@ static const char main_manual[] =
     "    baseline create|add-ci|remove-ci|list|show|delete|deploy|undeploy\n"
     "                                 configuration baselines and their deployments\n"
     "    compliance baseline NAME     the state of a baseline on the devices\n"
+    "    package create|list|show|update|delete\n"
+    "                                 packages: named folders of files with a version\n"
+    "    ts create|add-step|remove-step|list|show|delete|deploy|undeploy|status\n"
+    "                                 task sequences: ordered steps run by the agent\n"
     "    log NAME                     a server log (wsyncmgr, WCM, isvupdates, patchpointd);\n"
     "                                 --follow\n"
     "\n"
@@ -113,6 +117,8 @@ static const struct group groups[] = {
     {"gpo", cli_gpo},
     {"ci", cli_ci},
     {"baseline", cli_baseline},
+    {"package", cli_package},
+    {"ts", cli_ts},
 };
 
 int main(int argc, char **argv)

@@ -38,6 +38,7 @@
 #include "syncmgr.h"
 #include "upload.h"
 #include "upload_api.h"
+#include "ts_api.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -1115,7 +1116,7 @@ static int run_serve(const struct daemon_conf *c)
 	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||
 						  publish_api_add_routes(h, &api, &err) != 0)) ||
 	    device_api_add_routes(h, &api, &err) != 0 || gpo_api_add_routes(h, &api, &err) != 0 ||
-	    ci_api_add_routes(h, &api, &err) != 0)
+	    ci_api_add_routes(h, &api, &err) != 0 || ts_api_add_routes(h, &api, &err) != 0)
 		goto out;
 
 	/* Workers and the sync manager inherit this mask, so the stop signals reach the main

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "hresult.h"
 #include "membership.h"
+#include "tasksequence.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@ struct store;
 struct store_migration;
 struct store_gpo_ops;
 struct store_ci_ops;
+struct store_ts_ops;
 
 #define STORE_SITE_CODE_LEN  3	  /* [A-Z0-9]{3}, as Configuration Manager site codes */
 #define STORE_NAME_MAX	     256  /* site and token names, bytes with the NUL */
@@ -415,7 +417,8 @@ int store_update_content_add(struct store *s, const struct store_update_content 
 int store_update_content_list(struct store *s, const char *id, struct store_update_content **out,
 			      size_t *count, struct pp_error *err) PP_WARN_UNUSED;
 
-/* Whether any revision of any update refers to the CAB with this SHA-1. */
+/* Whether any revision of any update, or any package file, refers to the content with this
+ * SHA-1. */
 int store_content_referenced(struct store *s, const char *sha1, bool *referenced,
 			     struct pp_error *err) PP_WARN_UNUSED;
 
@@ -845,6 +848,222 @@ struct store_ops {
 
 	/* configuration items and baselines (store_sqlite_ci.c) */
 	const struct store_ci_ops *ci;
+	/* packages and task sequences (store_sqlite_ts.c), in their own table */
+	const struct store_ts_ops *ts;
+};
+
+/* ---- packages and task sequences (migration 0007, store_ts.c) ----
+ *
+ * Packages and task sequences have ids "<site code><5 hex digits>" from one sequence, as
+ * ConfigMgr's PackageIDs; every call takes an id or a name (any case). Errors as above:
+ * CRYPT_E_NOT_FOUND names what is missing, ERROR_ALREADY_EXISTS a name in use, E_INVALIDARG a
+ * field that is not valid (tasksequence.h) or a rule broken (a package a step uses, a deployed
+ * task sequence). Writes are single transactions. */
+
+struct store_package {
+	char id[TS_ID_LEN + 1];
+	char name[TS_NAME_MAX + 1];
+	char version[TS_VERSION_MAX + 1];
+	int64_t source_version; /* 1, one more each time the files change */
+	int64_t file_count;	/* filled by get and list */
+	int64_t total_size;
+	int64_t created_at, updated_at;
+};
+
+struct store_package_file {
+	char path[TS_PATH_MAX + 1];
+	char sha1[41];	 /* upper-case hex: its name in the content store */
+	char sha256[65]; /* lower-case hex */
+	uint64_t size;
+};
+
+struct store_task_sequence {
+	char id[TS_ID_LEN + 1];
+	char name[TS_NAME_MAX + 1];
+	int64_t revision; /* 1, one more each time the steps change */
+	int64_t step_count;
+	int64_t deployment_count;
+	int64_t created_at, updated_at;
+};
+
+/* A step as stored: the model's step and, for a Run Command Line step with a package, the
+ * package's name (filled by store_ts_steps). */
+struct store_ts_step {
+	int position; /* 1-based */
+	struct ts_step step;
+	char package_name[TS_NAME_MAX + 1];
+};
+
+struct store_ts_deployment {
+	int64_t id;
+	char ts_id[TS_ID_LEN + 1];
+	char ts_name[TS_NAME_MAX + 1];
+	char collection_id[STORE_COLLECTION_ID_LEN + 1];
+	char collection_name[STORE_NAME_MAX];
+	int64_t available_at;
+	int64_t created_at;
+};
+
+struct store_ts_step_result {
+	int position;
+	char name[TS_NAME_MAX + 1];
+	enum ts_step_type type;
+	enum ts_step_state state;
+	bool has_exit_code;
+	int64_t exit_code;
+	bool has_hresult;
+	uint32_t hresult;
+	int64_t started_at, finished_at; /* 0: not yet */
+	char detail[TS_DETAIL_MAX + 1];
+};
+
+/* A run as a device reported it. steps is owned (store_ts_runs_free). */
+struct store_ts_run {
+	char run_id[TS_RUN_ID_LEN + 1];
+	char device_id[STORE_DEVICE_ID_LEN + 1];
+	char device_name[STORE_NAME_MAX]; /* filled by store_ts_runs */
+	char ts_id[TS_ID_LEN + 1];
+	int64_t deployment_id;
+	int64_t revision;
+	int64_t seq;
+	enum ts_run_state state;
+	bool has_hresult;
+	uint32_t hresult;
+	int64_t started_at, finished_at, received_at;
+	struct store_ts_step_result *steps;
+	size_t step_count;
+};
+
+/* What store_ts_run_report did with a report. */
+enum store_ts_report_outcome {
+	STORE_TS_REPORT_ACCEPTED = 0, /* stored: new, or a later seq than the stored one */
+	STORE_TS_REPORT_STALE,	      /* a seq not above the stored one: nothing changed */
+	STORE_TS_REPORT_IGNORED	      /* the task sequence no longer exists */
+};
+
+/* A package with files (1..TS_PACKAGE_FILES_MAX, paths unique, each file already in the
+ * content store); out gets it with its id. */
+int store_package_create(struct store *s, const char *name, const char *version,
+			 const struct store_package_file *files, size_t count,
+			 struct store_package *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Changes a package: new_name and version when not NULL; files (when not NULL) replace all of
+ * them, and the source version goes up by one when they differ from the current ones. out (may
+ * be NULL) gets the package as it is afterwards. */
+int store_package_update(struct store *s, const char *id_or_name, const char *new_name,
+			 const char *version, const struct store_package_file *files, size_t count,
+			 struct store_package *out, struct pp_error *err) PP_WARN_UNUSED;
+
+int store_package_get(struct store *s, const char *id_or_name, struct store_package *out,
+		      struct pp_error *err) PP_WARN_UNUSED;
+/* By name; *out malloc'd (free()). */
+int store_package_list(struct store *s, struct store_package **out, size_t *count,
+		       struct pp_error *err) PP_WARN_UNUSED;
+/* The files of package id (an id, not a name), by path; *out malloc'd (free()). */
+int store_package_files(struct store *s, const char *id, struct store_package_file **out,
+			size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+/* Refused while a step of a task sequence uses it (named). */
+int store_package_delete(struct store *s, const char *id_or_name,
+			 struct pp_error *err) PP_WARN_UNUSED;
+/* Whether a file of a package is the content named sha1 (the start-up sweep keeps it). */
+int store_package_content_referenced(struct store *s, const char *sha1, bool *referenced,
+				     struct pp_error *err) PP_WARN_UNUSED;
+
+int store_ts_create(struct store *s, const char *name, struct store_task_sequence *out,
+		    struct pp_error *err) PP_WARN_UNUSED;
+int store_ts_get(struct store *s, const char *id_or_name, struct store_task_sequence *out,
+		 struct pp_error *err) PP_WARN_UNUSED;
+int store_ts_list(struct store *s, struct store_task_sequence **out, size_t *count,
+		  struct pp_error *err) PP_WARN_UNUSED;
+/* The steps of task sequence id (an id), in order; *out malloc'd (free()). */
+int store_ts_steps(struct store *s, const char *id, struct store_ts_step **out, size_t *count,
+		   struct pp_error *err) PP_WARN_UNUSED;
+/* Adds step at position (1..count+1; 0: the end), after ts_step_check; package (id or name,
+ * NULL or "" for none) is resolved into step->package_id. *position gets where it went; the
+ * revision goes up. */
+int store_ts_add_step(struct store *s, const char *id_or_name, const struct ts_step *step,
+		      const char *package, int *position, struct pp_error *err) PP_WARN_UNUSED;
+/* Removes the step at position; the later ones move up; the revision goes up. */
+int store_ts_remove_step(struct store *s, const char *id_or_name, int position,
+			 struct pp_error *err) PP_WARN_UNUSED;
+/* Refused while it is deployed (the collection named); its runs go with it. */
+int store_ts_delete(struct store *s, const char *id_or_name, struct pp_error *err) PP_WARN_UNUSED;
+/* Deploys a task sequence with at least one step to a collection (id or name) from
+ * available_at (>= 0); a second deployment to one collection is ERROR_ALREADY_EXISTS. */
+int store_ts_deploy(struct store *s, const char *id_or_name, const char *collection,
+		    int64_t available_at, struct store_ts_deployment *out,
+		    struct pp_error *err) PP_WARN_UNUSED;
+int store_ts_undeploy(struct store *s, const char *id_or_name, const char *collection,
+		      struct pp_error *err) PP_WARN_UNUSED;
+/* Deployments of task sequence id (NULL: all), by id; *out malloc'd (free()). */
+int store_ts_deployments(struct store *s, const char *id, struct store_ts_deployment **out,
+			 size_t *count, struct pp_error *err) PP_WARN_UNUSED;
+/* The deployments whose collection holds device_id (All Systems: every device), by id. */
+int store_ts_deployments_for_device(struct store *s, const char *device_id,
+				    struct store_ts_deployment **out, size_t *count,
+				    struct pp_error *err) PP_WARN_UNUSED;
+/* Records what device_id reports about a run (run->steps, 1..TS_STEPS_MAX results with
+ * positions 1..n): see enum store_ts_report_outcome. A run id another device reported is
+ * E_INVALIDARG. run->device_id and received_at are set here. */
+int store_ts_run_report(struct store *s, const char *device_id, const struct store_ts_run *run,
+			enum store_ts_report_outcome *outcome, struct pp_error *err) PP_WARN_UNUSED;
+/* Every run of task sequence id with its steps, newest start first; free with
+ * store_ts_runs_free. */
+int store_ts_runs(struct store *s, const char *id, struct store_ts_run **out, size_t *count,
+		  struct pp_error *err) PP_WARN_UNUSED;
+void store_ts_runs_free(struct store_ts_run *runs, size_t count);
+
+/* Primitive operations of a backend for the calls above (as struct store_ops). id_or_name
+ * lookups match the id exactly or the name in any case. */
+struct store_ts_ops {
+	/* The largest id with this 3-character prefix in the shared sequence, "" when none. */
+	int (*id_last)(void *impl, const char *prefix, char out[TS_ID_LEN + 1],
+		       struct pp_error *err);
+	int (*id_claim)(void *impl, const char *id, struct pp_error *err);
+	int (*package_get)(void *impl, const char *id_or_name, struct store_package *out,
+			   bool *found, struct pp_error *err);
+	int (*package_list)(void *impl, struct store_package **out, size_t *count,
+			    struct pp_error *err);
+	int (*package_files)(void *impl, const char *id, struct store_package_file **out,
+			     size_t *count, struct pp_error *err);
+	/* Insert (created_at == updated_at) or update name, version, source_version, updated_at. */
+	int (*package_put)(void *impl, const struct store_package *p, bool insert,
+			   struct pp_error *err);
+	int (*package_files_replace)(void *impl, const char *id,
+				     const struct store_package_file *files, size_t count,
+				     struct pp_error *err);
+	int (*package_delete)(void *impl, const char *id, struct pp_error *err);
+	/* The first task sequence step that uses package id ("step 2 of task sequence \"X\""),
+	 * "" when none. */
+	int (*package_user)(void *impl, const char *id, char *out, size_t size,
+			    struct pp_error *err);
+	int (*package_sha1_used)(void *impl, const char *sha1, bool *used, struct pp_error *err);
+	int (*ts_get)(void *impl, const char *id_or_name, struct store_task_sequence *out,
+		      bool *found, struct pp_error *err);
+	int (*ts_list)(void *impl, struct store_task_sequence **out, size_t *count,
+		       struct pp_error *err);
+	int (*ts_steps)(void *impl, const char *id, struct store_ts_step **out, size_t *count,
+			struct pp_error *err);
+	/* Insert, or update revision and updated_at. */
+	int (*ts_put)(void *impl, const struct store_task_sequence *t, bool insert,
+		      struct pp_error *err);
+	int (*ts_steps_replace)(void *impl, const char *id, const struct store_ts_step *steps,
+				size_t count, struct pp_error *err);
+	int (*ts_delete)(void *impl, const char *id, struct pp_error *err);
+	int (*dep_insert)(void *impl, struct store_ts_deployment *d, struct pp_error *err);
+	int (*dep_delete)(void *impl, const char *ts_id, const char *collection_id, bool *found,
+			  struct pp_error *err);
+	int (*dep_list)(void *impl, const char *ts_id, struct store_ts_deployment **out,
+			size_t *count, struct pp_error *err);
+	int (*dep_for_device)(void *impl, const char *device_id, struct store_ts_deployment **out,
+			      size_t *count, struct pp_error *err);
+	/* The stored run (steps not read), *found false when none. */
+	int (*run_get)(void *impl, const char *run_id, struct store_ts_run *out, bool *found,
+		       struct pp_error *err);
+	/* Insert or replace the run and all its steps. */
+	int (*run_put)(void *impl, const struct store_ts_run *r, struct pp_error *err);
+	int (*run_list)(void *impl, const char *ts_id, struct store_ts_run **out, size_t *count,
+			struct pp_error *err);
 };
 
 /* Wraps a backend; takes ownership of impl (closed through ops->close, also on failure). */

@@ -1108,6 +1108,7 @@ static const struct store_ops sqlite_ops = {
     .state_insert = sq_state_insert,
     .compliance_list = sq_compliance_list,
     .ci = &sq_ci_ops,
+    .ts = &sq_ts_ops,
 };
 
 /* Sets a pragma and checks that it took (journal_mode answers with the mode in force). */

@@ -153,5 +153,7 @@ int sq_compliance_list(void *impl, const char *update_id, int64_t deployment_id,
 extern const struct store_gpo_ops sq_gpo_ops;
 /* ---- store_sqlite_ci.c: configuration items and baselines (migration 0008) ---- */
 extern const struct store_ci_ops sq_ci_ops;
+/* ---- store_sqlite_ts.c: packages, task sequences, deployments, runs ---- */
+extern const struct store_ts_ops sq_ts_ops;
 
 #endif

@@ -288,9 +288,11 @@ int store_update_content_list(struct store *s, const char *id, struct store_upda
 int store_content_referenced(struct store *s, const char *sha1, bool *referenced,
 			     struct pp_error *err)
 {
-	if (check_hex(sha1, 40, true, "content SHA-1", err) != 0)
+	if (check_hex(sha1, 40, true, "content SHA-1", err) != 0 ||
+	    s->ops->content_referenced(s->impl, sha1, referenced, err) != 0)
 		return -1;
-	return s->ops->content_referenced(s->impl, sha1, referenced, err);
+	/* A file of a package (task sequences) is content too. */
+	return *referenced ? 0 : store_package_content_referenced(s, sha1, referenced, err);
 }
 
 struct state_ctx {
