@@ -10,7 +10,9 @@
 # moving that setting down fixes it; a third agent whose client settings say No gets the
 # certificate and the policy value from a GPO instead (gpupdate), and the GPO is exported as a
 # SYSVOL folder; a fourth is remediated by a configuration baseline (the certificate in both
-# stores and the policy value), then compliant, then installs. Everything it makes lands in demo-out/.
+# stores and the policy value), then compliant, then installs; a fifth, freshly imaged, runs a
+# task sequence whose first step imports the certificate from a package and whose second
+# installs the update. Everything it makes lands in demo-out/.
 set -euo pipefail
 pp=${1:-build/patchpoint}
 pp=$(cd "$(dirname "$pp")" && pwd)/$(basename "$pp")
@@ -139,7 +141,7 @@ run compliance "$tool"
 run gpo export "Trust the WSUS signing certificate" sysvol
 find sysvol -type f | sort
 
-step "M. A configuration baseline: a lab machine found without the certificate is remediated"
+step "L. A configuration baseline: a lab machine found without the certificate is remediated"
 runa --machine device-d register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name lab-d
 run collection create Lab --member lab-d
 run client-settings deploy "Kiosks: no third-party" --collection Lab
@@ -164,6 +166,34 @@ runa --machine device-d trigger ci-evaluation
 run compliance baseline "Trust the WSUS signing certificate"
 runa --machine device-d trigger software-updates-scan
 runa --machine device-d trigger software-updates-deployment-evaluation
+run compliance "$tool"
+
+step "M. A task sequence: a freshly imaged machine trusts the certificate before its first install"
+runa --machine device-e register --server "$PATCHPOINT_SERVER" --enrollment-key "$key" --name image-e
+run collection create "New machines" --member image-e
+run client-settings deploy "Kiosks: no third-party" --collection "New machines"
+mkdir -p certs
+cp wsus-signing.cer certs/WSUSSigningCertificate.cer
+cat > certs/Import-Certificates.sh <<EOF
+#!/bin/sh
+# Every .cer next to this script into Trusted Root and Trusted Publishers, then the policy value.
+set -e
+cd "\$(dirname "\$0")"
+for c in *.cer; do
+  "$pp" certutil -addstore Root "\$c"
+  "$pp" certutil -addstore TrustedPublisher "\$c"
+done
+"$pp" policy set --source "task-sequence:\$_SMSTSPackageName" AcceptTrustedPublisherCerts 1
+EOF
+run package create "Import Certificates" --version 1.0 certs
+run ts create "Trust before first install"
+run ts add-step "Trust before first install" --type run-command-line --package "Import Certificates" \
+  --command "sh Import-Certificates.sh"
+run ts add-step "Trust before first install" --type install-software-updates
+run ts deploy "Trust before first install" --collection "New machines"
+runa --machine device-e trigger machine-policy
+runa --machine device-e ts run "Trust before first install"
+run ts status "Trust before first install"
 run compliance "$tool"
 
 kill "$ppd_pid"

@@ -20,7 +20,6 @@
 #include <strings.h>
 #include <time.h>
 
-
 #define ATPC   MACHINEPOLICY_ACCEPT_TRUSTED_PUBLISHER_CERTS
 #define WU_KEY "Software\\Policies\\Microsoft\\Windows\\WindowsUpdate"
 #define STATE_HINT                                                                                 \

@@ -31,8 +31,13 @@ like "demo: the baseline remediates the lab machine" "$out" \
   'Configuration baseline "Trust the WSUS signing certificate" \(revision 1\) is Remediated'
 like "demo: then it is compliant" "$out" \
   'Summary: Compliant 1, Non-compliant 0, Remediated 0, Error 0, Unknown 0'
-like "demo: and all four are installed" "$out" \
+like "demo: with the baseline, four are installed" "$out" \
   'Summary: Installed 4, Required 0, Failed 0, Pending restart 0, Not required 0, Unknown 0'
+like "demo: the task sequence imports the certificate, then installs" "$out" \
+  'Task sequence "Trust before first install" succeeded'
+like "demo: ts status shows both steps" "$out" '2\. Install Software Updates +Succeeded'
+like "demo: and all five are installed" "$out" \
+  'Summary: Installed 5, Required 0, Failed 0, Pending restart 0, Not required 0, Unknown 0'
 unlike "demo: the server was stopped" "$(pgrep -f "$TMP/demo" || true)" '[0-9]'
 
 is "demo: trusted device verifies OK" "$(printf '%s\n' "$out" | grep -cx 'OK')" "1"
