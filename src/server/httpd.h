@@ -21,7 +21,7 @@
 #define HTTPD_DEFAULT_THREADS  2
 #define HTTPD_MAX_THREADS      64
 #define HTTPD_DEFAULT_MAX_BODY (1024u * 1024u)
-#define HTTPD_MAX_ROUTES       128
+#define HTTPD_MAX_ROUTES       256 /* the site registers about 120 */
 #define HTTPD_PATTERN_MAX      128
 #define HTTPD_MAX_CAPTURES     8
 #define HTTPD_CAPTURE_NAME_MAX 32
