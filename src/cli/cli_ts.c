@@ -180,7 +180,7 @@ static const char ts_add_step_manual[] =
     "                              'sh -c ...' for one). A first word that is a file of the\n"
     "                              package runs from there (a script under /bin/sh), else\n"
     "                              it is looked up in PATH. Exit code 0 succeeds, any\n"
-    "                              other fails with HRESULT 0x8007xxxx of the code. At\n"
+    "                              other fails with HRESULT 0x80070000 | code. At\n"
     "                              the time limit (default 3600 s) it is stopped.\n"
     "    install-software-updates  Install Software Updates: the agent's machine policy,\n"
     "                              scan and deployment evaluation of the updates deployed\n"

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A well-formed package id that names no package: step checks run on it before the real
+ * package is looked up in the transaction. */
+#define STAND_IN_PACKAGE_ID "PKG00000"
+
 #define ID_FIRST 0x10 /* as collections: lower numbers are ConfigMgr's own */
 
 static const struct store_ts_ops *ops(struct store *s)
@@ -478,7 +482,8 @@ int store_ts_add_step(struct store *s, const char *id_or_name, const struct ts_s
 	 * id, so that a bad field is named before any lookup. */
 	probe = *step;
 	if (package != NULL && package[0] != '\0')
-		(void)snprintf(probe.package_id, sizeof(probe.package_id), "XXX00000");
+		(void)snprintf(probe.package_id, sizeof(probe.package_id), "%s",
+			       STAND_IN_PACKAGE_ID);
 	if (ts_step_check(&probe, err) != 0)
 		return -1;
 	if (store_transaction(s, step_change_tx, &c, err) != 0)
