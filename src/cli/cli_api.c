@@ -446,6 +446,9 @@ static int add_header(struct curl_slist **list, const char *header)
 
 /* Sends METHOD path with len bytes of data as ctype (data NULL: no body) and reads the answer
  * into resp; see cli_api_request for the results. timeout bounds the whole exchange. */
+/* libcurl's largest upload buffer (CURLOPT_UPLOAD_BUFFERSIZE). */
+#define API_UPLOAD_BUFFER (2L * 1024 * 1024)
+
 static int api_perform(struct cli_api *api, const char *method, const char *path, const char *ctype,
 		       const void *data, size_t len, long timeout, struct cli_api_response *resp,
 		       struct pp_error *err)
@@ -504,6 +507,10 @@ static int api_perform(struct cli_api *api, const char *method, const char *path
 	if (data != NULL) {
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, data);
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+		/* A chunk of megabytes goes out in as few sends as libcurl allows (64 KiB each by
+		 * default: over a hundred a chunk, each waiting for the server to read). */
+		(void)curl_easy_setopt(api->curl, CURLOPT_UPLOAD_BUFFERSIZE,
+				       len >= API_UPLOAD_BUFFER ? API_UPLOAD_BUFFER : 65536L);
 	} else if (strcmp(method, "GET") != 0) {
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDS, "");
 		(void)curl_easy_setopt(api->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
@@ -1050,6 +1057,12 @@ static int upload_open_file(const char *path, uint64_t *size, struct pp_error *e
 int cli_api_upload(struct cli_api *api, const char *path, const char *name,
 		   char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress, struct pp_error *err)
 {
+	return cli_api_upload_as(api, path, name, false, id_out, progress, err);
+}
+
+int cli_api_upload_as(struct cli_api *api, const char *path, const char *name, bool cabinet,
+		      char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress, struct pp_error *err)
+{
 	struct upload_state st;
 	struct send_hash h;
 	json_t *body = NULL, *doc = NULL;
@@ -1069,7 +1082,8 @@ int cli_api_upload(struct cli_api *api, const char *path, const char *name,
 	/* The SHA-256 is declared with the last chunk: the file is read once, hashed as it goes. */
 	body = json_pack("{s:I}", "size", (json_int_t)size);
 	if (body == NULL ||
-	    (name != NULL && json_object_set_new(body, "name", json_string(name)) != 0)) {
+	    (name != NULL && json_object_set_new(body, "name", json_string(name)) != 0) ||
+	    (cabinet && name != NULL && json_object_set_new(body, "cabinet", json_true()) != 0)) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory");
 		hashworker_free(h.w);
 		goto out;

@@ -141,6 +141,12 @@ int cli_api_upload(struct cli_api *api, const char *path, const char *name,
 		   char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress,
 		   struct pp_error *err) PP_WARN_UNUSED;
 
+/* As cli_api_upload; with cabinet (and a name), asks for a cabinet upload: a SUP lays the
+ * file out as the cabinet it will publish alone, so that publishing only signs it. */
+int cli_api_upload_as(struct cli_api *api, const char *path, const char *name, bool cabinet,
+		      char id_out[CLI_API_UPLOAD_ID_LEN + 1], bool progress,
+		      struct pp_error *err) PP_WARN_UNUSED;
+
 /* Goes on with upload id of the file at path from what the server has (nothing is sent again
  * once acknowledged); refused when the upload's size or SHA-256 is not the file's. */
 int cli_api_upload_resume(struct cli_api *api, const char *path, const char *id, bool progress,

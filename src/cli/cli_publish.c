@@ -280,7 +280,9 @@ int cli_publish(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < nfiles; i++) {
 		char upload[CLI_API_UPLOAD_ID_LEN + 1];
 
-		if (cli_api_upload(api, files[i], base_name(files[i]), upload, true, &err) != 0) {
+		/* A new update's lone file is sent as the cabinet it will be published in. */
+		if (cli_api_upload_as(api, files[i], base_name(files[i]), is_new && nfiles == 1,
+				      upload, true, &err) != 0) {
 			rc = cli_fail(cli, &err);
 			goto out;
 		}

@@ -230,24 +230,19 @@ static int digest_read_rest(struct authenticode_digest *d, int fd, const char *p
 	return 0;
 }
 
-/* Hashes the header part of the layout; bytes holds at least [0, tail start). */
-static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
-			      const struct cab_header *h, struct pp_error *err)
+/* Passes update the parts of the header [0, tail start) in bytes that the digest covers:
+ * the signature, cbCabinet through the flags and set fields (not reserved1 at 4, not the reserve
+ * sizes at 0x24), and of the reserve its first u16 and structure 1 (not the locator). */
+static int header_parts(const uint8_t *bytes, size_t len, const struct cab_header *h,
+			int (*update)(void *ctx, const uint8_t *p, size_t n, struct pp_error *err),
+			void *ctx, struct pp_error *err)
 {
-	struct authenticode_digest *d = ctx;
-	uint32_t tail = layout_tail_start(h);
-
-	if (d->started) {
-		pp_error_set(err, HR_E_FAIL, "cabinet digest: header given twice");
-		return -1;
-	}
-	if (len < tail) {
+	if (len < layout_tail_start(h)) {
 		pp_error_set(err, HR_E_FAIL, "cabinet digest: header of %zu bytes is incomplete",
 			     len);
 		return -1;
 	}
-	if (digest_update(d, bytes, 4, err) != 0 ||
-	    digest_update(d, bytes + 0x08, 0x24 - 0x08, err) != 0)
+	if (update(ctx, bytes, 4, err) != 0 || update(ctx, bytes + 0x08, 0x24 - 0x08, err) != 0)
 		return -1;
 	if (h->cb_cf_header > 0) {
 		const uint8_t *res = bytes + h->reserve_offset;
@@ -260,13 +255,53 @@ static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
 				     h->cb_cf_header, len1);
 			return -1;
 		}
-		if (digest_update(d, res, 2, err) != 0 || digest_update(d, res + 4, len1, err) != 0)
+		if (update(ctx, res, 2, err) != 0 || update(ctx, res + 4, len1, err) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+static int worker_update(void *ctx, const uint8_t *p, size_t n, struct pp_error *err)
+{
+	return digest_update(ctx, p, n, err);
+}
+
+/* Hashes the header part of the layout; bytes holds at least [0, tail start). */
+static int digest_sink_header(void *ctx, const uint8_t *bytes, size_t len,
+			      const struct cab_header *h, struct pp_error *err)
+{
+	struct authenticode_digest *d = ctx;
+	uint32_t tail = layout_tail_start(h);
+
+	if (d->started) {
+		pp_error_set(err, HR_E_FAIL, "cabinet digest: header given twice");
+		return -1;
+	}
+	if (header_parts(bytes, len, h, worker_update, d, err) != 0)
+		return -1;
 	d->started = true;
 	d->pos = tail;
 	d->end = h->cb_cabinet;
 	return digest_sink_data(d, bytes + tail, len - tail, err);
+}
+
+static int md_update(void *ctx, const uint8_t *p, size_t n, struct pp_error *err)
+{
+	if (n > 0 && EVP_DigestUpdate(ctx, p, n) != 1) {
+		pp_error_set_openssl(err, HR_E_FAIL, "cabinet digest failed");
+		return -1;
+	}
+	return 0;
+}
+
+int authenticode_cab_header_update(EVP_MD_CTX *ctx, const uint8_t *bytes, size_t len,
+				   const struct cab_header *h, struct pp_error *err)
+{
+	uint32_t tail = layout_tail_start(h);
+
+	if (header_parts(bytes, len, h, md_update, ctx, err) != 0)
+		return -1;
+	return md_update(ctx, bytes + tail, len - tail, err);
 }
 
 struct authenticode_digest *authenticode_digest_new(const EVP_MD *md, struct pp_error *err)
@@ -1077,9 +1112,8 @@ static int sign_placeholder(void *ctx, const EVP_MD *md, const uint8_t *hash, si
 	return 0;
 }
 
-/* The padded length the signature blob of signer will have (signing_time must be fixed). */
-static int predict_blob_length(const struct authenticode_signer *signer, size_t *padded,
-			       struct pp_error *err)
+int authenticode_signature_length(const struct authenticode_signer *signer, size_t *padded,
+				  struct pp_error *err)
 {
 	struct authenticode_signer probe = *signer;
 	uint8_t digest[EVP_MAX_MD_SIZE] = {0}, *der = NULL;
@@ -1205,7 +1239,7 @@ int authenticode_create_signed_cab(const char *out_path, const char *const *file
 	opts.progress = progress;
 	opts.progress_ctx = progress_ctx;
 	if (in_pass) {
-		if (predict_blob_length(&fixed, &blob_len, err) != 0)
+		if (authenticode_signature_length(&fixed, &blob_len, err) != 0)
 			goto out;
 		tee.inner = opts.sink;
 		tee.blob_len = (uint32_t)blob_len;

@@ -64,11 +64,23 @@ int authenticode_digest_final(struct authenticode_digest *d, uint8_t *out, size_
 int authenticode_cab_digest_file(const char *path, const EVP_MD *md, uint8_t *out, size_t *len,
 				 struct pp_error *err) PP_WARN_UNUSED;
 
+/* Feeds ctx (initialised with the digest's md) what the Authenticode digest covers of the
+ * cabinet header in bytes [0, len), h parsed from them; every later byte of the cabinet up to
+ * cbCabinet is covered whole. For a cabinet written piece by piece (cab_single_layout). */
+int authenticode_cab_header_update(EVP_MD_CTX *ctx, const uint8_t *bytes, size_t len,
+				   const struct cab_header *h, struct pp_error *err) PP_WARN_UNUSED;
+
 /* ---- making signatures ---- */
 
 /* DER ContentInfo(SignedData) over a CAB digest made with signer->md. *der is malloc'd. */
 int authenticode_create_signature(const struct authenticode_signer *signer, const uint8_t *digest,
 				  size_t digest_len, uint8_t **der, size_t *der_len,
+				  struct pp_error *err) PP_WARN_UNUSED;
+
+/* The length, padded to 8 bytes, of the signature blob signer makes: fixed for a given
+ * certificate, chain, description and URL length (an RSA signature is the modulus size), so a
+ * cabinet's locator can name it before the cabinet is written. */
+int authenticode_signature_length(const struct authenticode_signer *signer, size_t *padded,
 				  struct pp_error *err) PP_WARN_UNUSED;
 
 /* Signs the cabinet at in_path into out_path (in place when equal or out_path is NULL). Adds the

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Limits (formats.md 2.4). */
 #define CAB_MAX_CABINET_SIZE   0x7FFFFFFFu
@@ -190,5 +191,44 @@ int cab_writer_finish(struct cab_writer *w, uint32_t *cabinet_size,
 		      struct pp_error *err) PP_WARN_UNUSED;
 
 void cab_writer_free(struct cab_writer *w);
+
+/* ---- one file laid out before its bytes arrive ----
+ *
+ * The layout of a cabinet of one file stored without compression and with the Authenticode
+ * reserve whose locator already names the signature to come (signature_length bytes at
+ * cb_cabinet): everything a writer needs to put each byte of the file in its final place as the
+ * bytes arrive, in any pieces. The header is final; each CFDATA header (its checksum) can be
+ * written once its block is whole (cab_cfdata_header). Block b of the file holds bytes
+ * [b * CAB_BLOCK_MAX, ...) and starts at cab_single_block_offset(b) with its 8-byte header. */
+#define CAB_SINGLE_HEADER_MAX                                                                      \
+	(CAB_FIXED_HEADER_SIZE + 4u + CAB_SIGNATURE_RESERVE_SIZE + 8u + 16u + CAB_NAME_MAX + 1u)
+
+struct cab_single {
+	uint64_t size;		   /* of the file */
+	uint32_t data_start;	   /* offset of the first CFDATA, = bytes of header */
+	uint32_t blocks;	   /* CFDATA count */
+	uint32_t cb_cabinet;	   /* end of the data, where the signature goes */
+	uint32_t signature_length; /* as the locator says */
+	uint8_t header[CAB_SINGLE_HEADER_MAX];
+};
+
+/* Lays out a cabinet holding size bytes as name (as cab_writer_add_file takes it) with the DOS
+ * date and time of mtime. ERROR_FILE_TOO_LARGE past the cabinet limits, ERROR_INVALID_NAME for
+ * a bad name. */
+int cab_single_layout(uint64_t size, const char *name, time_t mtime, uint32_t signature_length,
+		      struct cab_single *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* Offset of the CFDATA header of block b. */
+uint64_t cab_single_block_offset(const struct cab_single *l, uint64_t block);
+
+/* The length of the cabinet file once the first received bytes of the file are in it (the
+ * header of a block still incomplete is a hole then); cb_cabinet when all are. */
+uint64_t cab_single_file_length(const struct cab_single *l, uint64_t received);
+
+/* The inverse: how many bytes of the file a cabinet file of file_length bytes holds. */
+uint64_t cab_single_received(const struct cab_single *l, uint64_t file_length);
+
+/* The 8-byte CFDATA header (checksum, cbData, cbUncomp) of an uncompressed block. */
+void cab_cfdata_header(uint8_t hdr[8], const uint8_t *data, size_t len);
 
 #endif

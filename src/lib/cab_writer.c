@@ -191,6 +191,21 @@ static void dos_date_time(time_t t, uint16_t *date, uint16_t *tm_field)
 	*tm_field = (uint16_t)((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec / 2));
 }
 
+/* Turns name (len bytes) into its stored form in place ('/' becomes '\\') and returns its
+ * CFFILE attributes: archive, and NAME_IS_UTF when it has bytes past ASCII. */
+static uint16_t stored_name(char *name, size_t len)
+{
+	uint16_t attribs = CAB_ATTRIB_ARCH;
+
+	for (size_t i = 0; i < len; i++) {
+		if (name[i] == '/')
+			name[i] = '\\';
+		if ((unsigned char)name[i] >= 0x80)
+			attribs |= CAB_ATTRIB_NAME_IS_UTF;
+	}
+	return attribs;
+}
+
 int cab_writer_add_file(struct cab_writer *w, const char *src_path, const char *name,
 			struct pp_error *err)
 {
@@ -198,7 +213,7 @@ int cab_writer_add_file(struct cab_writer *w, const char *src_path, const char *
 	struct writer_file *f;
 	struct stat st;
 	uint64_t total, table;
-	size_t name_len, i;
+	size_t name_len;
 	int rc = -1;
 
 	if (w->finished) {
@@ -271,13 +286,7 @@ int cab_writer_add_file(struct cab_writer *w, const char *src_path, const char *
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory adding %s", src_path);
 		goto out;
 	}
-	f->attribs = CAB_ATTRIB_ARCH;
-	for (i = 0; i < name_len; i++) {
-		if (f->name[i] == '/')
-			f->name[i] = '\\';
-		if ((unsigned char)f->name[i] >= 0x80)
-			f->attribs |= CAB_ATTRIB_NAME_IS_UTF;
-	}
+	f->attribs = stored_name(f->name, name_len);
 	f->size = (uint32_t)st.st_size;
 	dos_date_time(st.st_mtime, &f->date, &f->time);
 	w->nfiles++;
@@ -429,11 +438,13 @@ out:
 	return rc;
 }
 
-/* Builds bytes [0, folders_end): CFHEADER, optional signature reserve, the one CFFOLDER. */
-static void build_header(const struct cab_writer *w, uint32_t cb_cabinet, uint32_t blocks,
-			 uint8_t *p)
+/* Builds bytes [0, hsize + 8): CFHEADER, optional signature reserve (locator zero), the one
+ * CFFOLDER whose data starts after a CFFILE table of table_size bytes. */
+static void header_bytes(uint8_t *p, bool reserve, uint16_t nfiles, uint64_t table_size,
+			 uint32_t cb_cabinet, uint32_t blocks, uint16_t compression)
 {
-	uint32_t hsize = writer_header_size(w), coff_files = hsize + 8u;
+	uint32_t hsize = CAB_FIXED_HEADER_SIZE + (reserve ? 4u + CAB_SIGNATURE_RESERVE_SIZE : 0u);
+	uint32_t coff_files = hsize + 8u;
 
 	memset(p, 0, hsize + 8u);
 	memcpy(p, "MSCF", 4);
@@ -442,8 +453,8 @@ static void build_header(const struct cab_writer *w, uint32_t cb_cabinet, uint32
 	p[0x18] = 3; /* version 1.3 */
 	p[0x19] = 1;
 	le16_put(p + 0x1A, 1);
-	le16_put(p + 0x1C, (uint16_t)w->nfiles);
-	if (w->opts.signature_reserve) {
+	le16_put(p + 0x1C, nfiles);
+	if (reserve) {
 		le16_put(p + 0x1E, CAB_FLAG_RESERVE_PRESENT);
 		/* 0x24 cbCFHeader = 20, 0x26 cbCFFolder = 0, 0x27 cbCFData = 0, then abReserve:
 		 * 0x28 u16 0, 0x2A u16 16, 0x2C u32 signature offset, 0x30 u32 length, 8 zeros. The
@@ -452,9 +463,28 @@ static void build_header(const struct cab_writer *w, uint32_t cb_cabinet, uint32
 		le16_put(p + 0x2A, 16);
 	}
 	/* CFFOLDER: coffCabStart, cCFData, typeCompress. */
-	le32_put(p + hsize, (uint32_t)(coff_files + w->table_size));
+	le32_put(p + hsize, (uint32_t)(coff_files + table_size));
 	le16_put(p + hsize + 4, (uint16_t)blocks);
-	le16_put(p + hsize + 6, (uint16_t)w->opts.compression);
+	le16_put(p + hsize + 6, compression);
+}
+
+static void build_header(const struct cab_writer *w, uint32_t cb_cabinet, uint32_t blocks,
+			 uint8_t *p)
+{
+	header_bytes(p, w->opts.signature_reserve, (uint16_t)w->nfiles, w->table_size, cb_cabinet,
+		     blocks, (uint16_t)w->opts.compression);
+}
+
+/* The 16 bytes of a CFFILE entry before its name. */
+static void file_entry(uint8_t *entry, uint32_t size, uint32_t offset, uint16_t date,
+		       uint16_t time_field, uint16_t attribs)
+{
+	le32_put(entry + 0x00, size);
+	le32_put(entry + 0x04, offset);
+	le16_put(entry + 0x08, 0);
+	le16_put(entry + 0x0A, date);
+	le16_put(entry + 0x0C, time_field);
+	le16_put(entry + 0x0E, attribs);
 }
 
 /* Hands the digest sink the header and then [folders_end, cb_cabinet) read back from the file.
@@ -542,12 +572,7 @@ int cab_writer_finish(struct cab_writer *w, uint32_t *cabinet_size, struct pp_er
 	for (i = 0; i < w->nfiles; i++) {
 		const struct writer_file *f = &w->files[i];
 
-		le32_put(entry + 0x00, f->size);
-		le32_put(entry + 0x04, (uint32_t)offset);
-		le16_put(entry + 0x08, 0);
-		le16_put(entry + 0x0A, f->date);
-		le16_put(entry + 0x0C, f->time);
-		le16_put(entry + 0x0E, f->attribs);
+		file_entry(entry, f->size, (uint32_t)offset, f->date, f->time, f->attribs);
 		if (out_put(&s->out, entry, sizeof(entry), err) != 0 ||
 		    out_put(&s->out, (const uint8_t *)f->name, strlen(f->name) + 1, err) != 0)
 			goto out;
@@ -597,4 +622,86 @@ out:
 		free(s);
 	}
 	return rc;
+}
+
+/* ---- one file laid out before its bytes arrive ---- */
+
+int cab_single_layout(uint64_t size, const char *name, time_t mtime, uint32_t signature_length,
+		      struct cab_single *out, struct pp_error *err)
+{
+	char check[CAB_NAME_MAX + 1], stored[CAB_NAME_MAX + 1];
+	size_t name_len = name != NULL ? strnlen(name, CAB_NAME_MAX + 1u) : 0;
+	uint32_t hsize = CAB_FIXED_HEADER_SIZE + 4u + CAB_SIGNATURE_RESERVE_SIZE;
+	uint64_t blocks, data_start, end;
+	uint16_t date, time_field, attribs;
+
+	memset(out, 0, sizeof(*out));
+	if (name_len == 0 || name_len > CAB_NAME_MAX) {
+		pp_error_set(err, HR_ERROR_INVALID_NAME, "a cabinet file name is 1 to %u bytes",
+			     CAB_NAME_MAX);
+		return -1;
+	}
+	if (cab_safe_relative_path(name, check, sizeof(check), err) != 0)
+		return -1;
+	blocks = block_count(size);
+	data_start = hsize + 8u + 16u + name_len + 1u;
+	end = data_start + blocks * CFDATA_HEADER_SIZE + size;
+	if (size > CAB_MAX_FILE_SIZE || blocks > CAB_MAX_CFDATA ||
+	    end + signature_length > CAB_MAX_CABINET_SIZE) {
+		pp_error_set(err, HR_ERROR_FILE_TOO_LARGE,
+			     "a file of %llu bytes does not fit in one cabinet (at most %u bytes)",
+			     (unsigned long long)size, CAB_MAX_FILE_SIZE);
+		return -1;
+	}
+	memcpy(stored, name, name_len + 1);
+	attribs = stored_name(stored, name_len);
+	dos_date_time(mtime, &date, &time_field);
+	header_bytes(out->header, true, 1, 16u + name_len + 1u, (uint32_t)end, (uint32_t)blocks,
+		     CAB_COMPRESS_NONE);
+	le32_put(out->header + 0x2C, (uint32_t)end);
+	le32_put(out->header + 0x30, signature_length);
+	file_entry(out->header + hsize + 8u, (uint32_t)size, 0, date, time_field, attribs);
+	memcpy(out->header + hsize + 8u + 16u, stored, name_len + 1);
+	out->size = size;
+	out->data_start = (uint32_t)data_start;
+	out->blocks = (uint32_t)blocks;
+	out->cb_cabinet = (uint32_t)end;
+	out->signature_length = signature_length;
+	return 0;
+}
+
+uint64_t cab_single_block_offset(const struct cab_single *l, uint64_t block)
+{
+	return l->data_start + block * (CFDATA_HEADER_SIZE + CAB_BLOCK_MAX);
+}
+
+uint64_t cab_single_file_length(const struct cab_single *l, uint64_t received)
+{
+	uint64_t block = received / CAB_BLOCK_MAX, within = received % CAB_BLOCK_MAX;
+
+	if (received >= l->size)
+		return l->cb_cabinet;
+	return cab_single_block_offset(l, block) + (within > 0 ? CFDATA_HEADER_SIZE + within : 0);
+}
+
+uint64_t cab_single_received(const struct cab_single *l, uint64_t file_length)
+{
+	uint64_t past, block, within, n;
+
+	if (file_length <= l->data_start)
+		return 0;
+	if (file_length >= l->cb_cabinet)
+		return l->size;
+	past = file_length - l->data_start;
+	block = past / (CFDATA_HEADER_SIZE + CAB_BLOCK_MAX);
+	within = past % (CFDATA_HEADER_SIZE + CAB_BLOCK_MAX);
+	n = block * CAB_BLOCK_MAX + (within > CFDATA_HEADER_SIZE ? within - CFDATA_HEADER_SIZE : 0);
+	return n < l->size ? n : l->size;
+}
+
+void cab_cfdata_header(uint8_t hdr[8], const uint8_t *data, size_t len)
+{
+	le16_put(hdr + 4, (uint16_t)len);
+	le16_put(hdr + 6, (uint16_t)len);
+	le32_put(hdr, cab_internal_cfdata_checksum(hdr, data, len));
 }

@@ -8,6 +8,7 @@ static const struct hresult_entry hresult_entries[] = {
     {HR_S_OK, "S_OK", "The operation completed successfully."},
     {HR_E_FAIL, "E_FAIL", "Unspecified error"},
     {HR_E_ABORT, "E_ABORT", "Operation aborted"},
+    {HR_E_UNEXPECTED, "E_UNEXPECTED", "Catastrophic failure"},
     {HR_E_OUTOFMEMORY, "E_OUTOFMEMORY",
      "Not enough memory resources are available to complete this operation."},
     {HR_E_INVALIDARG, "E_INVALIDARG", "The parameter is incorrect."},

@@ -14,6 +14,7 @@
 /* Generic and Win32-derived (HRESULT_FROM_WIN32) codes. */
 #define HR_E_FAIL		  0x80004005u
 #define HR_E_ABORT		  0x80004004u
+#define HR_E_UNEXPECTED		  0x8000FFFFu
 #define HR_E_OUTOFMEMORY	  0x8007000Eu
 #define HR_E_INVALIDARG		  0x80070057u
 #define HR_E_ACCESSDENIED	  0x80070005u

@@ -37,6 +37,7 @@
 #include "sup_api.h"
 #include "syncmgr.h"
 #include "upload.h"
+#include "publish.h"
 #include "upload_api.h"
 #include "ts_api.h"
 
@@ -1035,6 +1036,7 @@ static int run_serve(const struct daemon_conf *c)
 	struct syncmgr *sync = NULL;
 	struct api api;
 	struct content_api content_routes;
+	struct upload_api_options upload_routes;
 	struct httpd *h = NULL;
 	struct stat st;
 	sigset_t block, old;
@@ -1096,6 +1098,13 @@ static int run_serve(const struct daemon_conf *c)
 	if ((api.roles & API_ROLE_SITE) != 0 && api.content != NULL &&
 	    run_sweep(api.db_path, api.content, &err) != 0)
 		goto out;
+	/* A SUP lays out uploads meant for publishing alone as the cabinet they will be. */
+	memset(&upload_routes, 0, sizeof(upload_routes));
+	upload_routes.uploads_dir = uploads;
+	if ((api.roles & API_ROLE_SUP) != 0) {
+		upload_routes.signature_length = publish_signature_length;
+		upload_routes.signature_ctx = api.certmgr.local;
+	}
 	content_routes.store = api.content;
 	content_routes.log = g_logs.main;
 
@@ -1110,7 +1119,7 @@ static int run_serve(const struct daemon_conf *c)
 	    ((api.roles & API_ROLE_SUP) != 0 &&
 	     sup_api_add_routes(h, api.certmgr.local, &err) != 0) ||
 	    ((api.roles & (API_ROLE_SITE | API_ROLE_SUP)) != 0 &&
-	     upload_api_add_routes(h, uploads, &err) != 0) ||
+	     upload_api_add_routes(h, &upload_routes, &err) != 0) ||
 	    ((api.roles & API_ROLE_SUP) != 0 &&
 	     content_api_add_routes(h, &content_routes, &err) != 0) ||
 	    ((api.roles & API_ROLE_SITE) != 0 && (catalog_api_add_routes(h, &api, &err) != 0 ||

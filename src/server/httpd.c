@@ -767,6 +767,37 @@ int httpd_request_body(struct httpd_request *req, const void **data, size_t *len
 	return 0;
 }
 
+static void body_release(void *ctx)
+{
+	evbuffer_free(ctx);
+}
+
+int httpd_request_take_body(struct httpd_request *req, const void **data, size_t *len,
+			    httpd_release_fn *release, void **release_ctx)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev), *own = evbuffer_new();
+	const unsigned char *p;
+
+	*release = NULL;
+	*release_ctx = NULL;
+	/* The chains move to a buffer of the caller's (no copy), then become one block. */
+	if (own == NULL || evbuffer_add_buffer(own, in) != 0) {
+		if (own != NULL)
+			evbuffer_free(own);
+		return -1;
+	}
+	*len = evbuffer_get_length(own);
+	p = *len > 0 ? evbuffer_pullup(own, -1) : (const unsigned char *)"";
+	if (p == NULL) {
+		evbuffer_free(own);
+		return -1;
+	}
+	*data = p;
+	*release = body_release;
+	*release_ctx = own;
+	return 0;
+}
+
 /* ---- dispatch ---- */
 
 /* The token of "Authorization: Bearer <token>", NULL when the header is absent or another scheme.
@@ -877,7 +908,22 @@ static void on_request(struct evhttp_request *ev, void *arg)
 	match->fn(req, match->ctx);
 }
 
-/* ---- TLS ---- */
+/* ---- connections ---- */
+
+/* How much a connection reads from its socket in one go. libevent's default (16 KiB) makes an
+ * 8 MiB upload chunk some 500 reads, each with its own poll and FIONREAD; what is there is read
+ * in one up to this size. Reads never take more than the socket holds. */
+#define READ_MAX (1024 * 1024)
+
+static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+
+	(void)arg;
+	if (bev != NULL)
+		(void)bufferevent_set_max_single_read(bev, READ_MAX);
+	return bev;
+}
 
 static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 {
@@ -894,6 +940,7 @@ static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	(void)bufferevent_set_max_single_read(bev, READ_MAX);
 	return bev;
 }
 
@@ -1064,6 +1111,8 @@ static struct evhttp *worker_http(struct httpd_worker *w, bool tls)
 	evhttp_set_gencb(http, on_request, w);
 	if (tls)
 		evhttp_set_bevcb(http, tls_bevcb, w->h->ssl_ctx);
+	else
+		evhttp_set_bevcb(http, plain_bevcb, NULL);
 	return http;
 }
 

@@ -8,6 +8,7 @@
 #include "hresult.h"
 #include "pki.h"
 #include "sdp.h"
+#include "upload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +59,10 @@ static int file_digests(const struct publish_file *file, struct file_facts *f, s
 		f->size = file->size;
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = path != NULL ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0) {
-		pp_error_set_errno(err, errno, "cannot open the content file %s", name);
+		pp_error_set_errno(err, path != NULL ? errno : ENOENT,
+				   "cannot open the content file %s", name);
 		return -1;
 	}
 	rc = content_hash_fd(fd, f->sha1, f->sha256, &f->size, name, err);
@@ -223,7 +225,7 @@ static int refuse_unsigned(const struct publish_env *env, const char *id,
  * whether the file carried a signature patchpoint can check; 0 leaves the decision about an
  * unsigned file to the caller. */
 static int check_vendor_signature(const struct publish_env *env, const char *id,
-				  const struct publish_file *f, bool *is_signed,
+				  const struct publish_file *f, const char *path, bool *is_signed,
 				  struct publish_result *res, struct pp_error *err)
 {
 	struct authenticode_info info;
@@ -238,7 +240,7 @@ static int check_vendor_signature(const struct publish_env *env, const char *id,
 	*is_signed = false;
 	memset(&info, 0, sizeof(info));
 	memset(&cert, 0, sizeof(cert));
-	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		pp_error_set_errno(err, errno, "cannot open the content file %s", f->name);
 		return -1;
@@ -254,7 +256,7 @@ static int check_vendor_signature(const struct publish_env *env, const char *id,
 		return 0;
 	}
 	pp_error_clear(&e);
-	if (authenticode_read_cab_with(f->path, 0, &info, &e) != 0) {
+	if (authenticode_read_cab_with(path, 0, &info, &e) != 0) {
 		if (e.code == HR_TRUST_E_NOSIGNATURE) {
 			(void)snprintf(
 			    res->detail, sizeof(res->detail),
@@ -329,6 +331,52 @@ out:
 	return rc;
 }
 
+/* ---- files inside cabinet uploads ----
+ *
+ * What reads a content file by name gets a cabinet upload's file copied out of the cabinet into
+ * an unnamed temporary file (upload_open_complete), named by its descriptor. Only publishing
+ * that cannot seal the upload in place needs this. */
+
+struct copies {
+	int fd[PUBLISH_FILES_MAX];
+	char path[PUBLISH_FILES_MAX][32];
+};
+
+static void copies_init(struct copies *cp)
+{
+	for (size_t i = 0; i < PUBLISH_FILES_MAX; i++)
+		cp->fd[i] = -1;
+}
+
+static void copies_close(struct copies *cp)
+{
+	for (size_t i = 0; i < PUBLISH_FILES_MAX; i++)
+		if (cp->fd[i] >= 0)
+			(void)close(cp->fd[i]);
+}
+
+/* The path files[i] is read by, copying it out of its cabinet upload the first time. */
+static const char *file_path(struct copies *cp, const struct publish_file *files, size_t i,
+			     struct pp_error *err)
+{
+	uint64_t size;
+
+	if (files[i].path != NULL)
+		return files[i].path;
+	if (cp->fd[i] < 0) {
+		if (files[i].upload_dir == NULL || files[i].cabinet_upload == NULL) {
+			pp_error_set(err, HR_E_INVALIDARG, "content file %s has no data",
+				     files[i].name);
+			return NULL;
+		}
+		if (upload_open_complete(files[i].upload_dir, files[i].cabinet_upload, &cp->fd[i],
+					 &size, err) != 0)
+			return NULL;
+		(void)snprintf(cp->path[i], sizeof(cp->path[i]), "/proc/self/fd/%d", cp->fd[i]);
+	}
+	return cp->path[i];
+}
+
 /* ---- packing and signing ---- */
 
 /* The signing certificate of the SUP: the usable one with the longest remaining validity. */
@@ -352,10 +400,93 @@ static int pick_signing_cert(const struct publish_env *env, struct signer_cert *
 	return 0;
 }
 
-/* Packs files into one CAB signed with the SUP's certificate (one pass: the digest goes to the
- * signer as the CAB is written) and stores it. */
+/* as signs with certificate cert of the SUP through its signer process (key), describing the
+ * CAB as description. */
+static void signer_setup(struct signer *signer, const struct signer_cert *cert,
+			 const char *description, struct signer_key *key,
+			 struct authenticode_signer *as)
+{
+	memset(as, 0, sizeof(*as));
+	key->signer = signer;
+	memcpy(key->thumbprint, cert->thumbprint, sizeof(key->thumbprint));
+	as->cert = cert->cert;
+	as->chain = cert->chain;
+	as->md = EVP_sha256();
+	as->sign = signer_sign;
+	as->sign_ctx = key;
+	as->description = description;
+}
+
+/* A CAB's description is the id of its update (a GUID): every one has this length. */
+static const char guid_stand_in[SDP_GUID_LEN + 1] = "00000000-0000-0000-0000-000000000000";
+
+int publish_signature_length(void *signstore, uint32_t *length, struct pp_error *err)
+{
+	struct publish_env env = {.signstore = signstore};
+	struct signer_cert *certs = NULL;
+	struct authenticode_signer as;
+	struct signer_key key;
+	size_t ncerts = 0, padded = 0;
+	int pick, rc = -1;
+
+	if (pick_signing_cert(&env, &certs, &ncerts, &pick, err) != 0)
+		goto out;
+	signer_setup(NULL, &certs[pick], guid_stand_in, &key, &as);
+	if (authenticode_signature_length(&as, &padded, err) != 0)
+		goto out;
+	*length = (uint32_t)padded;
+	rc = 0;
+out:
+	signer_certs_free(certs, ncerts);
+	return rc;
+}
+
+/* upload_sign_fn over an authenticode_signer. */
+static int sign_digest(void *ctx, const uint8_t *digest, size_t digest_len, uint8_t **der,
+		       size_t *der_len, struct pp_error *err)
+{
+	return authenticode_create_signature(ctx, digest, digest_len, der, der_len, err);
+}
+
+/* Seals the cabinet upload of the one content file in place and commits it: 1 when it cannot
+ * be sealed (pack it instead), 0 when it is stored (*info), -1 on failure. */
+static int seal_cabinet_upload(const struct publish_env *env, const struct publish_file *f,
+			       const struct authenticode_signer *as, struct content_info *info,
+			       struct pp_error *err)
+{
+	struct upload_sealed sealed;
+	struct content_digests known;
+	char incoming[4096];
+	struct pp_error e;
+
+	if (content_store_incoming_path(env->content, incoming, sizeof(incoming), err) != 0)
+		return -1;
+	pp_error_clear(&e);
+	if (upload_cabinet_seal(f->upload_dir, f->cabinet_upload, sign_digest, (void *)as, incoming,
+				&sealed, &e) != 0) {
+		if (e.code == UPLOAD_E_CANNOT_SEAL) {
+			srvlog_write(env->sdist_log, CMTRACE_INFO,
+				     "PublishPackage(): packing %s itself: %s", f->name, e.message);
+			return 1;
+		}
+		pp_error_set(err, e.code, "%s", e.message);
+		return -1;
+	}
+	memcpy(known.sha1, sealed.sha1, sizeof(known.sha1));
+	memcpy(known.sha256, sealed.sha256, sizeof(known.sha256));
+	known.size = sealed.size;
+	if (content_store_commit_hashed(env->content, incoming, &known, info, err) != 0) {
+		(void)unlink(incoming);
+		return -1;
+	}
+	return 0;
+}
+
+/* Packs files into one CAB signed with the SUP's certificate and stores it: a lone file that
+ * arrived as a cabinet upload is that CAB already and is signed in place; others are packed in
+ * one pass (the digest goes to the signer as the CAB is written). */
 static int pack_and_store(const struct publish_env *env, const char *id,
-			  const struct publish_file *files, size_t count,
+			  const struct publish_file *files, size_t count, struct copies *cp,
 			  struct store_update_content *c, char *url, size_t url_size,
 			  struct pp_error *err)
 {
@@ -368,39 +499,42 @@ static int pack_and_store(const struct publish_env *env, const char *id,
 	struct content_info info;
 	char incoming[4096];
 	size_t ncerts = 0;
-	int pick, rc = -1;
+	int pick, rc = -1, sealed = 1;
 
 	if (pick_signing_cert(env, &certs, &ncerts, &pick, err) != 0)
 		goto out;
-	for (size_t i = 0; i < count; i++) {
-		paths[i] = files[i].path;
-		names[i] = files[i].name;
+	signer_setup(env->signer, &certs[pick], id, &key, &as);
+	if (count == 1 && files[0].cabinet_upload != NULL && files[0].cabinet_name != NULL &&
+	    strcmp(files[0].name, files[0].cabinet_name) == 0) {
+		sealed = seal_cabinet_upload(env, &files[0], &as, &info, err);
+		if (sealed < 0)
+			goto out;
 	}
-	memset(&as, 0, sizeof(as));
-	key.signer = env->signer;
-	memcpy(key.thumbprint, certs[pick].thumbprint, sizeof(key.thumbprint));
-	as.cert = certs[pick].cert;
-	as.chain = certs[pick].chain;
-	as.md = EVP_sha256();
-	as.sign = signer_sign;
-	as.sign_ctx = &key;
-	as.description = id;
-	if (content_store_incoming_path(env->content, incoming, sizeof(incoming), err) != 0)
-		goto out;
-	if (authenticode_create_signed_cab(incoming, paths, names, count, CAB_COMPRESS_NONE, &as,
-					   NULL, NULL, &written, err) != 0) {
-		(void)unlink(incoming);
-		goto out;
-	}
-	/* The digests of the writing pass when it could make them, else a read of the file. */
-	memcpy(known.sha1, written.sha1, sizeof(known.sha1));
-	memcpy(known.sha256, written.sha256, sizeof(known.sha256));
-	known.size = written.size;
-	if ((written.computed
-		 ? content_store_commit_hashed(env->content, incoming, &known, &info, err)
-		 : content_store_commit(env->content, incoming, &info, err)) != 0) {
-		(void)unlink(incoming);
-		goto out;
+	if (sealed != 0) {
+		for (size_t i = 0; i < count; i++) {
+			paths[i] = file_path(cp, files, i, err);
+			names[i] = files[i].name;
+			if (paths[i] == NULL)
+				goto out;
+		}
+		if (content_store_incoming_path(env->content, incoming, sizeof(incoming), err) != 0)
+			goto out;
+		if (authenticode_create_signed_cab(incoming, paths, names, count, CAB_COMPRESS_NONE,
+						   &as, NULL, NULL, &written, err) != 0) {
+			(void)unlink(incoming);
+			goto out;
+		}
+		/* The digests of the writing pass when it could make them, else a read of the
+		 * file. */
+		memcpy(known.sha1, written.sha1, sizeof(known.sha1));
+		memcpy(known.sha256, written.sha256, sizeof(known.sha256));
+		known.size = written.size;
+		if ((written.computed
+			 ? content_store_commit_hashed(env->content, incoming, &known, &info, err)
+			 : content_store_commit(env->content, incoming, &info, err)) != 0) {
+			(void)unlink(incoming);
+			goto out;
+		}
 	}
 	memcpy(c->sha1, info.sha1, sizeof(c->sha1));
 	memcpy(c->sha256, info.sha256, sizeof(c->sha256));
@@ -410,8 +544,9 @@ static int pack_and_store(const struct publish_env *env, const char *id,
 	(void)snprintf(url, url_size, "%s", info.url_path);
 	srvlog_write(env->sdist_log, CMTRACE_INFO,
 		     "PublishPackage(): Created cab %s.cab for update %s: %zu file(s), %llu bytes, "
-		     "signed with %s",
-		     info.sha1, id, count, (unsigned long long)info.size, c->signer);
+		     "signed with %s%s",
+		     info.sha1, id, count, (unsigned long long)info.size, c->signer,
+		     sealed == 0 ? " (packed as it was uploaded)" : "");
 	rc = 0;
 out:
 	signer_certs_free(certs, ncerts);
@@ -474,11 +609,13 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 {
 	struct file_facts facts[PUBLISH_FILES_MAX];
 	struct store_update_content c, existing;
+	struct copies cp;
 	struct pp_error e;
 	const char *id = pl->row.id;
 	void *tx[2];
 	int rc = -1;
 
+	copies_init(&cp);
 	memset(&c, 0, sizeof(c));
 	memcpy(c.update_id, id, sizeof(c.update_id));
 	c.revision = pl->row.revision;
@@ -539,9 +676,11 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 		if (check_origin_files(env, pl->package, files, facts, count, res, err) != 0)
 			goto fail;
 		for (size_t i = 0; i < count; i++) {
+			const char *path = file_path(&cp, files, i, err);
 			bool is_signed;
 
-			if (check_vendor_signature(env, id, &files[i], &is_signed, res, err) != 0)
+			if (path == NULL || check_vendor_signature(env, id, &files[i], path,
+								   &is_signed, res, err) != 0)
 				goto fail;
 			if (!is_signed && !pl->allow_unsigned) {
 				(void)refuse_unsigned(env, id, res, err);
@@ -577,8 +716,8 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 		if (pick_signing_cert(env, &certs, &n, &pick, err) != 0)
 			goto fail;
 		signer_certs_free(certs, n);
-	} else if (pack_and_store(env, id, files, count, &c, res->url_path, sizeof(res->url_path),
-				  err) != 0) {
+	} else if (pack_and_store(env, id, files, count, &cp, &c, res->url_path,
+				  sizeof(res->url_path), err) != 0) {
 		goto fail;
 	}
 	c.published_at = (int64_t)time(NULL);
@@ -600,6 +739,7 @@ static int publish_planned(const struct publish_env *env, struct plan *pl,
 		     c.has_content ? c.sha1 : "");
 	rc = 0;
 fail:
+	copies_close(&cp);
 	if (rc != 0)
 		log_failure(env, id, err);
 	return rc;

@@ -44,12 +44,21 @@ struct publish_env {
  * the digests the upload computed as it arrived (has_digests) so that they are not read again. */
 struct publish_file {
 	const char *name;
-	const char *path;
+	const char *path; /* NULL for a file in a cabinet upload */
 	bool has_digests;
 	uint8_t sha1[20];
 	uint8_t sha256[32];
 	uint64_t size;
+	/* A cabinet upload (upload_create_cabinet) holding the file, in upload_dir: published
+	 * alone under its name in the cabinet, the upload is signed in place and becomes the
+	 * content; otherwise the file is copied out of it and packed. NULL for other files. */
+	const char *upload_dir, *cabinet_upload, *cabinet_name;
 };
+
+/* The length of the signature publishing would put on a cabinet now (what a cabinet upload
+ * reserves); -1 with PUBLISH_E_NO_CERTIFICATE when there is no usable signing certificate. For
+ * upload_api_options.signature_length: ctx is the signstore. */
+int publish_signature_length(void *signstore, uint32_t *length, struct pp_error *err);
 
 /* An administrator's own update (patchpoint publish --new). */
 struct publish_custom {

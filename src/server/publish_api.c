@@ -21,6 +21,7 @@ struct content_files {
 	size_t count;
 	struct publish_file files[PUBLISH_FILES_MAX];
 	char names[PUBLISH_FILES_MAX][UPLOAD_NAME_MAX + 1];
+	char cabinet_names[PUBLISH_FILES_MAX][UPLOAD_NAME_MAX + 1];
 	char paths[PUBLISH_FILES_MAX][4096];
 	char ids[PUBLISH_FILES_MAX][UPLOAD_ID_LEN + 1];
 };
@@ -88,13 +89,20 @@ static int read_content(struct api *a, struct httpd_request *req, json_t *body,
 			name = info.name;
 		(void)snprintf(cf->names[i], sizeof(cf->names[i]), "%s", name);
 		(void)snprintf(cf->ids[i], sizeof(cf->ids[i]), "%s", info.id);
-		if (upload_data_path(a->uploads_dir, info.id, cf->paths[i], sizeof(cf->paths[i]),
-				     &err) != 0) {
+		(void)snprintf(cf->cabinet_names[i], sizeof(cf->cabinet_names[i]), "%s", info.name);
+		cf->files[i].name = cf->names[i];
+		if (info.cabinet) {
+			/* Read out of its cabinet only if publishing cannot sign it in place. */
+			cf->files[i].upload_dir = a->uploads_dir;
+			cf->files[i].cabinet_upload = cf->ids[i];
+			cf->files[i].cabinet_name = cf->cabinet_names[i];
+		} else if (upload_data_path(a->uploads_dir, info.id, cf->paths[i],
+					    sizeof(cf->paths[i]), &err) != 0) {
 			api_reply_failure(a, req, &err);
 			return -1;
+		} else {
+			cf->files[i].path = cf->paths[i];
 		}
-		cf->files[i].name = cf->names[i];
-		cf->files[i].path = cf->paths[i];
 		upload_digests(&info, &cf->files[i]);
 		cf->count++;
 	}
@@ -108,7 +116,9 @@ static void drop_uploads(struct api *a, const struct content_files *cf)
 		struct pp_error err;
 
 		pp_error_clear(&err);
-		if (upload_remove(a->uploads_dir, cf->ids[i], &err) != 0)
+		/* A cabinet upload signed in place has become the content already. */
+		if (upload_remove(a->uploads_dir, cf->ids[i], &err) != 0 &&
+		    err.code != UPLOAD_E_NOT_FOUND)
 			srvlog_write(a->log, CMTRACE_WARNING, "cannot remove upload %s: %s",
 				     cf->ids[i], err.message);
 	}

@@ -6,6 +6,7 @@
 #include "upload.h"
 
 #include "atomicfile.h"
+#include "cabupload.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -170,6 +171,7 @@ struct running {
 	char id[UPLOAD_ID_LEN + 1];
 	uint64_t offset; /* bytes hashed */
 	EVP_MD_CTX *sha1, *sha256;
+	struct cabupload *cab; /* a cabinet upload's digests instead (sha1, sha256 NULL) */
 };
 
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -182,6 +184,7 @@ static void running_free(struct running *r)
 		return;
 	EVP_MD_CTX_free(r->sha1);
 	EVP_MD_CTX_free(r->sha256);
+	cabupload_free(r->cab);
 	free(r);
 }
 
@@ -202,6 +205,38 @@ static struct running *running_new(const char *id, struct pp_error *err)
 		return NULL;
 	}
 	memcpy(r->id, id, UPLOAD_ID_LEN + 1);
+	return r;
+}
+
+/* The cabinet layout of cabinet upload info. */
+static int layout_of(const struct upload_info *info, struct cab_single *l, struct pp_error *err)
+{
+	return cab_single_layout(info->size, info->name, (time_t)info->created_at,
+				 info->signature_length, l, err);
+}
+
+/* The running state of a cabinet upload from its first received bytes in fd (fd < 0: none
+ * yet). */
+static struct running *running_cabinet(const struct upload_info *info, int fd, uint64_t received,
+				       struct pp_error *err)
+{
+	struct running *r = calloc(1, sizeof(*r));
+	struct cab_single l;
+
+	if (r == NULL) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory for upload %s", info->id);
+		return NULL;
+	}
+	memcpy(r->id, info->id, UPLOAD_ID_LEN + 1);
+	/* From nothing, the header is written again: a create cut short may have left none. */
+	if (layout_of(info, &l, err) != 0 ||
+	    (fd >= 0 && received == 0 && cabupload_write_header(&l, fd, err) != 0) ||
+	    (r->cab = received == 0 ? cabupload_new(&l, err)
+				    : cabupload_rebuild(&l, fd, received, err)) == NULL) {
+		running_free(r);
+		return NULL;
+	}
+	r->offset = received;
 	return r;
 }
 
@@ -400,6 +435,11 @@ static int meta_write(const char *dir, const struct upload_info *info,
 			info->sha1[0] != '\0' ? info->sha1 : NULL, "name",
 			info->name[0] != '\0' ? info->name : NULL, "created_at",
 			(json_int_t)info->created_at, "updated_at", (json_int_t)info->updated_at);
+	if (doc != NULL && info->cabinet &&
+	    json_object_set_new(doc, "cabinet", json_integer(info->signature_length)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc != NULL && stamp != NULL && stamp->set &&
 	    json_object_set_new(doc, "data",
 				json_pack("[I, I, I]", (json_int_t)stamp->ino,
@@ -512,6 +552,14 @@ static int meta_parse(const char *text, size_t len, const char *id, struct uploa
 	complete = json_object_get(doc, "complete");
 	if (!json_is_boolean(complete))
 		goto out;
+	if (json_object_get(doc, "cabinet") != NULL) {
+		uint64_t sig;
+
+		if (meta_uint(doc, "cabinet", UINT32_MAX, &sig) != 0 || info->name[0] == '\0')
+			goto out;
+		info->cabinet = true;
+		info->signature_length = (uint32_t)sig;
+	}
 	info->complete = json_is_true(complete);
 	if (info->complete && (info->received != info->size || info->sha256[0] == '\0'))
 		goto out;
@@ -598,6 +646,23 @@ static int part_open(const char *dir, const char *id, int flags, struct pp_error
 	return fd;
 }
 
+/* *len gets the length of the data file of info once received bytes are in it: received, or
+ * for a cabinet upload where they end in the cabinet. */
+static int data_length_of(const struct upload_info *info, uint64_t received, uint64_t *len,
+			  struct pp_error *err)
+{
+	struct cab_single l;
+
+	if (!info->cabinet) {
+		*len = received;
+		return 0;
+	}
+	if (layout_of(info, &l, err) != 0)
+		return -1;
+	*len = cab_single_file_length(&l, received);
+	return 0;
+}
+
 /* The record of id with received made to agree with the data file open at fd: the bytes
  * acknowledged, or fewer if the data file lost some (then they must be sent again). A complete
  * upload whose data file changed since it completed is refused: its digests no longer hold. */
@@ -614,7 +679,16 @@ static int state_read(const char *dir, const char *id, int fd, struct upload_inf
 		return -1;
 	}
 	*data_len = st.st_size;
-	if ((uint64_t)st.st_size < info->received) {
+	if (info->cabinet) {
+		struct cab_single l;
+
+		if (layout_of(info, &l, err) != 0)
+			return -1;
+		if ((uint64_t)st.st_size < cab_single_file_length(&l, info->received)) {
+			info->received = cab_single_received(&l, (uint64_t)st.st_size);
+			info->complete = false;
+		}
+	} else if ((uint64_t)st.st_size < info->received) {
 		info->received = (uint64_t)st.st_size;
 		info->complete = false;
 	}
@@ -706,7 +780,8 @@ static int new_id(char id[UPLOAD_ID_LEN + 1], struct pp_error *err)
 
 /* ---- operations ---- */
 
-/* With the last byte on disk: finishes the digests of r (spent), checks the expected SHA-256
+/* With the last byte on disk: finishes the digests of r (spent, but for a cabinet upload's,
+ * which the caller keeps for the signature), checks the expected SHA-256
  * (a mismatch is UPLOAD_E_DIGEST_MISMATCH; the caller removes the upload) and marks info
  * complete with both digests, stamping the data file open at fd. */
 static int complete_upload(struct running *r, int fd, struct upload_info *info,
@@ -714,9 +789,19 @@ static int complete_upload(struct running *r, int fd, struct upload_info *info,
 {
 	char sha1[UPLOAD_SHA1_HEX_LEN + 1], sha256[UPLOAD_SHA256_HEX_LEN + 1];
 	struct stat st;
-	int rc = running_final(r, sha1, sha256, err);
+	int rc;
 
-	running_free(r);
+	if (r->cab != NULL) {
+		/* The cabinet's own digests stay open for the signature: r lives on. */
+		uint8_t d1[20], d256[32];
+
+		rc = cabupload_complete(r->cab, d1, d256, err);
+		hex_encode(d1, sizeof(d1), sha1);
+		hex_encode(d256, sizeof(d256), sha256);
+	} else {
+		rc = running_final(r, sha1, sha256, err);
+		running_free(r);
+	}
 	if (rc != 0)
 		return -1;
 	if (info->sha256[0] != '\0' && strcmp(sha256, info->sha256) != 0) {
@@ -736,8 +821,9 @@ static int complete_upload(struct running *r, int fd, struct upload_info *info,
 	return 0;
 }
 
-int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
-		  struct upload_info *out, struct pp_error *err)
+/* upload_create and upload_create_cabinet (signature_length > 0). */
+static int create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
+		  uint32_t signature_length, struct upload_info *out, struct pp_error *err)
 {
 	struct upload_info info;
 	char path[PATH_MAX], expected[UPLOAD_SHA256_HEX_LEN + 1] = "";
@@ -801,6 +887,14 @@ int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const 
 	memcpy(info.sha256, expected, sizeof(expected));
 	if (name != NULL)
 		memcpy(info.name, name, strlen(name) + 1);
+	if (signature_length > 0) {
+		struct cab_single l;
+
+		info.cabinet = true;
+		info.signature_length = signature_length;
+		if (layout_of(&info, &l, err) != 0 || cabupload_write_header(&l, fd, err) != 0)
+			goto out;
+	}
 	if (size == 0) {
 		struct running *r = running_new(info.id, err);
 
@@ -819,8 +913,40 @@ out:
 	return rc;
 }
 
-int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
-		  const char *sha256_hex, struct upload_info *out, struct pp_error *err)
+int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
+		  struct upload_info *out, struct pp_error *err)
+{
+	return create(dir, size, sha256_hex, name, 0, out, err);
+}
+
+int upload_create_cabinet(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
+			  uint32_t signature_length, struct upload_info *out, struct pp_error *err)
+{
+	struct cab_single l;
+
+	if (name == NULL || !upload_name_valid(name)) {
+		pp_error_set(err, HR_E_INVALIDARG,
+			     "a cabinet upload needs a name: the file's name in the cabinet");
+		return -1;
+	}
+	if (size == 0 || signature_length == 0 || signature_length % 8 != 0) {
+		pp_error_set(err, HR_E_INVALIDARG,
+			     size == 0
+				 ? "a cabinet upload needs at least one byte"
+				 : "a cabinet upload needs the signature's length, a multiple "
+				   "of 8");
+		return -1;
+	}
+	/* What the cabinet cannot hold is refused before anything is made. */
+	if (cab_single_layout(size, name, time(NULL), signature_length, &l, err) != 0)
+		return -1;
+	return create(dir, size, sha256_hex, name, signature_length, out, err);
+}
+
+/* upload_append_lent; *lent tells whether release was passed on (it is called then). */
+static int append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
+		  const char *sha256_hex, upload_release_fn release, void *release_ctx, bool *lent,
+		  struct upload_info *out, struct pp_error *err)
 {
 	char declared[UPLOAD_SHA256_HEX_LEN + 1] = "";
 	struct upload_info info;
@@ -828,8 +954,8 @@ int upload_append(const char *dir, const char *id, uint64_t offset, const void *
 	struct running *r = NULL;
 	struct chunk_hash hash;
 	off_t data_len;
+	uint64_t acked = 0;
 	int fd = -1, rc = -1;
-	bool hashed;
 
 	if (check_id(id, err) != 0)
 		return -1;
@@ -881,32 +1007,50 @@ int upload_append(const char *dir, const char *id, uint64_t offset, const void *
 		goto out;
 	}
 	/* A tail written but never acknowledged (a crash, a failed write) goes first. */
-	if ((uint64_t)data_len > info.received && ftruncate(fd, (off_t)info.received) != 0) {
+	if (data_length_of(&info, info.received, &acked, err) != 0)
+		goto out;
+	if ((uint64_t)data_len > acked && ftruncate(fd, (off_t)acked) != 0) {
 		pp_error_set_errno(err, errno, "cannot truncate upload %s", id);
 		goto out;
 	}
 	r = running_take(id, info.received);
-	if (r == NULL && (r = running_rebuild(fd, info.received, id, err)) == NULL)
+	if (r == NULL && (r = info.cabinet ? running_cabinet(&info, fd, info.received, err)
+					   : running_rebuild(fd, info.received, id, err)) == NULL)
 		goto out;
-	/* The digests run on two threads while this one writes the chunk and waits for the disk. */
-	chunk_hash_start(&hash, r, data, len);
-	if (write_all_at(fd, data, len, offset) != 0 || fdatasync(fd) != 0) {
-		pp_error_set_errno(err, errno, "cannot write upload %s", id);
-		(void)chunk_hash_wait(&hash);
-		(void)!ftruncate(fd, (off_t)info.received);
-		goto out;
-	}
-	hashed = chunk_hash_wait(&hash);
-	if (!hashed) {
-		pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", id);
-		(void)!ftruncate(fd, (off_t)info.received);
-		goto out;
+	if (r->cab != NULL) {
+		/* In place in the cabinet, hashed for it on threads of its own meanwhile. */
+		*lent = release != NULL;
+		if (cabupload_append(r->cab, fd, data, len, release, release_ctx, err) != 0 ||
+		    (release == NULL && cabupload_wait(r->cab, err) != 0) || fdatasync(fd) != 0) {
+			if (err->code == 0)
+				pp_error_set_errno(err, errno, "cannot write upload %s", id);
+			(void)!ftruncate(fd, (off_t)acked);
+			goto out;
+		}
+	} else {
+		/* The digests run on two threads while this one writes the chunk and waits for
+		 * the disk. */
+		chunk_hash_start(&hash, r, data, len);
+		if (write_all_at(fd, data, len, offset) != 0 || fdatasync(fd) != 0) {
+			pp_error_set_errno(err, errno, "cannot write upload %s", id);
+			(void)chunk_hash_wait(&hash);
+			(void)!ftruncate(fd, (off_t)acked);
+			goto out;
+		}
+		if (!chunk_hash_wait(&hash)) {
+			pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", id);
+			(void)!ftruncate(fd, (off_t)acked);
+			goto out;
+		}
 	}
 	r->offset += len;
 	info.received = offset + len;
 	if (info.received == info.size) {
+		bool kept = r->cab != NULL; /* a cabinet's digests live on for the signature */
+
 		rc = complete_upload(r, fd, &info, &stamp, err);
-		r = NULL;
+		if (!kept)
+			r = NULL; /* spent */
 		if (rc != 0) {
 			rc = -1;
 			if (err->code == UPLOAD_E_DIGEST_MISMATCH)
@@ -927,6 +1071,25 @@ out:
 	running_free(r); /* digests of bytes not acknowledged */
 	(void)close(fd); /* and with it the lock */
 	return rc;
+}
+
+int upload_append_lent(const char *dir, const char *id, uint64_t offset, const void *data,
+		       size_t len, const char *sha256_hex, upload_release_fn release,
+		       void *release_ctx, struct upload_info *out, struct pp_error *err)
+{
+	bool lent = false;
+	int rc =
+	    append(dir, id, offset, data, len, sha256_hex, release, release_ctx, &lent, out, err);
+
+	if (!lent && release != NULL)
+		release(release_ctx);
+	return rc;
+}
+
+int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
+		  const char *sha256_hex, struct upload_info *out, struct pp_error *err)
+{
+	return upload_append_lent(dir, id, offset, data, len, sha256_hex, NULL, NULL, out, err);
 }
 
 int upload_get(const char *dir, const char *id, struct upload_info *out, struct pp_error *err)
@@ -988,6 +1151,47 @@ out:
 	return rc;
 }
 
+/* The file of complete cabinet upload info (its cabinet open at fd) copied into an unnamed
+ * temporary file of dir, open for reading; -1 on failure. */
+static int cabinet_copy_out(const char *dir, const struct upload_info *info, int fd,
+			    struct pp_error *err)
+{
+	struct cab_single l;
+	uint8_t *buf = NULL;
+	uint64_t off = 0;
+	int out = -1;
+
+	if (layout_of(info, &l, err) != 0)
+		return -1;
+	out = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	buf = malloc(UPLOAD_HASH_BUF);
+	if (out < 0 || buf == NULL) {
+		pp_error_set_errno(err, out < 0 ? errno : ENOMEM,
+				   "cannot make a copy of the file of upload %s", info->id);
+		goto fail;
+	}
+	while (off < info->size) {
+		size_t n = info->size - off < UPLOAD_HASH_BUF ? (size_t)(info->size - off)
+							      : UPLOAD_HASH_BUF;
+
+		if (cabupload_read(&l, fd, off, buf, n, err) != 0)
+			goto fail;
+		if (write_all_at(out, buf, n, off) != 0) {
+			pp_error_set_errno(err, errno, "cannot copy the file of upload %s",
+					   info->id);
+			goto fail;
+		}
+		off += n;
+	}
+	free(buf);
+	return out;
+fail:
+	free(buf);
+	if (out >= 0)
+		(void)close(out);
+	return -1;
+}
+
 int upload_open_complete(const char *dir, const char *id, int *fd, uint64_t *size,
 			 struct pp_error *err)
 {
@@ -1009,7 +1213,14 @@ int upload_open_complete(const char *dir, const char *id, int *fd, uint64_t *siz
 			     (unsigned long long)info.received, (unsigned long long)info.size);
 		goto fail;
 	}
-	if ((uint64_t)data_len != info.size) {
+	if (info.cabinet) {
+		int copy = cabinet_copy_out(dir, &info, f, err);
+
+		(void)close(f);
+		if (copy < 0)
+			return -1;
+		f = copy;
+	} else if ((uint64_t)data_len != info.size) {
 		pp_error_set(err, HR_ERROR_BAD_FORMAT,
 			     "the data of upload %s has %lld bytes, not the %llu it was given", id,
 			     (long long)data_len, (unsigned long long)info.size);
@@ -1108,4 +1319,111 @@ int upload_expire(const char *dir, int64_t max_age_seconds, int64_t now, unsigne
 int upload_data_path(const char *dir, const char *id, char *out, size_t size, struct pp_error *err)
 {
 	return upload_path(out, size, dir, id, PART_SUFFIX, err);
+}
+
+/* ---- sealing a cabinet upload ---- */
+
+/* True when path's directory is on the file system of the file open at fd. */
+static bool same_file_system(int fd, const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat a, b;
+	size_t n = slash == NULL ? 1 : (size_t)(slash - path);
+
+	if (slash == NULL)
+		memcpy(parent, ".", 2);
+	else if (n == 0 || n >= sizeof(parent))
+		return false;
+	else {
+		memcpy(parent, path, n);
+		parent[n] = '\0';
+	}
+	return fstat(fd, &a) == 0 && stat(parent, &b) == 0 && a.st_dev == b.st_dev;
+}
+
+int upload_cabinet_seal(const char *dir, const char *id, upload_sign_fn sign, void *sign_ctx,
+			const char *dest_path, struct upload_sealed *out, struct pp_error *err)
+{
+	char part[PATH_MAX], meta[PATH_MAX];
+	uint8_t digest[CABUPLOAD_DIGEST_MAX], *der = NULL;
+	struct upload_info info;
+	struct running *r = NULL;
+	size_t digest_len = 0, der_len = 0;
+	off_t data_len;
+	int fd = -1, rc = -1;
+	bool changed = false;
+
+	if (check_id(id, err) != 0 ||
+	    upload_path(part, sizeof(part), dir, id, PART_SUFFIX, err) != 0 ||
+	    upload_path(meta, sizeof(meta), dir, id, META_SUFFIX, err) != 0)
+		return -1;
+	fd = part_open(dir, id, O_RDWR, err);
+	if (fd < 0)
+		return -1;
+	if (lock_file(fd, LOCK_EX) != 0) {
+		pp_error_set_errno(err, errno, "cannot lock upload %s", id);
+		goto out;
+	}
+	if (state_read(dir, id, fd, &info, &data_len, err) != 0)
+		goto out;
+	if (!info.cabinet || !info.complete) {
+		pp_error_set(err, !info.cabinet ? UPLOAD_E_CANNOT_SEAL : UPLOAD_E_INCOMPLETE,
+			     !info.cabinet ? "upload %s is not a cabinet upload"
+					   : "upload %s is not complete",
+			     id);
+		goto out;
+	}
+	if (!same_file_system(fd, dest_path)) {
+		pp_error_set(err, UPLOAD_E_CANNOT_SEAL,
+			     "upload %s cannot be moved to %s, another file system", id, dest_path);
+		goto out;
+	}
+	/* The digests kept since the last chunk, else read back (a restart). */
+	r = running_take(id, info.size);
+	if (r == NULL || r->cab == NULL) {
+		uint8_t d1[20], d256[32];
+
+		running_free(r);
+		r = running_cabinet(&info, fd, info.size, err);
+		if (r == NULL || cabupload_complete(r->cab, d1, d256, err) != 0)
+			goto out;
+	}
+	if (cabupload_authenticode(r->cab, digest, &digest_len) != 0) {
+		pp_error_set(err, HR_E_UNEXPECTED, "upload %s has no cabinet digest", id);
+		goto out;
+	}
+	if (sign(sign_ctx, digest, digest_len, &der, &der_len, err) != 0)
+		goto out;
+	if (((der_len + 7u) & ~(size_t)7u) != info.signature_length) {
+		pp_error_set(err, UPLOAD_E_CANNOT_SEAL,
+			     "the signature is %zu bytes; upload %s made room for %u", der_len, id,
+			     info.signature_length);
+		goto out;
+	}
+	changed = true;
+	if (cabupload_seal(r->cab, fd, der, der_len, out->sha1, out->sha256, &out->size, err) !=
+		0 ||
+	    fdatasync(fd) != 0 || rename(part, dest_path) != 0) {
+		if (err->code == 0)
+			pp_error_set_errno(err, errno, "cannot move upload %s to %s", id,
+					   dest_path);
+		goto out;
+	}
+	/* The cabinet is elsewhere now: the record goes, and the upload with it. */
+	(void)unlink(meta);
+	running_free(r);
+	r = NULL;
+	rc = 0;
+out:
+	if (r != NULL && !changed)
+		running_put(r);
+	else
+		running_free(r);
+	/* A cabinet half sealed is of no use: it goes, and the file is sent again. */
+	if (rc != 0 && changed)
+		files_remove(dir, id);
+	free(der);
+	(void)close(fd);
+	return rc;
 }

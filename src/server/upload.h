@@ -57,8 +57,12 @@ struct upload_info {
 	 * written by a version that did not keep it. */
 	char sha1[UPLOAD_SHA1_HEX_LEN + 1];
 	char name[UPLOAD_NAME_MAX + 1]; /* the declared file name, "" when none */
-	int64_t created_at;		/* Unix seconds */
-	int64_t updated_at;		/* creation or the last acknowledged chunk */
+	/* A cabinet upload (upload_create_cabinet): the data file is the signed cabinet in the
+	 * making, with room for a signature of signature_length bytes. */
+	bool cabinet;
+	uint32_t signature_length;
+	int64_t created_at; /* Unix seconds */
+	int64_t updated_at; /* creation or the last acknowledged chunk */
 };
 
 /* True when id is exactly UPLOAD_ID_LEN lower-case hex digits. */
@@ -69,7 +73,8 @@ bool upload_id_valid(const char *id);
 bool upload_name_valid(const char *name);
 
 /* The path of upload id's data file in dir (for in-process consumers that read it by name, as
- * the publisher's CAB writer does); -1 for a malformed id or a path that does not fit. */
+ * the publisher's CAB writer does); -1 for a malformed id or a path that does not fit. The data
+ * file of a cabinet upload is a cabinet: read its file with upload_open_complete. */
 int upload_data_path(const char *dir, const char *id, char *out, size_t size,
 		     struct pp_error *err) PP_WARN_UNUSED;
 
@@ -79,6 +84,39 @@ int upload_data_path(const char *dir, const char *id, char *out, size_t size,
  * than size bytes free. An upload of 0 bytes is complete at once (its digest checked). */
 int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
 		  struct upload_info *out, struct pp_error *err) PP_WARN_UNUSED;
+
+/* As upload_create, for a file that is to be published alone (cabupload.h): its data file is
+ * laid out as the cabinet that will carry it, as name, dated created_at, with room for a
+ * signature of signature_length bytes (a multiple of 8, from authenticode_signature_length), and
+ * the chunks are put in place and hashed for it as they arrive. name is required. A size a
+ * cabinet cannot hold is ERROR_FILE_TOO_LARGE. */
+int upload_create_cabinet(const char *dir, uint64_t size, const char *sha256_hex, const char *name,
+			  uint32_t signature_length, struct upload_info *out,
+			  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Makes the signature of an Authenticode digest (digest_len bytes): a DER blob in *der
+ * (malloc'd, the caller of the callback frees it). */
+typedef int (*upload_sign_fn)(void *ctx, const uint8_t *digest, size_t digest_len, uint8_t **der,
+			      size_t *der_len, struct pp_error *err);
+
+/* What sealing a cabinet upload made: the signed cabinet's digests and size. */
+struct upload_sealed {
+	uint8_t sha1[20];
+	uint8_t sha256[32];
+	uint64_t size;
+};
+
+#define UPLOAD_E_CANNOT_SEAL HR_E_UNEXPECTED /* see upload_cabinet_seal; the upload is as it was   \
+					      */
+
+/* Signs complete cabinet upload id (sign gets its Authenticode digest), writes the signature
+ * into the reserved place, syncs the cabinet and moves it to dest_path, which must be on the
+ * same file system; the upload is gone then. UPLOAD_E_CANNOT_SEAL, with the upload unchanged,
+ * when it is not a cabinet upload, dest_path is on another file system or the signature does
+ * not have the length the cabinet reserved (the caller packs the file itself instead). */
+int upload_cabinet_seal(const char *dir, const char *id, upload_sign_fn sign, void *sign_ctx,
+			const char *dest_path, struct upload_sealed *out,
+			struct pp_error *err) PP_WARN_UNUSED;
 
 /* Appends len bytes at offset, which must equal the bytes received (else
  * UPLOAD_E_OFFSET_MISMATCH, "upload <id> has N bytes; send from offset N"), and must not go past
@@ -94,6 +132,18 @@ int upload_create(const char *dir, uint64_t size, const char *sha256_hex, const 
 int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
 		  const char *sha256_hex, struct upload_info *out,
 		  struct pp_error *err) PP_WARN_UNUSED;
+
+/* Called once an upload is done with the bytes of a chunk lent to it. */
+typedef void (*upload_release_fn)(void *ctx);
+
+/* As upload_append, for data that stays readable until release(release_ctx) is called (exactly
+ * once, on failure too, maybe from another thread, maybe after this returns): the digests of a
+ * cabinet upload's chunk then go on while the next one arrives. The chunk is on disk when this
+ * returns either way. */
+int upload_append_lent(const char *dir, const char *id, uint64_t offset, const void *data,
+		       size_t len, const char *sha256_hex, upload_release_fn release,
+		       void *release_ctx, struct upload_info *out,
+		       struct pp_error *err) PP_WARN_UNUSED;
 
 /* Frees the digests kept in memory for uploads in progress (at shutdown; an append after this
  * rebuilds what it needs from the disk). */
@@ -111,7 +161,8 @@ int upload_remove(const char *dir, const char *id, struct pp_error *err);
 
 /* A read-only descriptor (O_CLOEXEC, the caller closes it) on the data of complete upload id,
  * and its size; UPLOAD_E_INCOMPLETE while bytes are missing. For in-process consumers (catalog
- * import, publishing); the descriptor stays valid after upload_remove. */
+ * import, publishing); the descriptor stays valid after upload_remove. The file of a cabinet
+ * upload is first copied out of its cabinet into an unnamed temporary file of dir. */
 int upload_open_complete(const char *dir, const char *id, int *fd, uint64_t *size,
 			 struct pp_error *err) PP_WARN_UNUSED;
 

@@ -13,12 +13,13 @@
 
 #define OCTET_STREAM "application/octet-stream"
 
-/* {"id","size","received","chunk_size","complete","name"?,"sha256"?,"sha1"?} */
+/* {"id","size","received","chunk_size","complete","cabinet","name"?,"sha256"?,"sha1"?} */
 static json_t *upload_json(const struct upload_info *u)
 {
-	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:b}", "id", u->id, "size", (json_int_t)u->size,
-			      "received", (json_int_t)u->received, "chunk_size",
-			      (json_int_t)UPLOAD_CHUNK_SIZE, "complete", u->complete);
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:b, s:b}", "id", u->id, "size",
+			      (json_int_t)u->size, "received", (json_int_t)u->received,
+			      "chunk_size", (json_int_t)UPLOAD_CHUNK_SIZE, "complete", u->complete,
+			      "cabinet", u->cabinet);
 
 	if (o == NULL)
 		return NULL;
@@ -80,12 +81,13 @@ struct create_request {
 	uint64_t size;
 	const char *sha256;
 	const char *name;
+	bool cabinet;
 };
 
 static int create_request(json_t *body, struct create_request *in, struct pp_error *err)
 {
-	static const char *const allowed[] = {"size", "sha256", "name", NULL};
-	const json_t *size, *sha, *name, *v;
+	static const char *const allowed[] = {"size", "sha256", "name", "cabinet", NULL};
+	const json_t *size, *sha, *name, *cabinet, *v;
 	const char *key;
 
 	memset(in, 0, sizeof(*in));
@@ -133,12 +135,39 @@ static int create_request(json_t *body, struct create_request *in, struct pp_err
 		}
 		in->name = json_string_value(name);
 	}
+	cabinet = json_object_get(body, "cabinet");
+	if (cabinet != NULL && !json_is_boolean(cabinet)) {
+		pp_error_set(err, HR_E_INVALIDARG, "field \"cabinet\" must be true or false");
+		return -1;
+	}
+	in->cabinet = json_is_true(cabinet);
+	if (in->cabinet && in->name == NULL) {
+		pp_error_set(err, HR_E_INVALIDARG,
+			     "a \"cabinet\" upload needs \"name\", the file's name in the cabinet");
+		return -1;
+	}
 	return 0;
+}
+
+/* A cabinet upload when asked for and the SUP can sign a cabinet now, else a plain one (which
+ * publishing packs itself). */
+static int create_upload(const struct upload_api_options *o, const struct create_request *in,
+			 struct upload_info *u, struct pp_error *err)
+{
+	const char *dir = o->uploads_dir;
+	struct pp_error e;
+	uint32_t length = 0;
+
+	pp_error_clear(&e);
+	if (in->cabinet && o->signature_length != NULL && in->size > 0 &&
+	    o->signature_length(o->signature_ctx, &length, &e) == 0)
+		return upload_create_cabinet(dir, in->size, in->sha256, in->name, length, u, err);
+	return upload_create(dir, in->size, in->sha256, in->name, u, err);
 }
 
 static void on_create(struct httpd_request *req, void *ctx)
 {
-	const char *dir = ctx;
+	const char *dir = ((const struct upload_api_options *)ctx)->uploads_dir;
 	struct create_request in;
 	struct upload_info u;
 	struct pp_error err;
@@ -159,7 +188,7 @@ static void on_create(struct httpd_request *req, void *ctx)
 		reply_failure(req, &err);
 		return;
 	}
-	rc = upload_create(dir, in.size, in.sha256, in.name, &u, &err);
+	rc = create_upload(ctx, &in, &u, &err);
 	json_decref(body);
 	if (rc != 0) {
 		reply_failure(req, &err);
@@ -202,12 +231,14 @@ static bool is_octet_stream(const char *ctype)
 
 static void on_append(struct httpd_request *req, void *ctx)
 {
-	const char *dir = ctx;
+	const char *dir = ((const struct upload_api_options *)ctx)->uploads_dir;
 	const char *id = httpd_request_capture(req, "id");
 	const char *sha256 = NULL;
 	char offset_text[24], sha_text[512];
 	struct upload_info u;
 	struct pp_error err;
+	httpd_release_fn release;
+	void *release_ctx;
 	const void *data;
 	uint64_t offset;
 	size_t len;
@@ -228,11 +259,13 @@ static void on_append(struct httpd_request *req, void *ctx)
 				  "a chunk must be sent as Content-Type: " OCTET_STREAM);
 		return;
 	}
-	if (httpd_request_body(req, &data, &len) != 0) {
+	/* The chunk is lent to the upload: a cabinet upload's digests go on after the reply. */
+	if (httpd_request_take_body(req, &data, &len, &release, &release_ctx) != 0) {
 		httpd_reply_error(req, 503, "out_of_memory", "the server is out of memory");
 		return;
 	}
-	if (upload_append(dir, id, offset, data, len, sha256, &u, &err) != 0) {
+	if (upload_append_lent(dir, id, offset, data, len, sha256, release, release_ctx, &u,
+			       &err) != 0) {
 		reply_failure(req, &err);
 		return;
 	}
@@ -243,7 +276,7 @@ static void on_append(struct httpd_request *req, void *ctx)
 
 static void on_get(struct httpd_request *req, void *ctx)
 {
-	const char *dir = ctx;
+	const char *dir = ((const struct upload_api_options *)ctx)->uploads_dir;
 	struct upload_info u;
 	struct pp_error err;
 
@@ -257,7 +290,7 @@ static void on_get(struct httpd_request *req, void *ctx)
 
 static void on_delete(struct httpd_request *req, void *ctx)
 {
-	const char *dir = ctx;
+	const char *dir = ((const struct upload_api_options *)ctx)->uploads_dir;
 	struct pp_error err;
 
 	pp_error_clear(&err);
@@ -268,11 +301,11 @@ static void on_delete(struct httpd_request *req, void *ctx)
 	httpd_reply_status(req, 204);
 }
 
-int upload_api_add_routes(struct httpd *h, const char *uploads_dir, struct pp_error *err)
+int upload_api_add_routes(struct httpd *h, const struct upload_api_options *opt,
+			  struct pp_error *err)
 {
-	/* The handlers only read the path. */
-	void *dir = (void *)uploads_dir;
-
+	/* The handlers only read the options. */
+	void *dir = (void *)opt;
 	if (httpd_route(h, "POST", "/api/v1/uploads", on_create, dir, HTTPD_ADMIN) != 0 ||
 	    httpd_route(h, "PUT", "/api/v1/uploads/{id}", on_append, dir,
 			HTTPD_ADMIN | HTTPD_UPLOAD) != 0 ||

@@ -144,7 +144,9 @@ rm -rf "$TMP/x1" "$TMP/pub.cab"
 is "1: one update now" "$(updates | wc -l)" 1
 
 # ---- 2. kill -9 while the server packs and signs ----
-# A publish: the CLI uploads, then the server hashes the files, writes the CAB to a temporary
+# Two content files, so that the CLI sends plain uploads and the server packs them (a lone file
+# arrives as a cabinet upload, signed in place: 2d). A publish: the CLI uploads, then the server
+# hashes the files, writes the CAB to a temporary
 # file in .incoming (".<name>.<hex>", hashing it for the signature as it goes), has the signer
 # sign the digest, appends the signature and renames the file to its incoming name
 # ("<32 hex>.tmp"); the commit then hashes and fsyncs it, renames it into content/XX/ and the
@@ -175,12 +177,13 @@ after_kill() {
 }
 
 payload=big.bin
+printf 'read me\r\n' >readme.txt
 S2A=
 for attempt in 1 2; do
   snapshot
   n0=$(publishing)
   "$PATCHPOINT" publish --new "${NEWARGS[@]/big.bin/$payload}" --content "$payload" \
-    >"$TMP/s2.out" 2>"$TMP/s2.err" &
+    --content readme.txt >"$TMP/s2.out" 2>"$TMP/s2.err" &
   CLI=$!
   # While the CLI hashes and uploads and the server hashes, poll gently: until the server logs
   # that it publishes (right before it starts the CAB).
@@ -324,7 +327,7 @@ fi
 
 # ---- 2. the retries ----
 "$PATCHPOINT" publish --new "${NEWARGS[@]/big.bin/$payload}" --content "$payload" \
-  >"$TMP/s2r.out" 2>"$TMP/s2r.err"
+  --content readme.txt >"$TMP/s2r.out" 2>"$TMP/s2r.err"
 is "2: the same publish command again succeeds" "$?" 0
 published "2: retry" "$TMP/s2r.out"
 rm -f "$TMP/pub.cab"
@@ -338,6 +341,70 @@ print("Content: %s\nSHA-1: %s\nSize: %s bytes" % (c["url"], c["sha1"], c["size"]
   is "2: the consumed upload is removed: 404" "$(api "$H/api/v1/uploads/$UP2" | tail -n1)" 404
 fi
 rm -f big2.bin
+
+# ---- 2d. kill -9 while a cabinet upload waits for its signature ----
+# A lone file is uploaded as the cabinet it will be published in; publishing then only asks the
+# signer for the signature and writes it in place. With the signer stopped, the publisher waits
+# for it with the upload untouched; the kill comes then. After the restart the upload is still
+# complete, as it was, and publishing it over the API makes a CAB that verifies and holds the
+# payload.
+head -c $((40 * 1000 * 1000)) /dev/urandom >cab.bin
+CAB_SHA1=$(sha1sum cab.bin | cut -d' ' -f1)
+u=$(api -H 'Content-Type: application/json' \
+  -d '{"size":40000000,"name":"cab.bin","cabinet":true}' "$H/api/v1/uploads")
+is "2d: a cabinet upload is created: 201" "$(tail -n1 <<<"$u")" 201
+is "2d: ... and is one" "$(sed '$d' <<<"$u" | jfield cabinet)" true
+UPD=$(sed '$d' <<<"$u" | jfield id)
+for off in $(seq 0 $((8 * 1024 * 1024)) 39999999); do
+  dd if=cab.bin bs=1M iflag=skip_bytes,count_bytes skip="$off" count=$((8 * 1024 * 1024)) \
+    status=none >chunk.bin
+  last=$(api -X PUT -H 'Content-Type: application/octet-stream' --data-binary @chunk.bin \
+    "$H/api/v1/uploads/$UPD?offset=$off" | tail -n1)
+done
+rm -f chunk.bin
+is "2d: its chunks are acknowledged: 200" "$last" 200
+STAMP=$(stat -c '%s %Y' "$D/uploads/$UPD.part" 2>/dev/null)
+snapshot
+n0=$(publishing)
+kill -STOP "$SIGNER"
+BODYD='{"title":"Cab Tool","vendor":"Contoso","product":"Tools","version":"1.0","program":"cab.bin","content":[{"upload":"'$UPD'"}]}'
+curl -s --max-time 120 -o "$TMP/s2d.out" -w '%{http_code}' -H "Authorization: Bearer $PD_TOKEN" \
+  -H 'Content-Type: application/json' -d "$BODYD" "$H/api/v1/updates" >"$TMP/s2d.code" 2>/dev/null &
+CURL=$!
+end=$((SECONDS + 60))
+while [ $SECONDS -lt $end ] && [ "$(publishing)" -le "$n0" ]; do
+  kill -0 "$CURL" 2>/dev/null || break
+  sleep 0.01
+done
+sleep 0.3 # the publisher is at the stopped signer by now, and waits
+kill_daemon
+wait "$CURL" 2>/dev/null
+is "2d: the request got no answer" "$(cat "$TMP/s2d.code")" 000
+is "2d: the cabinet upload's file is as it was before the kill" \
+  "$(stat -c '%s %Y' "$D/uploads/$UPD.part" 2>/dev/null)" "$STAMP"
+start
+like "2d: restart after the kill serves" "$(pd_req "$H/api/v1/status")" '200$'
+is "2d: .incoming is empty" "$(incoming_files)" ""
+is "2d: no new file under content/XX/" "$(content_files)" "$BEFORE_FILES"
+is "2d: no new update_content row" "$(rows)" "$BEFORE_ROWS"
+is "2d: no update row for the custom update" "$(updates)" "$BEFORE_UPDATES"
+u=$(api "$H/api/v1/uploads/$UPD")
+is "2d: the cabinet upload is still there: 200" "$(tail -n1 <<<"$u")" 200
+is "2d: ... complete" "$(sed '$d' <<<"$u" | jfield complete)" true
+is "2d: ... a cabinet upload" "$(sed '$d' <<<"$u" | jfield cabinet)" true
+is "2d: ... with the payload's SHA-1" "$(sed '$d' <<<"$u" | jfield sha1)" "$CAB_SHA1"
+r=$(api -H 'Content-Type: application/json' -d "$BODYD" "$H/api/v1/updates")
+is "2d: publishing the kept cabinet upload over the API: 201" "$(tail -n1 <<<"$r")" 201
+sed '$d' <<<"$r" | python3 -c 'import json,sys; c=json.load(sys.stdin)["content"]
+print("Content: %s\nSHA-1: %s\nSize: %s bytes" % (c["url"], c["sha1"], c["size"]))' >"$TMP/s2d.api"
+published "2d: retry over the API" "$TMP/s2d.api"
+ok "2d: the CAB extracts" pp cab extract "$TMP/pub.cab" -d "$TMP/xd"
+is "2d: and holds the payload, byte for byte" "$(sha1sum "$TMP/xd/cab.bin" 2>/dev/null | cut -d' ' -f1)" "$CAB_SHA1"
+like "2d: SoftwareDistribution.log says it was signed in place" "$(tail -n3 "$SDIST")" \
+  'Created cab [0-9A-F]{40}\.cab for update .*\(packed as it was uploaded\)'
+is "2d: the upload became the content: 404" "$(api "$H/api/v1/uploads/$UPD" | tail -n1)" 404
+is "2d: its file left the uploads directory" "$(compgen -G "$D/uploads/$UPD.*")" ""
+rm -rf "$TMP/xd" "$TMP/pub.cab" cab.bin
 
 # ---- the CLI killed mid-upload: a new publish works ----
 known=$(compgen -G "$D/uploads/*.part" | sort)
@@ -368,7 +435,7 @@ rm -f "$TMP/pub.cab"
 # ---- 3. after all of it ----
 n_rows=$(rows | wc -l)
 is "3: one update_content row per update" "$n_rows" "$(updates | wc -l)"
-ok "3: at least the four successful publishes ($n_rows rows)" test "$n_rows" -ge 4
+ok "3: at least the five successful publishes ($n_rows rows)" test "$n_rows" -ge 5
 bad=
 while IFS=$'\t' read -r id rev sha1; do
   f=$D/content/${sha1:38:2}/$sha1.cab
