@@ -913,6 +913,52 @@ static int send_hash_final(struct send_hash *h, struct pp_error *err)
 	return 0;
 }
 
+/* The next chunk read on a thread of its own while the current one goes out. */
+struct read_ahead {
+	pthread_t thread;
+	bool started;
+	int fd;
+	const char *path;
+	struct lent_buffer *b; /* into its buffer, once the hash thread gave it back */
+	uint64_t off;
+	size_t len;
+	int rc;
+	struct pp_error err;
+};
+
+static void *read_ahead_run(void *arg)
+{
+	struct read_ahead *ra = arg;
+
+	lent_wait(ra->b);
+	pp_error_clear(&ra->err);
+	ra->rc = read_at(ra->fd, ra->b->p, ra->len, ra->off, ra->path, &ra->err);
+	return NULL;
+}
+
+static void read_ahead_start(struct read_ahead *ra, int fd, const char *path, struct lent_buffer *b,
+			     uint64_t off, size_t len)
+{
+	ra->fd = fd;
+	ra->path = path;
+	ra->b = b;
+	ra->off = off;
+	ra->len = len;
+	ra->rc = -1;
+	ra->started = pthread_create(&ra->thread, NULL, read_ahead_run, ra) == 0;
+}
+
+/* Waits for the read ahead; true when it read [off, off + len) into b. */
+static bool read_ahead_take(struct read_ahead *ra, const struct lent_buffer *b, uint64_t off,
+			    size_t len)
+{
+	if (!ra->started)
+		return false;
+	(void)pthread_join(ra->thread, NULL);
+	ra->started = false;
+	return ra->rc == 0 && ra->b == b && ra->off == off && ra->len == len;
+}
+
 /* Sends the chunks of fd from st->received on, each acknowledged before the next, hashing the
  * file as it goes (h) and declaring its SHA-256 with the last chunk; after a transport failure, a
  * 5xx or a 409 it asks the server where the upload stands and goes on from there, at most
@@ -925,6 +971,7 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 	struct cli_progress bar;
 	struct pp_error e;
 	struct lent_buffer buf[2];
+	struct read_ahead ahead = {.started = false};
 	char path[UPLOAD_PATH_MAX + 80];
 	unsigned failures = 0, turn = 0;
 	int rc = -1;
@@ -952,11 +999,20 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 		bool last = st->received + len == st->size, retry;
 		struct lent_buffer *b = &buf[turn];
 
-		lent_wait(b);
-		if (read_at(fd, b->p, len, st->received, file, err) != 0 ||
-		    send_hash_feed(h, b, st->received, len, err) != 0 ||
+		if (!read_ahead_take(&ahead, b, st->received, len)) {
+			lent_wait(b);
+			if (read_at(fd, b->p, len, st->received, file, err) != 0)
+				goto out;
+		}
+		if (send_hash_feed(h, b, st->received, len, err) != 0 ||
 		    (last && send_hash_final(h, err) != 0))
 			goto out;
+		/* The next chunk is read from the file while this one goes out. */
+		if (!last)
+			read_ahead_start(&ahead, fd, file, &buf[turn ^ 1u], st->received + len,
+					 st->size - st->received - len < st->chunk
+					     ? (size_t)(st->size - st->received - len)
+					     : st->chunk);
 		(void)snprintf(path, sizeof(path), "/api/v1/uploads/%s?offset=%llu%s%s", st->id,
 			       (unsigned long long)st->received, last ? "&sha256=" : "",
 			       last ? h->hex : "");
@@ -1015,6 +1071,7 @@ static int upload_send(struct cli_api *api, int fd, const char *file, struct upl
 	}
 	rc = 0;
 out:
+	(void)read_ahead_take(&ahead, NULL, 0, 0);
 	cli_progress_end(&bar);
 	cli_api_response_free(&resp);
 	/* The hash thread gives back what it still holds before the buffers go. */

@@ -34,6 +34,10 @@
 #define META_SUFFIX	   ".json"
 #define PART_SUFFIX	   ".part"
 #define TEMP_HEX	   16 /* atomicfile's ".<name>.<16 hex>" temporary names */
+#define BOOT_ID_LEN	   36 /* /proc/sys/kernel/random/boot_id, a UUID */
+/* Bytes an upload may run ahead of its last fdatasync: what a client sends again after the
+ * machine went down. */
+#define UPLOAD_SYNC_STEP (256ull << 20)
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -157,6 +161,56 @@ static void hex_encode(const unsigned char *bin, size_t n, char *out)
 		out[2 * i + 1] = hexdigits[bin[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+/* ---- durability ----
+ *
+ * A chunk is written and its writeback started before it is acknowledged; the data file is
+ * synced (fdatasync) when the upload completes and whenever it ran UPLOAD_SYNC_STEP bytes
+ * ahead of the last sync, and the record says how far that was ("durable") and under which
+ * boot of the machine it was written. Written data outlives a crash of patchpointd (the page
+ * cache keeps it), so a record of the same boot is believed up to "received"; after a restart
+ * of the machine only "durable" is. Without a boot id every chunk is synced. */
+
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+static char boot_value[BOOT_ID_LEN + 1];
+
+static void boot_read(void)
+{
+	char buf[BOOT_ID_LEN + 2] = "";
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	if (f == NULL)
+		return;
+	if (fgets(buf, sizeof(buf), f) != NULL && strlen(buf) >= BOOT_ID_LEN &&
+	    (buf[BOOT_ID_LEN] == '\n' || buf[BOOT_ID_LEN] == '\0')) {
+		memcpy(boot_value, buf, BOOT_ID_LEN);
+		boot_value[BOOT_ID_LEN] = '\0';
+	}
+	(void)fclose(f);
+}
+
+/* The boot id of the running kernel, "" when it cannot be read. */
+static const char *boot_id(void)
+{
+	(void)pthread_once(&boot_once, boot_read);
+	return boot_value;
+}
+
+/* After a chunk of info was written to fd, received bytes in all: syncs when it is due (the
+ * upload is complete, ran far enough ahead, or no boot id tells restarts apart), else starts
+ * the writeback of what was written so that a later sync has little left to wait for. */
+static int sync_due(int fd, struct upload_info *info, uint64_t received)
+{
+	if (received == info->size || received - info->durable >= UPLOAD_SYNC_STEP ||
+	    boot_id()[0] == '\0') {
+		if (fdatasync(fd) != 0)
+			return -1;
+		info->durable = received;
+		return 0;
+	}
+	(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 0;
 }
 
 /* ---- running digests ----
@@ -407,6 +461,7 @@ struct data_stamp {
 	bool set;
 	uint64_t ino;
 	int64_t mtime_ns, ctime_ns;
+	char boot[BOOT_ID_LEN + 1]; /* the record's writer's boot id, "" for an older record */
 };
 
 static void data_stamp_of(const struct stat *st, struct data_stamp *out)
@@ -435,6 +490,13 @@ static int meta_write(const char *dir, const struct upload_info *info,
 			info->sha1[0] != '\0' ? info->sha1 : NULL, "name",
 			info->name[0] != '\0' ? info->name : NULL, "created_at",
 			(json_int_t)info->created_at, "updated_at", (json_int_t)info->updated_at);
+	if (doc != NULL &&
+	    (json_object_set_new(doc, "durable", json_integer((json_int_t)info->durable)) != 0 ||
+	     (boot_id()[0] != '\0' &&
+	      json_object_set_new(doc, "boot", json_string(boot_id())) != 0))) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (doc != NULL && info->cabinet &&
 	    json_object_set_new(doc, "cabinet", json_integer(info->signature_length)) != 0) {
 		json_decref(doc);
@@ -551,6 +613,13 @@ static int meta_parse(const char *text, size_t len, const char *id, struct uploa
 		goto out;
 	complete = json_object_get(doc, "complete");
 	if (!json_is_boolean(complete))
+		goto out;
+	/* Older records were synced with every chunk. */
+	info->durable = info->received;
+	if (json_object_get(doc, "durable") != NULL &&
+	    meta_uint(doc, "durable", info->received, &info->durable) != 0)
+		goto out;
+	if (meta_str(doc, "boot", NULL, stamp->boot, sizeof(stamp->boot)) != 0)
 		goto out;
 	if (json_object_get(doc, "cabinet") != NULL) {
 		uint64_t sig;
@@ -674,6 +743,12 @@ static int state_read(const char *dir, const char *id, int fd, struct upload_inf
 
 	if (meta_read(dir, id, info, &recorded, err) != 0)
 		return -1;
+	/* Written under another boot of the machine: only what was synced is sure to be there. */
+	if (recorded.boot[0] != '\0' && strcmp(recorded.boot, boot_id()) != 0 &&
+	    info->received > info->durable) {
+		info->received = info->durable;
+		info->complete = false;
+	}
 	if (fstat(fd, &st) != 0) {
 		pp_error_set_errno(err, errno, "cannot read the data of upload %s", id);
 		return -1;
@@ -1021,7 +1096,8 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 		/* In place in the cabinet, hashed for it on threads of its own meanwhile. */
 		*lent = release != NULL;
 		if (cabupload_append(r->cab, fd, data, len, release, release_ctx, err) != 0 ||
-		    (release == NULL && cabupload_wait(r->cab, err) != 0) || fdatasync(fd) != 0) {
+		    (release == NULL && cabupload_wait(r->cab, err) != 0) ||
+		    sync_due(fd, &info, offset + len) != 0) {
 			if (err->code == 0)
 				pp_error_set_errno(err, errno, "cannot write upload %s", id);
 			(void)!ftruncate(fd, (off_t)acked);
@@ -1031,7 +1107,8 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 		/* The digests run on two threads while this one writes the chunk and waits for
 		 * the disk. */
 		chunk_hash_start(&hash, r, data, len);
-		if (write_all_at(fd, data, len, offset) != 0 || fdatasync(fd) != 0) {
+		if (write_all_at(fd, data, len, offset) != 0 ||
+		    sync_due(fd, &info, offset + len) != 0) {
 			pp_error_set_errno(err, errno, "cannot write upload %s", id);
 			(void)chunk_hash_wait(&hash);
 			(void)!ftruncate(fd, (off_t)acked);

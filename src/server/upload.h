@@ -49,6 +49,7 @@ struct upload_info {
 	char id[UPLOAD_ID_LEN + 1];
 	uint64_t size;	   /* declared total size */
 	uint64_t received; /* bytes acknowledged, the offset of the next chunk */
+	uint64_t durable;  /* of those, bytes synced to disk (all once complete) */
 	bool complete;	   /* received == size, and the digest matched */
 	/* The expected SHA-256 (lower-case hex) as declared, "" when none was; once complete, the
 	 * SHA-256 of the data, always. */
@@ -106,8 +107,9 @@ struct upload_sealed {
 	uint64_t size;
 };
 
-#define UPLOAD_E_CANNOT_SEAL HR_E_UNEXPECTED /* see upload_cabinet_seal; the upload is as it was   \
-					      */
+#define UPLOAD_E_CANNOT_SEAL                                                                       \
+	HR_E_UNEXPECTED /* see upload_cabinet_seal; the upload is as it was                        \
+			 */
 
 /* Signs complete cabinet upload id (sign gets its Authenticode digest), writes the signature
  * into the reserved place, syncs the cabinet and moves it to dest_path, which must be on the
