@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/publish.sh - publishing one large content file end to end, patchpoint against its peers
 # in the same run: (a) `patchpoint publish --new ... --content payload.bin` against a fresh
-# patchpointd on 127.0.0.1 (resumable upload in chunks, CAB, Authenticode signature through the
-# signer child, content store, the revision's record) vs (b) `gcab -c`, then `osslsigncode sign
+# patchpointd on 127.0.0.1 (resumable upload in chunks laid out as the cabinet they go into, the
+# Authenticode signature through the signer child, content store, the revision's record) vs
+# (b) `gcab -c`, then `osslsigncode sign
 # -h sha256`, then `cp` of the signed cabinet into a content directory. Prints medians, the
 # ratio ours/peer (target <= 1.0, upload included), where our time goes (from the server's log
 # timestamps) and peak RSS of patchpointd, its signer child and the client. A missed target
@@ -170,10 +171,10 @@ if [ -s phases.t ]; then
   col() { cut -d' ' -f"$1" phases.t | median; }
   printf '  %-68s %6.3f s\n' \
     "client start, POST /api/v1/uploads" "$(col 1)" \
-    "PUT chunks but the last ($(( $(col 8) - 1 )) x: written, fdatasync'ed, SHA-1+SHA-256)" "$(col 2)" \
-    "last PUT (the digests finished, the declared SHA-256 checked)" "$(col 3)" \
+    "PUT chunks but the last ($(( $(col 8) - 1 )) x, each written and hashed while the next comes)" "$(col 2)" \
+    "last PUT (the writes before it, fdatasync, digests final, SHA-256 checked)" "$(col 3)" \
     "POST /api/v1/updates up to packing (the upload's digests reused)" "$(col 4)" \
-    "pack+sign+CAB SHA-1/SHA-256 (one pass), content_store_commit (fsync)" "$(col 5)" \
+    "sign the cabinet upload in place (or pack+sign), content_store_commit" "$(col 5)" \
     "record the revision, remove the upload, answer" "$(col 6)" \
     "client: read the answer, exit" "$(col 7)"
   echo

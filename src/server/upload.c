@@ -232,6 +232,16 @@ static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct running *running_table[DIGEST_CACHE_SIZE];
 static unsigned running_victim; /* next slot evicted when the table is full */
 
+/* Appends in the background, and what the last one that failed said, per upload. */
+static pthread_mutex_t background_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t background_done = PTHREAD_COND_INITIALIZER;
+static unsigned background_count;
+static struct {
+	char id[UPLOAD_ID_LEN + 1];
+	char message[PP_ERROR_MESSAGE_MAX];
+} background_failure[DIGEST_CACHE_SIZE];
+static unsigned background_failure_next;
+
 static void running_free(struct running *r)
 {
 	if (r == NULL)
@@ -341,6 +351,11 @@ static void running_drop(const char *id)
 
 void upload_digests_release(void)
 {
+	/* Appends still writing first: they put their digests back. */
+	(void)pthread_mutex_lock(&background_lock);
+	while (background_count > 0)
+		(void)pthread_cond_wait(&background_done, &background_lock);
+	(void)pthread_mutex_unlock(&background_lock);
 	(void)pthread_mutex_lock(&running_lock);
 	for (unsigned i = 0; i < DIGEST_CACHE_SIZE; i++) {
 		running_free(running_table[i]);
@@ -1018,16 +1033,196 @@ int upload_create_cabinet(const char *dir, uint64_t size, const char *sha256_hex
 	return create(dir, size, sha256_hex, name, signature_length, out, err);
 }
 
+/* The data file of id open for writing and locked (one writer per upload), and its state read
+ * under the lock, so that a removal that came first is seen (the record is gone); -1 on
+ * failure, with nothing held. */
+static int open_locked(const char *dir, const char *id, struct upload_info *info, off_t *data_len,
+		       struct pp_error *err)
+{
+	int fd = part_open(dir, id, O_RDWR, err);
+
+	if (fd < 0)
+		return -1;
+	if (lock_file(fd, LOCK_EX) != 0) {
+		pp_error_set_errno(err, errno, "cannot lock upload %s", id);
+		(void)close(fd);
+		return -1;
+	}
+	if (state_read(dir, id, fd, info, data_len, err) != 0) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- writing a chunk ----
+ *
+ * A chunk that is not an upload's last, lent by the caller (upload_append_lent), is answered as
+ * soon as it is checked: a thread of its own writes and hashes it and replaces the record,
+ * holding the upload's lock, while the client sends the next one, whose append waits for that
+ * lock. Until the record is replaced the upload counts the bytes before the chunk, so a crash,
+ * or a write that fails (the next append says why), sends the client back to them. The last
+ * chunk is written before the answer, which says whether the upload is complete. */
+
+struct chunk_job {
+	char dir[PATH_MAX];
+	int fd; /* locked */
+	struct upload_info info;
+	struct running *r;
+	uint64_t offset, acked; /* where the chunk starts in the file, the data file's length */
+	const void *data;
+	size_t len;
+	upload_release_fn release;
+	void *release_ctx;
+};
+
+static void background_failed(const char *id, const struct pp_error *err)
+{
+	(void)pthread_mutex_lock(&background_lock);
+	memcpy(background_failure[background_failure_next].id, id, UPLOAD_ID_LEN + 1);
+	(void)snprintf(background_failure[background_failure_next].message,
+		       sizeof(background_failure[0].message), "%s", err->message);
+	background_failure_next = (background_failure_next + 1) % DIGEST_CACHE_SIZE;
+	(void)pthread_mutex_unlock(&background_lock);
+}
+
+/* The failure of id's last background append, taken (one report each); false when none. */
+static bool background_failure_take(const char *id, char *message, size_t size)
+{
+	bool found = false;
+
+	(void)pthread_mutex_lock(&background_lock);
+	for (unsigned i = 0; i < DIGEST_CACHE_SIZE && !found; i++)
+		if (strcmp(background_failure[i].id, id) == 0) {
+			(void)snprintf(message, size, "%s", background_failure[i].message);
+			background_failure[i].id[0] = '\0';
+			found = true;
+		}
+	(void)pthread_mutex_unlock(&background_lock);
+	return found;
+}
+
+/* Writes and hashes the chunk of j, then records it; j->info is updated. r and fd are spent,
+ * and the lent data given back (at once, or once hashed). */
+static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_error *err)
+{
+	struct upload_info *info = &j->info;
+	struct running *r = j->r;
+	struct chunk_hash hash;
+	uint64_t end = j->offset + j->len;
+	int rc = -1;
+
+	if (r->cab != NULL) {
+		/* In place in the cabinet, hashed for it on threads of its own meanwhile. */
+		upload_release_fn release = j->release;
+
+		j->release = NULL; /* the cabinet gives the data back */
+		if (cabupload_append(r->cab, j->fd, j->data, j->len, release, j->release_ctx,
+				     err) != 0 ||
+		    (release == NULL && cabupload_wait(r->cab, err) != 0) ||
+		    sync_due(j->fd, info, end) != 0) {
+			if (err->code == 0)
+				pp_error_set_errno(err, errno, "cannot write upload %s", info->id);
+			(void)!ftruncate(j->fd, (off_t)j->acked);
+			goto out;
+		}
+	} else {
+		/* The digests run on two threads while this one writes the chunk. */
+		chunk_hash_start(&hash, r, j->data, j->len);
+		if (write_all_at(j->fd, j->data, j->len, j->offset) != 0 ||
+		    sync_due(j->fd, info, end) != 0) {
+			pp_error_set_errno(err, errno, "cannot write upload %s", info->id);
+			(void)chunk_hash_wait(&hash);
+			(void)!ftruncate(j->fd, (off_t)j->acked);
+			goto out;
+		}
+		if (!chunk_hash_wait(&hash)) {
+			pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", info->id);
+			(void)!ftruncate(j->fd, (off_t)j->acked);
+			goto out;
+		}
+	}
+	r->offset += j->len;
+	info->received = end;
+	if (info->received == info->size) {
+		bool kept = r->cab != NULL; /* a cabinet's digests live on for the signature */
+
+		rc = complete_upload(r, j->fd, info, stamp, err);
+		if (!kept)
+			r = NULL; /* spent */
+		if (rc != 0) {
+			rc = -1;
+			if (err->code == UPLOAD_E_DIGEST_MISMATCH)
+				files_remove(j->dir, info->id);
+			goto out;
+		}
+	}
+	info->updated_at = (int64_t)time(NULL);
+	if (meta_write(j->dir, info, stamp, err) != 0)
+		goto out;
+	if (r != NULL) {
+		running_put(r);
+		r = NULL;
+	}
+	rc = 0;
+out:
+	running_free(r); /* digests of bytes not acknowledged */
+	(void)close(j->fd); /* and with it the lock */
+	if (j->release != NULL)
+		j->release(j->release_ctx);
+	return rc;
+}
+
+static void *chunk_job_run(void *arg)
+{
+	struct chunk_job *j = arg;
+	struct data_stamp stamp = {0};
+	struct pp_error err;
+
+	pp_error_clear(&err);
+	if (chunk_write(j, &stamp, &err) != 0)
+		background_failed(j->info.id, &err);
+	free(j);
+	(void)pthread_mutex_lock(&background_lock);
+	background_count--;
+	(void)pthread_cond_broadcast(&background_done);
+	(void)pthread_mutex_unlock(&background_lock);
+	return NULL;
+}
+
+/* Starts j on a detached thread; false (j untouched) when there is none to be had. */
+static bool chunk_job_start(struct chunk_job *j)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started;
+
+	if (pthread_attr_init(&attr) != 0)
+		return false;
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	(void)pthread_mutex_lock(&background_lock);
+	background_count++;
+	(void)pthread_mutex_unlock(&background_lock);
+	started = pthread_create(&t, &attr, chunk_job_run, j) == 0;
+	(void)pthread_attr_destroy(&attr);
+	if (!started) {
+		(void)pthread_mutex_lock(&background_lock);
+		background_count--;
+		(void)pthread_mutex_unlock(&background_lock);
+	}
+	return started;
+}
+
 /* upload_append_lent; *lent tells whether release was passed on (it is called then). */
 static int append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
 		  const char *sha256_hex, upload_release_fn release, void *release_ctx, bool *lent,
 		  struct upload_info *out, struct pp_error *err)
 {
-	char declared[UPLOAD_SHA256_HEX_LEN + 1] = "";
-	struct upload_info info;
+	char declared[UPLOAD_SHA256_HEX_LEN + 1] = "", failure[PP_ERROR_MESSAGE_MAX];
+	struct chunk_job *j = NULL;
 	struct data_stamp stamp = {0};
+	struct upload_info info;
 	struct running *r = NULL;
-	struct chunk_hash hash;
 	off_t data_len;
 	uint64_t acked = 0;
 	int fd = -1, rc = -1;
@@ -1039,17 +1234,17 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 			     UPLOAD_SHA256_HEX_LEN);
 		return -1;
 	}
-	fd = part_open(dir, id, O_RDWR, err);
+	fd = open_locked(dir, id, &info, &data_len, err);
 	if (fd < 0)
 		return -1;
-	/* One writer per upload; the record is read under the lock, so a removal that came first
-	 * is seen (the record is gone). */
-	if (lock_file(fd, LOCK_EX) != 0) {
-		pp_error_set_errno(err, errno, "cannot lock upload %s", id);
+	if (background_failure_take(id, failure, sizeof(failure))) {
+		pp_error_set(err, HR_E_FAIL,
+			     "upload %s: the chunk before could not be written (%s); send from "
+			     "offset %llu",
+			     id, failure, (unsigned long long)info.received);
+		*out = info;
 		goto out;
 	}
-	if (state_read(dir, id, fd, &info, &data_len, err) != 0)
-		goto out;
 	if (offset != info.received) {
 		pp_error_set(err, UPLOAD_E_OFFSET_MISMATCH,
 			     "upload %s has %llu bytes; send from offset %llu", id,
@@ -1092,61 +1287,37 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 	if (r == NULL && (r = info.cabinet ? running_cabinet(&info, fd, info.received, err)
 					   : running_rebuild(fd, info.received, id, err)) == NULL)
 		goto out;
-	if (r->cab != NULL) {
-		/* In place in the cabinet, hashed for it on threads of its own meanwhile. */
-		*lent = release != NULL;
-		if (cabupload_append(r->cab, fd, data, len, release, release_ctx, err) != 0 ||
-		    (release == NULL && cabupload_wait(r->cab, err) != 0) ||
-		    sync_due(fd, &info, offset + len) != 0) {
-			if (err->code == 0)
-				pp_error_set_errno(err, errno, "cannot write upload %s", id);
-			(void)!ftruncate(fd, (off_t)acked);
-			goto out;
-		}
-	} else {
-		/* The digests run on two threads while this one writes the chunk and waits for
-		 * the disk. */
-		chunk_hash_start(&hash, r, data, len);
-		if (write_all_at(fd, data, len, offset) != 0 ||
-		    sync_due(fd, &info, offset + len) != 0) {
-			pp_error_set_errno(err, errno, "cannot write upload %s", id);
-			(void)chunk_hash_wait(&hash);
-			(void)!ftruncate(fd, (off_t)acked);
-			goto out;
-		}
-		if (!chunk_hash_wait(&hash)) {
-			pp_error_set_openssl(err, HR_E_FAIL, "hashing upload %s failed", id);
-			(void)!ftruncate(fd, (off_t)acked);
-			goto out;
-		}
-	}
-	r->offset += len;
-	info.received = offset + len;
-	if (info.received == info.size) {
-		bool kept = r->cab != NULL; /* a cabinet's digests live on for the signature */
-
-		rc = complete_upload(r, fd, &info, &stamp, err);
-		if (!kept)
-			r = NULL; /* spent */
-		if (rc != 0) {
-			rc = -1;
-			if (err->code == UPLOAD_E_DIGEST_MISMATCH)
-				files_remove(dir, id);
-			goto out;
-		}
-	}
-	info.updated_at = (int64_t)time(NULL);
-	if (meta_write(dir, &info, &stamp, err) != 0)
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || snprintf(j->dir, sizeof(j->dir), "%s", dir) >= (int)sizeof(j->dir)) {
+		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory writing upload %s", id);
 		goto out;
-	if (r != NULL) {
-		running_put(r);
-		r = NULL;
 	}
-	*out = info;
-	rc = 0;
+	*j = (struct chunk_job){.fd = fd, .info = info, .r = r, .offset = offset, .acked = acked,
+				.data = data, .len = len, .release = release,
+				.release_ctx = release_ctx};
+	(void)snprintf(j->dir, sizeof(j->dir), "%s", dir);
+	*lent = true;
+	fd = -1;
+	r = NULL;
+	/* Not the last chunk, and lent: answered now, written meanwhile. */
+	if (release != NULL && offset + len < info.size) {
+		info.received = offset + len;
+		info.updated_at = (int64_t)time(NULL);
+		if (chunk_job_start(j)) {
+			*out = info;
+			return 0;
+		}
+	}
+	rc = chunk_write(j, &stamp, err);
+	if (rc == 0)
+		*out = j->info;
+	free(j);
+	return rc;
 out:
+	free(j);
 	running_free(r); /* digests of bytes not acknowledged */
-	(void)close(fd); /* and with it the lock */
+	if (fd >= 0)
+		(void)close(fd); /* and with it the lock */
 	return rc;
 }
 
@@ -1435,15 +1606,9 @@ int upload_cabinet_seal(const char *dir, const char *id, upload_sign_fn sign, vo
 	    upload_path(part, sizeof(part), dir, id, PART_SUFFIX, err) != 0 ||
 	    upload_path(meta, sizeof(meta), dir, id, META_SUFFIX, err) != 0)
 		return -1;
-	fd = part_open(dir, id, O_RDWR, err);
+	fd = open_locked(dir, id, &info, &data_len, err);
 	if (fd < 0)
 		return -1;
-	if (lock_file(fd, LOCK_EX) != 0) {
-		pp_error_set_errno(err, errno, "cannot lock upload %s", id);
-		goto out;
-	}
-	if (state_read(dir, id, fd, &info, &data_len, err) != 0)
-		goto out;
 	if (!info.cabinet || !info.complete) {
 		pp_error_set(err, !info.cabinet ? UPLOAD_E_CANNOT_SEAL : UPLOAD_E_INCOMPLETE,
 			     !info.cabinet ? "upload %s is not a cabinet upload"

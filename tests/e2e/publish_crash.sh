@@ -237,20 +237,27 @@ is "2: the complete upload of the killed publish is kept: 200" "$(tail -n1 <<<"$
 is "2: ... complete" "$(sed '$d' <<<"$u" | jfield complete)" true
 BODY='{"title":"Crash Tool","vendor":"Contoso","product":"Tools","version":"1.0","program":"'$payload'","content":[{"upload":"'$UP2'","name":"'$payload'"}]}'
 
-# api_round TAG MODE: POST /api/v1/updates with the kept upload and kill at MODE (written or
-# signed); sets LEFT and CODE, and LATE when the kill came after the commit.
-api_round() {
-  local tag=$1 mode=$2 n0 f end
-  snapshot
+# post_update TAG BODY: POST /api/v1/updates with BODY in the background (CURL, the answer's
+# status in $TMP/TAG.code), returning once the server logs that it publishes; sets end, the
+# deadline for what follows.
+post_update() {
+  local n0
   n0=$(publishing)
-  curl -s --max-time 120 -o "$TMP/$tag.out" -w '%{http_code}' -H "Authorization: Bearer $PD_TOKEN" \
-    -H 'Content-Type: application/json' -d "$BODY" "$H/api/v1/updates" >"$TMP/$tag.code" 2>/dev/null &
+  curl -s --max-time 120 -o "$TMP/$1.out" -w '%{http_code}' -H "Authorization: Bearer $PD_TOKEN" \
+    -H 'Content-Type: application/json' -d "$2" "$H/api/v1/updates" >"$TMP/$1.code" 2>/dev/null &
   CURL=$!
   end=$((SECONDS + 60))
   while [ $SECONDS -lt $end ] && [ "$(publishing)" -le "$n0" ]; do
     kill -0 "$CURL" 2>/dev/null || break
     sleep 0.01
   done
+}
+# api_round TAG MODE: POST /api/v1/updates with the kept upload and kill at MODE (written or
+# signed); sets LEFT and CODE, and LATE when the kill came after the commit.
+api_round() {
+  local tag=$1 mode=$2 f
+  snapshot
+  post_update "$tag" "$BODY"
   if [ "$mode" = signing ]; then
     # The signer was asked for the certificates before the CAB is begun; the next thing the
     # publisher asks of it is the signature. Stop it as soon as the CAB is begun, so that the
@@ -365,17 +372,9 @@ rm -f chunk.bin
 is "2d: its chunks are acknowledged: 200" "$last" 200
 STAMP=$(stat -c '%s %Y' "$D/uploads/$UPD.part" 2>/dev/null)
 snapshot
-n0=$(publishing)
 kill -STOP "$SIGNER"
 BODYD='{"title":"Cab Tool","vendor":"Contoso","product":"Tools","version":"1.0","program":"cab.bin","content":[{"upload":"'$UPD'"}]}'
-curl -s --max-time 120 -o "$TMP/s2d.out" -w '%{http_code}' -H "Authorization: Bearer $PD_TOKEN" \
-  -H 'Content-Type: application/json' -d "$BODYD" "$H/api/v1/updates" >"$TMP/s2d.code" 2>/dev/null &
-CURL=$!
-end=$((SECONDS + 60))
-while [ $SECONDS -lt $end ] && [ "$(publishing)" -le "$n0" ]; do
-  kill -0 "$CURL" 2>/dev/null || break
-  sleep 0.01
-done
+post_update s2d "$BODYD"
 sleep 0.3 # the publisher is at the stopped signer by now, and waits
 kill_daemon
 wait "$CURL" 2>/dev/null
