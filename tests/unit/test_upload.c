@@ -3,13 +3,20 @@
  * (match and mismatch), malformed ids (nothing outside the directory touched), expiry, and a
  * torn tail after a simulated crash (garbage past the acknowledged length, then a restart), the
  * SHA-1 and SHA-256 kept from chunk to chunk (and rebuilt after a restart), a SHA-256 declared
- * with a chunk, and a complete upload whose data changed behind the module's back. */
+ * with a chunk, and a complete upload whose data changed behind the module's back. Cabinet
+ * uploads: the data file laid out and filled as the cabinet of the file, the file copied back out
+ * of it, sealing with an in-process key (and what cannot be sealed); and the boot rule: a record
+ * written under another boot of the machine is believed only up to what was synced. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "authenticode.h"
+#include "cab.h"
+#include "cabupload.h"
 #include "hresult.h"
+#include "testcerts.h"
 #include "testutil.h"
 #include "upload.h"
 
@@ -23,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -765,6 +773,493 @@ static void test_limits(void **state)
 	assert_int_not_equal(err.code, 0);
 }
 
+/* ---- cabinet uploads (upload_create_cabinet) ---- */
+
+#define CAB_NAME "setup.exe"
+
+/* The cabinet upload u's layout, as the module makes it from its record. */
+static void cabinet_layout(const struct upload_info *u, struct cab_single *l)
+{
+	struct pp_error err;
+
+	pp_error_clear(&err);
+	assert_int_equal(cab_single_layout(u->size, u->name, (time_t)u->created_at,
+					   u->signature_length, l, &err),
+			 0);
+}
+
+/* The cabinet of src as cabupload builds it in one piece, at path. */
+static void cabinet_reference(const struct cab_single *l, const uint8_t *src, const char *path)
+{
+	struct pp_error err;
+	struct cabupload *c;
+	uint8_t d1[20], d256[32];
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	pp_error_clear(&err);
+	assert_int_equal(cabupload_write_header(l, fd, &err), 0);
+	c = cabupload_new(l, &err);
+	assert_non_null(c);
+	assert_int_equal(cabupload_append(c, fd, src, (size_t)l->size, NULL, NULL, &err), 0);
+	assert_int_equal(cabupload_complete(c, d1, d256, &err), 0);
+	cabupload_free(c);
+	assert_int_equal(close(fd), 0);
+}
+
+/* The whole content of a descriptor from offset 0 with read(2), as a consumer reads it. */
+static uint8_t *read_fd(int fd, size_t want)
+{
+	uint8_t *buf = malloc(want + 1);
+	size_t got = 0;
+	ssize_t n;
+
+	assert_non_null(buf);
+	while ((n = read(fd, buf + got, want + 1 - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(n, 0);
+	assert_int_equal(got, want);
+	return buf;
+}
+
+/* A cabinet upload in three chunks, one ending mid-block: the data file is the cabinet of the
+ * layout (header first, each chunk in place), the digests are the file's, and the file comes
+ * back out of it. */
+static void test_cabinet_append(void **state)
+{
+	struct fx *f = *state;
+	enum { SIZE = 150000, SIG = 2048 };
+	static const size_t chunks[] = {65536, 40000, SIZE - 65536 - 40000};
+	uint8_t *src = malloc(SIZE), *part_bytes, *ref_bytes, *back;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1];
+	char id[UPLOAD_ID_LEN + 1], *part, *ref;
+	struct upload_info u;
+	struct cab_single l;
+	struct pp_error err;
+	size_t plen = 0, rlen = 0;
+	uint64_t off = 0, size = 0;
+	int fd = -1;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 17);
+	sha256_hex(src, SIZE, sha);
+	sha1_hex(src, SIZE, sha1);
+	pp_error_clear(&err);
+	assert_int_equal(upload_create_cabinet(f->dir, SIZE, NULL, CAB_NAME, SIG, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_true(u.cabinet);
+	assert_int_equal(u.signature_length, SIG);
+	assert_string_equal(u.name, CAB_NAME);
+	assert_int_equal(u.received, 0);
+	cabinet_layout(&u, &l);
+	assert_int_equal(l.cb_cabinet, 94 + 5 * 8 + SIZE);
+	part = file_of(f, id, ".part");
+	assert_int_equal(file_size(part), l.data_start); /* the header is there from the start */
+
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		assert_int_equal(
+		    upload_append(f->dir, id, off, src + off, chunks[i], NULL, &u, &err), 0);
+		off += chunks[i];
+		assert_int_equal(u.received, off);
+		assert_int_equal(u.complete, off == SIZE);
+		assert_int_equal(file_size(part), cab_single_file_length(&l, off));
+	}
+	assert_int_equal(err.code, 0);
+	assert_true(u.complete);
+	assert_true(u.cabinet);
+	assert_string_equal(u.sha1, sha1);
+	assert_string_equal(u.sha256, sha);
+
+	/* The data file is the cabinet of the layout, byte for byte: the one cabupload makes of
+	 * the file in one piece, waiting for its signature. */
+	assert_int_equal(file_size(part), l.cb_cabinet);
+	ref = tu_path(f->top, "ref.cab");
+	cabinet_reference(&l, src, ref);
+	part_bytes = tu_read_file(part, &plen);
+	ref_bytes = tu_read_file(ref, &rlen);
+	assert_non_null(part_bytes);
+	assert_non_null(ref_bytes);
+	assert_int_equal(plen, l.cb_cabinet);
+	assert_int_equal(rlen, plen);
+	assert_memory_equal(part_bytes, l.header, l.data_start);
+	assert_memory_equal(part_bytes, ref_bytes, plen);
+
+	/* Read back from the record alone, it is the same. */
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_true(u.complete);
+	assert_true(u.cabinet);
+	assert_int_equal(u.signature_length, SIG);
+	assert_string_equal(u.sha1, sha1);
+	assert_string_equal(u.sha256, sha);
+
+	/* The file itself, copied out of the cabinet. */
+	assert_int_equal(upload_open_complete(f->dir, id, &fd, &size, &err), 0);
+	assert_int_equal(size, SIZE);
+	back = read_fd(fd, SIZE);
+	assert_memory_equal(back, src, SIZE);
+	free(back);
+	/* It is a copy: whatever happens to it, the upload stays as it was. */
+	(void)!pwrite(fd, "X", 1, 0);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_true(u.complete);
+	assert_int_equal(upload_open_complete(f->dir, id, &fd, &size, &err), 0);
+	back = read_fd(fd, SIZE);
+	assert_memory_equal(back, src, SIZE);
+	free(back);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(upload_remove(f->dir, id, &err), 0);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	/* An expected SHA-256 the file does not have: discarded at the last byte. */
+	assert_int_equal(upload_create_cabinet(f->dir, SIZE, EMPTY_SHA256, CAB_NAME, SIG, &u, &err),
+			 0);
+	assert_int_equal(upload_append(f->dir, u.id, 0, src, 50000, NULL, &u, &err), 0);
+	pp_error_clear(&err);
+	assert_int_equal(
+	    upload_append(f->dir, u.id, 50000, src + 50000, SIZE - 50000, NULL, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	free(part_bytes);
+	free(ref_bytes);
+	free(ref);
+	free(part);
+	free(src);
+}
+
+/* An in-process key signs what upload_cabinet_seal asks for. */
+struct key_sign {
+	const struct authenticode_signer *signer;
+	int calls;
+	size_t cut; /* bytes taken off the signature's length, to make it wrong */
+};
+
+static int key_sign(void *ctx, const uint8_t *digest, size_t digest_len, uint8_t **der,
+		    size_t *der_len, struct pp_error *err)
+{
+	struct key_sign *k = ctx;
+
+	k->calls++;
+	if (authenticode_create_signature(k->signer, digest, digest_len, der, der_len, err) != 0)
+		return -1;
+	*der_len -= k->cut;
+	return 0;
+}
+
+/* Every byte of file 0 of the cabinet at path, malloc'd. */
+struct collect {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+static int collect_sink(void *ctx, const uint8_t *buf, size_t len, struct pp_error *err)
+{
+	struct collect *c = ctx;
+
+	(void)err;
+	if (c->len + len > c->cap)
+		return -1;
+	memcpy(c->buf + c->len, buf, len);
+	c->len += len;
+	return 0;
+}
+
+/* Sealing: the Authenticode digest signed, the signature written in the room the cabinet made
+ * for it, the cabinet moved out and the upload gone; a plain upload cannot be sealed, nor a
+ * signature of another length, and either leaves the upload as it was. */
+static void test_cabinet_seal(void **state)
+{
+	struct fx *f = *state;
+	enum { SIZE = 120000 };
+	uint8_t *src = malloc(SIZE);
+	char id[UPLOAD_ID_LEN + 1], sha[UPLOAD_SHA256_HEX_LEN + 1], *dest, *dest2, *pem;
+	struct authenticode_signer signer;
+	struct authenticode_info info;
+	struct upload_sealed sealed;
+	struct key_sign ks = {0};
+	struct upload_info u, plain;
+	struct cab_single l;
+	struct pp_error err;
+	STACK_OF(X509) * chain;
+	X509 *root, *leaf;
+	EVP_PKEY *key;
+	size_t sig_len = 0;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 29);
+	sha256_hex(src, SIZE, sha);
+	tc_self_signed(f->top, "root", "PP Upload Root", 3650, TC_ADDEXT_CA);
+	tc_issue(f->top, "leaf", "PP Upload Signer", "root", TC_EXT_CODE_SIGNING);
+	pem = tu_path(f->top, "root.pem");
+	root = tc_load_cert(pem);
+	free(pem);
+	pem = tu_path(f->top, "leaf.pem");
+	leaf = tc_load_cert(pem);
+	free(pem);
+	pem = tu_path(f->top, "leaf.key");
+	key = tc_load_key(pem);
+	free(pem);
+	chain = sk_X509_new_null();
+	assert_non_null(chain);
+	assert_true(sk_X509_push(chain, root) > 0);
+	authenticode_signer_init_key(&signer, leaf, chain, key);
+	ks.signer = &signer;
+	pp_error_clear(&err);
+	assert_int_equal(authenticode_signature_length(&signer, &sig_len, &err), 0);
+	dest = tu_path(f->top, "sealed.cab");
+	dest2 = tu_path(f->top, "never.cab");
+
+	assert_int_equal(
+	    upload_create_cabinet(f->dir, SIZE, sha, CAB_NAME, (uint32_t)sig_len, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	cabinet_layout(&u, &l);
+	/* Not complete: not yet. */
+	assert_int_equal(upload_append(f->dir, id, 0, src, 70000, NULL, &u, &err), 0);
+	assert_int_equal(upload_cabinet_seal(f->dir, id, key_sign, &ks, dest, &sealed, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_INCOMPLETE);
+	assert_int_equal(ks.calls, 0);
+	pp_error_clear(&err);
+	assert_int_equal(
+	    upload_append(f->dir, id, 70000, src + 70000, SIZE - 70000, NULL, &u, &err), 0);
+	assert_true(u.complete);
+
+	/* A signature 8 bytes short of the room made for it: refused, the upload as it was. */
+	ks.cut = 8;
+	assert_int_equal(upload_cabinet_seal(f->dir, id, key_sign, &ks, dest, &sealed, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_CANNOT_SEAL);
+	assert_int_equal(ks.calls, 1);
+	assert_false(tu_exists(dest));
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+	{
+		char *part = file_of(f, id, ".part");
+
+		assert_int_equal(file_size(part), l.cb_cabinet);
+		free(part);
+	}
+
+	/* After a restart (the digests read back from the disk), sealed for real. */
+	upload_digests_release();
+	ks.cut = 0;
+	assert_int_equal(upload_cabinet_seal(f->dir, id, key_sign, &ks, dest, &sealed, &err), 0);
+	assert_int_equal(ks.calls, 2);
+	assert_int_equal(sealed.size, (uint64_t)l.cb_cabinet + sig_len);
+	assert_int_equal(file_size(dest), (off_t)sealed.size);
+	assert_int_equal(authenticode_read_cab(dest, &info, &err), 0);
+	assert_true(info.digest_matches);
+	assert_true(info.signature_valid);
+	assert_int_equal(X509_cmp(info.signer, leaf), 0);
+	assert_int_equal(info.file_size, sealed.size);
+	assert_memory_equal(info.sha1, sealed.sha1, 20);
+	assert_memory_equal(info.sha256, sealed.sha256, 32);
+	authenticode_info_release(&info);
+	/* The cabinet carries the file. */
+	{
+		struct cab_reader *r = cab_reader_open(dest, &err);
+		struct collect c = {.buf = malloc(SIZE), .cap = SIZE};
+
+		assert_non_null(r);
+		assert_non_null(c.buf);
+		assert_int_equal(cab_reader_file_count(r), 1);
+		assert_string_equal(cab_reader_file(r, 0)->name, CAB_NAME);
+		assert_int_equal(cab_reader_read_file(r, 0, collect_sink, &c, &err), 0);
+		assert_int_equal(c.len, SIZE);
+		assert_memory_equal(c.buf, src, SIZE);
+		cab_reader_free(r);
+		free(c.buf);
+	}
+	/* The upload is gone. */
+	assert_int_equal(upload_get(f->dir, id, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_NOT_FOUND);
+	assert_int_equal(tu_count_entries(f->dir), 0);
+
+	/* A plain upload is not a cabinet: refused before anything is signed, still complete. */
+	pp_error_clear(&err);
+	assert_int_equal(upload_create(f->dir, SIZE, NULL, CAB_NAME, &plain, &err), 0);
+	assert_int_equal(upload_append(f->dir, plain.id, 0, src, SIZE, NULL, &plain, &err), 0);
+	assert_true(plain.complete);
+	assert_int_equal(upload_cabinet_seal(f->dir, plain.id, key_sign, &ks, dest2, &sealed, &err),
+			 -1);
+	assert_int_equal(err.code, UPLOAD_E_CANNOT_SEAL);
+	assert_int_equal(ks.calls, 2);
+	assert_false(tu_exists(dest2));
+	pp_error_clear(&err);
+	assert_int_equal(upload_get(f->dir, plain.id, &u, &err), 0);
+	assert_true(u.complete);
+	assert_false(u.cabinet);
+	assert_string_equal(u.sha256, sha);
+	{
+		char *part = file_of(f, plain.id, ".part");
+		uint8_t *back;
+		size_t len = 0;
+
+		back = tu_read_file(part, &len);
+		assert_non_null(back);
+		assert_int_equal(len, SIZE);
+		assert_memory_equal(back, src, SIZE);
+		free(back);
+		free(part);
+	}
+
+	X509_free(leaf);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(chain, X509_free);
+	free(dest);
+	free(dest2);
+	free(src);
+}
+
+/* Rewrites the record of upload id behind the module's back: "boot" and "durable" set. */
+static void record_edit(const struct fx *f, const char *id, const char *boot, json_int_t durable)
+{
+	char *meta = file_of(f, id, ".json"), *text;
+	uint8_t *raw;
+	size_t len = 0;
+	json_t *doc;
+
+	raw = tu_read_file(meta, &len);
+	assert_non_null(raw);
+	doc = json_loadb((const char *)raw, len, 0, NULL);
+	assert_true(json_is_object(doc));
+	assert_int_equal(json_object_set_new(doc, "boot", json_string(boot)), 0);
+	assert_int_equal(json_object_set_new(doc, "durable", json_integer(durable)), 0);
+	text = json_dumps(doc, JSON_COMPACT);
+	assert_non_null(text);
+	tu_write_file(meta, text, strlen(text));
+	free(text);
+	json_decref(doc);
+	free(raw);
+	free(meta);
+}
+
+/* The record's field name, or NULL. */
+static json_t *record_field(const struct fx *f, const char *id, const char *name)
+{
+	char *meta = file_of(f, id, ".json");
+	json_t *doc, *v;
+	uint8_t *raw;
+	size_t len = 0;
+
+	raw = tu_read_file(meta, &len);
+	assert_non_null(raw);
+	doc = json_loadb((const char *)raw, len, 0, NULL);
+	assert_true(json_is_object(doc));
+	v = json_object_get(doc, name);
+	if (v != NULL)
+		json_incref(v);
+	json_decref(doc);
+	free(raw);
+	free(meta);
+	return v;
+}
+
+/* A record written under another boot of the machine is believed only up to "durable" (what
+ * was synced); under this boot, up to "received". */
+static void test_boot_rule(void **state)
+{
+	struct fx *f = *state;
+	enum { SIZE = 10000, CHUNK = 3000 };
+	static const char other[] = "00000000-1111-4222-8333-444444444444";
+	uint8_t src[SIZE];
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], id[UPLOAD_ID_LEN + 1], boot[64] = "";
+	struct upload_info u;
+	struct pp_error err;
+	json_t *v;
+	FILE *bf;
+
+	bf = fopen("/proc/sys/kernel/random/boot_id", "r");
+	assert_non_null(bf);
+	assert_non_null(fgets(boot, sizeof(boot), bf));
+	(void)fclose(bf);
+	boot[strcspn(boot, "\n")] = '\0';
+	assert_int_equal(strlen(boot), 36);
+	tu_fill(src, sizeof(src), 37);
+	sha256_hex(src, sizeof(src), sha);
+	pp_error_clear(&err);
+
+	assert_int_equal(upload_create(f->dir, SIZE, NULL, NULL, &u, &err), 0);
+	memcpy(id, u.id, sizeof(id));
+	assert_int_equal(upload_append(f->dir, id, 0, src, CHUNK, NULL, &u, &err), 0);
+	assert_int_equal(u.received, CHUNK);
+	assert_int_equal(u.durable, 0); /* written, not synced: far from the sync step */
+	/* The record names this boot, and what was synced. */
+	v = record_field(f, id, "boot");
+	assert_true(json_is_string(v));
+	assert_string_equal(json_string_value(v), boot);
+	json_decref(v);
+	v = record_field(f, id, "durable");
+	assert_true(json_is_integer(v));
+	assert_int_equal(json_integer_value(v), 0);
+	json_decref(v);
+
+	/* Another boot: nothing was synced, so nothing is believed. */
+	record_edit(f, id, other, 0);
+	memset(&u, 0, sizeof(u));
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 0);
+	assert_false(u.complete);
+	/* This boot: the chunk is there. */
+	record_edit(f, id, boot, 0);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, CHUNK);
+	assert_false(u.complete);
+	/* Another boot with some synced: that much. */
+	record_edit(f, id, other, 1000);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_int_equal(u.received, 1000);
+	/* ... and the upload goes on from there, the bytes past it cut away and hashed no more. */
+	assert_int_equal(upload_append(f->dir, id, CHUNK, src + CHUNK, 10, NULL, &u, &err), -1);
+	assert_int_equal(err.code, UPLOAD_E_OFFSET_MISMATCH);
+	pp_error_clear(&err);
+	assert_int_equal(upload_append(f->dir, id, 1000, src + 1000, SIZE - 1000, sha, &u, &err),
+			 0);
+	assert_true(u.complete);
+	assert_int_equal(u.durable, SIZE);
+	assert_string_equal(u.sha256, sha);
+
+	/* A complete upload was synced whole: another boot believes all of it. */
+	record_edit(f, id, other, SIZE);
+	assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+	assert_true(u.complete);
+	assert_int_equal(u.received, SIZE);
+
+	/* A cabinet upload under another boot: back to nothing, and sent again it completes. */
+	{
+		enum { CSIZE = 70000 };
+		uint8_t *csrc = malloc(CSIZE), *back;
+		char csha[UPLOAD_SHA256_HEX_LEN + 1];
+		uint64_t size = 0;
+		int fd = -1;
+
+		assert_non_null(csrc);
+		tu_fill(csrc, CSIZE, 38);
+		sha256_hex(csrc, CSIZE, csha);
+		assert_int_equal(
+		    upload_create_cabinet(f->dir, CSIZE, NULL, CAB_NAME, 1024, &u, &err), 0);
+		memcpy(id, u.id, sizeof(id));
+		assert_int_equal(upload_append(f->dir, id, 0, csrc, 40000, NULL, &u, &err), 0);
+		assert_int_equal(u.durable, 0);
+		record_edit(f, id, other, 0);
+		assert_int_equal(upload_get(f->dir, id, &u, &err), 0);
+		assert_int_equal(u.received, 0);
+		assert_false(u.complete);
+		assert_int_equal(upload_append(f->dir, id, 0, csrc, CSIZE, NULL, &u, &err), 0);
+		assert_true(u.complete);
+		assert_string_equal(u.sha256, csha);
+		assert_int_equal(upload_open_complete(f->dir, id, &fd, &size, &err), 0);
+		assert_int_equal(size, CSIZE);
+		back = read_fd(fd, CSIZE);
+		assert_memory_equal(back, csrc, CSIZE);
+		assert_int_equal(close(fd), 0);
+		free(back);
+		free(csrc);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -782,6 +1277,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_running_digests, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_declared_on_chunk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changed_after_complete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cabinet_append, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_cabinet_seal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_boot_rule, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
