@@ -1432,7 +1432,22 @@ static int cabinet_copy_out(const char *dir, const struct upload_info *info, int
 		off += n;
 	}
 	free(buf);
-	return out;
+	/* Read-only for the consumer, as a plain upload's descriptor is. */
+	{
+		char self[64];
+		int ro;
+
+		(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", out);
+		ro = open(self, O_RDONLY | O_CLOEXEC);
+		if (ro < 0) {
+			pp_error_set_errno(err, errno, "cannot reopen the copy of upload %s",
+					   info->id);
+			(void)close(out);
+			return -1;
+		}
+		(void)close(out);
+		return ro;
+	}
 fail:
 	free(buf);
 	if (out >= 0)
