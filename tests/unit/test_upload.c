@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1260,6 +1262,105 @@ static void test_boot_rule(void **state)
 	}
 }
 
+/* A chunk lent to the upload is answered before it is written; it is written, in order, by a
+ * thread of its own holding the upload's lock, which the next chunk waits for. A write that
+ * fails there (here: past RLIMIT_FSIZE) leaves the upload at the bytes before it and is
+ * reported to the next chunk of that upload, once. */
+static int released;
+
+static void count_release(void *ctx)
+{
+	free(ctx);
+	released++;
+}
+
+static void test_lent_background(void **state)
+{
+	struct fx *f = *state;
+	enum { CHUNK = 300000, SIZE = 3 * CHUNK };
+	uint8_t *src = malloc(SIZE);
+	char sha[UPLOAD_SHA256_HEX_LEN + 1];
+	struct upload_info u, g;
+	struct pp_error err;
+	struct rlimit old, small;
+	void (*old_sigxfsz)(int);
+	uint8_t *copy;
+	size_t got = 0;
+	char *part;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 41);
+	sha256_hex(src, SIZE, sha);
+	pp_error_clear(&err);
+	released = 0;
+	assert_int_equal(upload_create(f->dir, SIZE, sha, "big.bin", &u, &err), 0);
+	/* Chunk 1 is answered at once with the bytes it will make; chunk 2 waits for it. */
+	copy = malloc(CHUNK);
+	memcpy(copy, src, CHUNK);
+	assert_int_equal(
+	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &u, &err),
+	    0);
+	assert_int_equal(u.received, CHUNK);
+	assert_false(u.complete);
+	copy = malloc(CHUNK);
+	memcpy(copy, src + CHUNK, CHUNK);
+	assert_int_equal(upload_append_lent(f->dir, u.id, CHUNK, copy, CHUNK, NULL, count_release,
+					    copy, &u, &err),
+			 0);
+	/* The last chunk is written before the answer, and with it everything before. */
+	copy = malloc(CHUNK);
+	memcpy(copy, src + 2 * CHUNK, CHUNK);
+	assert_int_equal(upload_append_lent(f->dir, u.id, 2 * CHUNK, copy, CHUNK, NULL,
+					    count_release, copy, &u, &err),
+			 0);
+	assert_true(u.complete);
+	assert_string_equal(u.sha256, sha);
+	assert_int_equal(released, 3);
+	part = file_of(f, u.id, ".part");
+	free(tu_read_file(part, &got));
+	assert_int_equal(got, SIZE);
+	free(part);
+
+	/* A write that fails in the background: the next chunk hears of it. */
+	assert_int_equal(upload_create(f->dir, SIZE, NULL, "big.bin", &u, &err), 0);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small = old;
+	small.rlim_cur = CHUNK / 2;
+	old_sigxfsz = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	copy = malloc(CHUNK);
+	memcpy(copy, src, CHUNK);
+	assert_int_equal(
+	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &g, &err),
+	    0);
+	assert_int_equal(g.received, CHUNK);
+	copy = malloc(CHUNK);
+	memcpy(copy, src + CHUNK, CHUNK);
+	assert_int_equal(upload_append_lent(f->dir, u.id, CHUNK, copy, CHUNK, NULL, count_release,
+					    copy, &g, &err),
+			 -1);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, old_sigxfsz);
+	assert_int_equal(err.code, HR_E_FAIL);
+	assert_non_null(strstr(err.message, "the chunk before could not be written ("));
+	assert_non_null(strstr(err.message, "); send from offset 0"));
+	assert_int_equal(g.received, 0);
+	assert_int_equal(released, 5);
+	/* Told once: sending from 0 again works. */
+	pp_error_clear(&err);
+	copy = malloc(CHUNK);
+	memcpy(copy, src, CHUNK);
+	assert_int_equal(
+	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &g, &err),
+	    0);
+	assert_int_equal(upload_append(f->dir, u.id, CHUNK, src + CHUNK, 2 * CHUNK, NULL, &g, &err),
+			 0);
+	assert_true(g.complete);
+	assert_string_equal(g.sha256, sha);
+	assert_int_equal(released, 6);
+	free(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1280,6 +1381,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cabinet_append, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cabinet_seal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_boot_rule, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lent_background, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
