@@ -35,9 +35,6 @@
 #define PART_SUFFIX	   ".part"
 #define TEMP_HEX	   16 /* atomicfile's ".<name>.<16 hex>" temporary names */
 #define BOOT_ID_LEN	   36 /* /proc/sys/kernel/random/boot_id, a UUID */
-/* Bytes an upload may run ahead of its last fdatasync: what a client sends again after the
- * machine went down. */
-#define UPLOAD_SYNC_STEP (256ull << 20)
 
 static const char hexdigits[] = "0123456789abcdef";
 
@@ -1166,7 +1163,7 @@ static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_
 	}
 	rc = 0;
 out:
-	running_free(r); /* digests of bytes not acknowledged */
+	running_free(r);    /* digests of bytes not acknowledged */
 	(void)close(j->fd); /* and with it the lock */
 	if (j->release != NULL)
 		j->release(j->release_ctx);
@@ -1287,15 +1284,21 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 	if (r == NULL && (r = info.cabinet ? running_cabinet(&info, fd, info.received, err)
 					   : running_rebuild(fd, info.received, id, err)) == NULL)
 		goto out;
-	j = calloc(1, sizeof(*j));
-	if (j == NULL || snprintf(j->dir, sizeof(j->dir), "%s", dir) >= (int)sizeof(j->dir)) {
+	j = strlen(dir) < sizeof(j->dir) ? calloc(1, sizeof(*j)) : NULL;
+	if (j == NULL) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory writing upload %s", id);
 		goto out;
 	}
-	*j = (struct chunk_job){.fd = fd, .info = info, .r = r, .offset = offset, .acked = acked,
-				.data = data, .len = len, .release = release,
+	*j = (struct chunk_job){.fd = fd,
+				.info = info,
+				.r = r,
+				.offset = offset,
+				.acked = acked,
+				.data = data,
+				.len = len,
+				.release = release,
 				.release_ctx = release_ctx};
-	(void)snprintf(j->dir, sizeof(j->dir), "%s", dir);
+	memcpy(j->dir, dir, strlen(dir) + 1);
 	*lent = true;
 	fd = -1;
 	r = NULL;

@@ -6,9 +6,12 @@
  *              declared size, expected SHA-256, file name, bytes acknowledged, times
  *   <id>.part  the data received so far
  * <id> is 32 lower-case hex digits from getrandom. Chunks are appended in order only: a chunk's
- * offset must equal the bytes acknowledged so far. A chunk is written and fdatasync'ed before its
- * record says so, so after a crash the record is the truth and a longer data file (a torn,
- * unacknowledged tail) is cut back to it. Each chunk is hashed (SHA-1 and SHA-256) as it is
+ * offset must equal the bytes acknowledged so far. A chunk is written (its writeback started)
+ * before its record says so, and the data file is synced when the upload completes and every
+ * UPLOAD_SYNC_STEP bytes; the record names the boot of the machine it was written under and how
+ * far the data was synced, so after a crash of the process the record is the truth, after one of
+ * the machine only what was synced is believed, and a longer data file (a torn, unacknowledged
+ * tail) is cut back to it. Each chunk is hashed (SHA-1 and SHA-256) as it is
  * written, so when the last byte arrives both digests are ready without reading the file again;
  * an expected SHA-256 (declared at creation or with a chunk) that does not match discards the
  * upload. The record of a complete upload stamps its data file (inode, mtime, ctime), and a data
@@ -35,6 +38,9 @@
 #define UPLOAD_CHUNK_SIZE      (8u << 20)	    /* the chunk size clients are told to use */
 #define UPLOAD_COUNT_MAX       256		    /* uploads at once in one directory */
 #define UPLOAD_MAX_AGE_DEFAULT ((int64_t)24 * 3600) /* seconds untouched before expiry */
+/* Bytes an upload may run ahead of its last fdatasync: at most what a client sends again after
+ * the machine went down. */
+#define UPLOAD_SYNC_STEP (256ull << 20)
 
 /* The codes callers tell apart (the API answers each with its own status). */
 #define UPLOAD_E_BAD_ID		 HR_ERROR_INVALID_NAME	      /* not 32 lower-case hex digits */
@@ -122,15 +128,16 @@ int upload_cabinet_seal(const char *dir, const char *id, upload_sign_fn sign, vo
 
 /* Appends len bytes at offset, which must equal the bytes received (else
  * UPLOAD_E_OFFSET_MISMATCH, "upload <id> has N bytes; send from offset N"), and must not go past
- * the declared size (UPLOAD_E_TOO_LARGE). The data is on disk (fdatasync) and the record
- * replaced before it returns 0 with *out updated. sha256_hex (may be NULL) declares the expected
- * SHA-256 of the whole file now, for a client that hashes while it sends (HR_E_INVALIDARG when it
- * differs from one declared before). The chunk is hashed (SHA-1 and SHA-256, on two threads
- * while it is written) into digests kept in memory from chunk to chunk, rebuilt from the
- * acknowledged bytes when they are missing (a restart); with the last byte they are final: a
- * mismatch with the expected SHA-256 removes the upload and fails with UPLOAD_E_DIGEST_MISMATCH,
- * else both are recorded. A torn tail left by a crash is truncated away first. *out is filled
- * on an offset mismatch too (the current state), and untouched after any other failure. */
+ * the declared size (UPLOAD_E_TOO_LARGE). The data is written and the record replaced before it
+ * returns 0 with *out updated (synced to disk too when the upload is complete). sha256_hex (may be
+ * NULL) declares the expected SHA-256 of the whole file now, for a client that hashes while it
+ * sends (HR_E_INVALIDARG when it differs from one declared before). The chunk is hashed (SHA-1 and
+ * SHA-256, on two threads while it is written) into digests kept in memory from chunk to chunk,
+ * rebuilt from the acknowledged bytes when they are missing (a restart); with the last byte they
+ * are final: a mismatch with the expected SHA-256 removes the upload and fails with
+ * UPLOAD_E_DIGEST_MISMATCH, else both are recorded. A torn tail left by a crash is truncated away
+ * first. *out is filled on an offset mismatch too (the current state), and untouched after any
+ * other failure. */
 int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
 		  const char *sha256_hex, struct upload_info *out,
 		  struct pp_error *err) PP_WARN_UNUSED;
