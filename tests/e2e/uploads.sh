@@ -117,6 +117,12 @@ is "the chunk sent again from the reported offset: 200" "$(status "$r")" 200
 is "two chunks acknowledged" "$(jfield received "$(body "$r")")" $((2 * CHUNK))
 
 # ---- a crash: kill -9, a torn tail on disk, restart ----
+# A chunk that is not the last is answered once received and written behind the answer; a PUT
+# of no bytes waits for that write (it takes the upload's lock) and answers what is recorded.
+r=$(api -X PUT "${O[@]}" --data-binary @/dev/null "$H/api/v1/uploads/$ID?offset=$((2 * CHUNK))")
+is "an empty PUT after the chunk: 200" "$(status "$r")" 200
+is "it answers once the chunk before is written and recorded" \
+  "$(jfield received "$(body "$r")")" $((2 * CHUNK))
 pd_kill main
 head -c 123457 /dev/urandom >>"$D/uploads/$ID.part"
 pd_start main "$D" --sync-interval 0
