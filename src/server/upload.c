@@ -1099,8 +1099,8 @@ static bool background_failure_take(const char *id, char *message, size_t size)
 	return found;
 }
 
-/* Writes and hashes the chunk of j, then records it; j->info is updated. r and fd are spent,
- * and the lent data given back (at once, or once hashed). */
+/* Writes and hashes the chunk of j, then records it; j->info is updated and j->r spent. The
+ * caller then gives the data and the lock back (chunk_finish). */
 static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_error *err)
 {
 	struct upload_info *info = &j->info;
@@ -1163,11 +1163,17 @@ static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_
 	}
 	rc = 0;
 out:
-	running_free(r);    /* digests of bytes not acknowledged */
-	(void)close(j->fd); /* and with it the lock */
+	running_free(r); /* digests of bytes not acknowledged */
+	return rc;
+}
+
+/* After chunk_write: the data goes back, then the lock, so that the next append finds this one
+ * over, a failure included (the caller records it before). */
+static void chunk_finish(struct chunk_job *j)
+{
 	if (j->release != NULL)
 		j->release(j->release_ctx);
-	return rc;
+	(void)close(j->fd); /* and with it the lock */
 }
 
 static void *chunk_job_run(void *arg)
@@ -1179,6 +1185,7 @@ static void *chunk_job_run(void *arg)
 	pp_error_clear(&err);
 	if (chunk_write(j, &stamp, &err) != 0)
 		background_failed(j->info.id, &err);
+	chunk_finish(j);
 	free(j);
 	(void)pthread_mutex_lock(&background_lock);
 	background_count--;
@@ -1312,6 +1319,7 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 		}
 	}
 	rc = chunk_write(j, &stamp, err);
+	chunk_finish(j);
 	if (rc == 0)
 		*out = j->info;
 	free(j);
