@@ -236,7 +236,8 @@ uint32_t cab_checksum(const uint8_t *data, size_t len, uint32_t seed)
 
 	/* XOR is order-free: two little-endian words at a time, folded at the end. */
 	for (i = 0; i < pairs; i++)
-		wide ^= (uint64_t)le32_get(data + 8 * i) | (uint64_t)le32_get(data + 8 * i + 4) << 32;
+		wide ^= (uint64_t)le32_get(data + 8 * i) | (uint64_t)le32_get(data + 8 * i + 4)
+							       << 32;
 	c ^= (uint32_t)wide ^ (uint32_t)(wide >> 32);
 	data += 8 * pairs;
 	words = (len & 7u) / 4;
