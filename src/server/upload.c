@@ -984,8 +984,16 @@ static int create(const char *dir, uint64_t size, const char *sha256_hex, const 
 	}
 	if (size == 0) {
 		struct running *r = running_new(info.id, err);
+		bool kept;
+		int done;
 
-		if (r == NULL || complete_upload(r, fd, &info, &stamp, err) != 0)
+		if (r == NULL)
+			goto out;
+		kept = r->cab != NULL; /* never for a plain upload: complete_upload frees r */
+		done = complete_upload(r, fd, &info, &stamp, err);
+		if (kept)
+			running_free(r);
+		if (done != 0)
 			goto out;
 	}
 	if (meta_write(dir, &info, &stamp, err) != 0)
@@ -1307,8 +1315,6 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 				.release_ctx = release_ctx};
 	memcpy(j->dir, dir, strlen(dir) + 1);
 	*lent = true;
-	fd = -1;
-	r = NULL;
 	/* Not the last chunk, and lent: answered now, written meanwhile. */
 	if (release != NULL && offset + len < info.size) {
 		info.received = offset + len;
