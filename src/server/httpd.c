@@ -20,6 +20,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -910,18 +911,69 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
 /* ---- connections ---- */
 
-/* How much a connection reads from its socket in one go. libevent's default (16 KiB) makes an
- * 8 MiB upload chunk some 500 reads, each with its own poll and FIONREAD; what is there is read
- * in one up to this size. Reads never take more than the socket holds. */
-#define READ_MAX (1024 * 1024)
+/* How much a plain connection reads from its socket in one go. libevent 2.1 reads at most 4 KiB
+ * a time (EVBUFFER_MAX_READ; evbuffer_set_max_read came with 2.2), each read with its own poll,
+ * FIONREAD and pass through evhttp's read callback: an 8 MiB upload chunk took some 2,000 of
+ * them. So whenever libevent has added to a connection's input, read_more reads what else the
+ * socket holds straight into the same buffer, up to this much. */
+#define READ_MAX      (1024 * 1024)
+#define READ_MORE_MAX (8 * READ_MAX) /* in one callback, for fairness between connections */
+
+/* An input buffer callback (evbuffer_add_cb): runs inside libevent's own read, while the buffer
+ * takes data, so what it adds is there for evhttp's read callback that follows. Never reads
+ * ahead of libevent otherwise: a buffer that takes no data (frozen, full, no socket yet) is left
+ * to libevent, and an end of file or an error is left for libevent's next read to find. */
+static void read_more(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+	static _Thread_local bool reading;
+	struct bufferevent *bev = arg;
+	evutil_socket_t fd;
+	size_t total = 0;
+
+	if (info->n_added == 0 || reading || (bufferevent_get_enabled(bev) & EV_READ) == 0 ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return;
+	reading = true;
+	while (total < READ_MORE_MAX) {
+		struct evbuffer_iovec vec[2];
+		struct iovec iov[2];
+		int n = evbuffer_reserve_space(in, READ_MAX, vec, 2);
+		ssize_t got;
+		bool full;
+		int used;
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+			iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+		got = readv(fd, iov, n);
+		if (got <= 0) {
+			(void)evbuffer_commit_space(in, vec, 0);
+			break;
+		}
+		total += (size_t)got;
+		full = (size_t)got == iov[0].iov_len + (n > 1 ? iov[1].iov_len : 0);
+		used = 0;
+		while (got > 0) {
+			if ((size_t)got < vec[used].iov_len)
+				vec[used].iov_len = (size_t)got;
+			got -= (ssize_t)vec[used++].iov_len;
+		}
+		if (evbuffer_commit_space(in, vec, used) != 0 || !full)
+			break; /* the socket is empty for now */
+	}
+	reading = false;
+}
 
 static struct bufferevent *plain_bevcb(struct event_base *base, void *arg)
 {
 	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
 
 	(void)arg;
-	if (bev != NULL)
-		(void)bufferevent_set_max_single_read(bev, READ_MAX);
+	if (bev != NULL && evbuffer_add_cb(bufferevent_get_input(bev), read_more, bev) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
 	return bev;
 }
 
