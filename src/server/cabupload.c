@@ -51,10 +51,12 @@ struct cabupload {
 	struct cab_single layout;
 	uint64_t received;
 	EVP_MD_CTX *md[DIGESTS];
-	/* The last append's digests, still running on their threads, and what they read. */
+	/* The last append's digests, still running on their threads, and what they read; the next
+	 * append builds and writes its piece in the other slot meanwhile. */
 	bool in_flight, failed;
 	struct hash_job jobs[DIGESTS];
-	struct piece pending;
+	struct piece pieces[2];
+	unsigned flight; /* the slot of the piece in flight */
 	cabupload_release_fn release;
 	void *release_ctx;
 	/* The bytes of the block that is not whole yet (received % CAB_BLOCK_MAX of them). */
@@ -235,7 +237,7 @@ static bool settle(struct cabupload *c)
 	if (c->in_flight) {
 		c->failed = !hash_jobs_wait(c->jobs, DIGESTS) || c->failed;
 		c->in_flight = false;
-		piece_free(&c->pending);
+		piece_free(&c->pieces[c->flight]);
 		if (c->release != NULL)
 			c->release(c->release_ctx);
 		c->release = NULL;
@@ -318,17 +320,24 @@ static int piece_build(struct cabupload *c, const uint8_t *data, size_t len, str
 }
 
 /* Appends and starts the digests; fd < 0 hashes only (a rebuild from bytes already in place).
- * data must stay readable until release(release_ctx) (may be NULL) is called. */
+ * data must stay readable until release(release_ctx) (may be NULL) is called. The piece is
+ * written while the digests of the last one still run (they read neither the piece nor what
+ * building it changes: the open block's bytes are copied out for the piece that completes it);
+ * the digests are fed in order, so this piece's start once the last one's are done. */
 static int append(struct cabupload *c, int fd, const void *data, size_t len,
 		  cabupload_release_fn release, void *release_ctx, struct pp_error *err)
 {
 	const struct cab_single *l = &c->layout;
-	struct piece *p = &c->pending;
+	unsigned slot = c->in_flight ? c->flight ^ 1u : c->flight;
+	struct piece *p = &c->pieces[slot];
 
-	/* The digests are fed in order: the last piece's first. */
-	if (cabupload_wait(c, err) != 0)
+	if (c->failed) {
+		pp_error_set(err, HR_E_FAIL, "hashing the cabinet upload failed");
 		goto fail;
+	}
 	if (len == 0) {
+		if (cabupload_wait(c, err) != 0)
+			goto fail;
 		if (release != NULL)
 			release(release_ctx);
 		return 0;
@@ -338,35 +347,37 @@ static int append(struct cabupload *c, int fd, const void *data, size_t len,
 			     len);
 		goto fail;
 	}
-	if (piece_build(c, data, len, p, err) != 0) {
-		piece_free(p);
-		goto fail;
-	}
-	p->raw = (struct iovec){(void *)data, len};
-	memset(c->jobs, 0, sizeof(c->jobs));
-	c->jobs[FILE_SHA1] = (struct hash_job){.ctx = c->md[FILE_SHA1], .iov = &p->raw, .n = 1};
-	c->jobs[FILE_SHA256] = (struct hash_job){.ctx = c->md[FILE_SHA256], .iov = &p->raw, .n = 1};
-	for (int i = CAB_AUTHENTICODE; i < DIGESTS; i++)
-		c->jobs[i] = (struct hash_job){.ctx = c->md[i], .iov = p->cab_iov, .n = p->cab_n};
-	/* The hash threads read what this one writes; neither changes it. */
-	hash_jobs_start(c->jobs, DIGESTS, len);
-	c->in_flight = true;
-	c->release = release;
-	c->release_ctx = release_ctx;
+	if (piece_build(c, data, len, p, err) != 0)
+		goto fail_piece;
 	if (fd >= 0 &&
 	    ((p->completes_partial &&
 	      pwrite_all(fd, p->first_header, CFDATA_HEADER,
 			 cab_single_block_offset(l, c->received / CAB_BLOCK_MAX)) != 0) ||
 	     pwritev_all(fd, p->write_iov, p->write_n, p->write_off) != 0)) {
 		pp_error_set_errno(err, errno, "cannot write the cabinet upload");
-		c->failed = true;
-		(void)settle(c);
-		return -1;
+		goto fail_piece;
 	}
+	if (cabupload_wait(c, err) != 0)
+		goto fail_piece;
+	p->raw = (struct iovec){(void *)data, len};
+	memset(c->jobs, 0, sizeof(c->jobs));
+	c->jobs[FILE_SHA1] = (struct hash_job){.ctx = c->md[FILE_SHA1], .iov = &p->raw, .n = 1};
+	c->jobs[FILE_SHA256] = (struct hash_job){.ctx = c->md[FILE_SHA256], .iov = &p->raw, .n = 1};
+	for (int i = CAB_AUTHENTICODE; i < DIGESTS; i++)
+		c->jobs[i] = (struct hash_job){.ctx = c->md[i], .iov = p->cab_iov, .n = p->cab_n};
+	/* The hash threads only read the piece. */
+	hash_jobs_start(c->jobs, DIGESTS, len);
+	c->in_flight = true;
+	c->flight = slot;
+	c->release = release;
+	c->release_ctx = release_ctx;
 	c->received += len;
 	return 0;
+fail_piece:
+	piece_free(p);
 fail:
 	c->failed = true;
+	(void)settle(c);
 	if (release != NULL)
 		release(release_ctx);
 	return -1;
