@@ -916,13 +916,16 @@ static void on_request(struct evhttp_request *ev, void *arg)
  * FIONREAD and pass through evhttp's read callback: an 8 MiB upload chunk took some 2,000 of
  * them. So whenever libevent has added to a connection's input, read_more reads what else the
  * socket holds straight into the same buffer, up to this much. */
+#define LIBEVENT_READ 4096 /* EVBUFFER_MAX_READ: a read that took less emptied the socket */
 #define READ_MAX      (1024 * 1024)
 #define READ_MORE_MAX (8 * READ_MAX) /* in one callback, for fairness between connections */
 
 /* An input buffer callback (evbuffer_add_cb): runs inside libevent's own read, while the buffer
  * takes data, so what it adds is there for evhttp's read callback that follows. Never reads
  * ahead of libevent otherwise: a buffer that takes no data (frozen, full, no socket yet) is left
- * to libevent, and an end of file or an error is left for libevent's next read to find. */
+ * to libevent, and an end of file or an error is left for libevent's next read to find. A read
+ * of libevent's that took less than its 4 KiB emptied the socket: small requests cost no extra
+ * system call. */
 static void read_more(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
 {
 	static _Thread_local bool reading;
@@ -930,8 +933,8 @@ static void read_more(struct evbuffer *in, const struct evbuffer_cb_info *info, 
 	evutil_socket_t fd;
 	size_t total = 0;
 
-	if (info->n_added == 0 || reading || (bufferevent_get_enabled(bev) & EV_READ) == 0 ||
-	    (fd = bufferevent_getfd(bev)) < 0)
+	if (info->n_added < LIBEVENT_READ || reading ||
+	    (bufferevent_get_enabled(bev) & EV_READ) == 0 || (fd = bufferevent_getfd(bev)) < 0)
 		return;
 	reading = true;
 	while (total < READ_MORE_MAX) {
