@@ -270,6 +270,35 @@ static void test_checksum_vectors(void **state)
 			 0x6C696502u);
 }
 
+/* The checksum of formats.md 2.2 word by word, as the format states it: what cab_checksum's
+ * lanes must equal for every length and alignment. */
+static uint32_t checksum_by_words(const uint8_t *d, size_t len, uint32_t seed)
+{
+	uint32_t c = seed, tail = 0;
+	size_t i;
+
+	for (i = 0; i + 4 <= len; i += 4)
+		c ^= (uint32_t)d[i] | (uint32_t)d[i + 1] << 8 | (uint32_t)d[i + 2] << 16 |
+		     (uint32_t)d[i + 3] << 24;
+	for (; i < len; i++)
+		tail = tail << 8 | d[i];
+	return c ^ tail;
+}
+
+static void test_checksum_lengths(void **state)
+{
+	uint8_t buf[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 151 + 7);
+	for (size_t start = 0; start < 8; start++)
+		for (size_t len = 0; start + len <= sizeof(buf); len++)
+			if (cab_checksum(buf + start, len, 0x9E3779B9u) !=
+			    checksum_by_words(buf + start, len, 0x9E3779B9u))
+				fail_msg("checksum of %zu bytes at offset %zu", len, start);
+}
+
 /* ---- round trips ---- */
 
 static void roundtrip(void **state, enum cab_compression compression)
@@ -1386,6 +1415,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_checksum_vectors),
+	    cmocka_unit_test(test_checksum_lengths),
 	    cmocka_unit_test(test_safe_relative_path),
 	    cmocka_unit_test(test_writer_bad_options),
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
