@@ -43,8 +43,11 @@ struct piece {
 	uint8_t (*headers)[CFDATA_HEADER];
 	uint8_t first_header[CFDATA_HEADER]; /* of the block the piece completes, written apart */
 	bool completes_partial;
-	uint8_t *joined;  /* that block whole, for the cabinet's digests */
-	struct iovec raw; /* the piece as given, for the file's digests */
+	uint8_t *joined;	 /* that block whole, for the cabinet's digests */
+	uint8_t *bounce;	 /* blocks that lay across the caller's pieces, made whole */
+	const struct iovec *raw; /* the bytes as given, for the file's digests */
+	size_t raw_n;
+	struct iovec one; /* raw, for bytes given in one range */
 };
 
 struct cabupload {
@@ -228,6 +231,7 @@ static void piece_free(struct piece *p)
 	free(p->cab_iov);
 	free(p->headers);
 	free(p->joined);
+	free(p->bounce);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -254,22 +258,78 @@ int cabupload_wait(struct cabupload *c, struct pp_error *err)
 	return 0;
 }
 
-static int piece_build(struct cabupload *c, const uint8_t *data, size_t len, struct piece *p,
-		       struct pp_error *err)
+/* Where piece_build is in the caller's pieces. */
+struct cursor {
+	const struct iovec *iov;
+	size_t n, at; /* the piece, the offset in it */
+};
+
+/* The next len bytes as one range: in place when one piece holds them, else gathered into
+ * spare (CAB_BLOCK_MAX bytes at least, len <= CAB_BLOCK_MAX), *used set then. */
+static const uint8_t *cursor_take(struct cursor *cur, size_t len, uint8_t *spare, bool *used)
+{
+	size_t done = 0;
+
+	while (cur->n > 0 && cur->at == cur->iov->iov_len) {
+		cur->iov++;
+		cur->n--;
+		cur->at = 0;
+	}
+	*used = false;
+	if (cur->iov->iov_len - cur->at >= len) {
+		const uint8_t *p = (const uint8_t *)cur->iov->iov_base + cur->at;
+
+		cur->at += len;
+		return p;
+	}
+	*used = true;
+	while (done < len) {
+		size_t take = cur->iov->iov_len - cur->at;
+
+		if (take > len - done)
+			take = len - done;
+		if (take == 0 && cur->n <= 1)
+			break; /* not reached: the pieces hold the bytes they were counted for */
+		memcpy(spare + done, (const uint8_t *)cur->iov->iov_base + cur->at, take);
+		done += take;
+		cur->at += take;
+		if (cur->at == cur->iov->iov_len && cur->n > 1) {
+			cur->iov++;
+			cur->n--;
+			cur->at = 0;
+		}
+	}
+	return spare;
+}
+
+static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, size_t len,
+		       struct piece *p, struct pp_error *err)
 {
 	const struct cab_single *l = &c->layout;
 	uint64_t pos = c->received, end = c->received + len;
 	uint64_t first = pos / CAB_BLOCK_MAX, last = (end - 1) / CAB_BLOCK_MAX;
 	size_t blocks = (size_t)(last - first + 1), have = (size_t)(pos % CAB_BLOCK_MAX), h = 0;
+	/* A range crosses from one piece to the next at most once per boundary. */
+	size_t spares = n - 1 < blocks ? n - 1 : blocks, spare = 0;
+	struct cursor cur = {iov, n, 0};
 
 	memset(p, 0, sizeof(*p));
 	p->write_iov = calloc(2 * blocks, sizeof(*p->write_iov));
 	p->cab_iov = calloc(2 * blocks, sizeof(*p->cab_iov));
 	p->headers = calloc(blocks, sizeof(*p->headers));
-	if (p->write_iov == NULL || p->cab_iov == NULL || p->headers == NULL) {
+	p->bounce = spares > 0 ? malloc(spares * CAB_BLOCK_MAX) : NULL;
+	if (p->write_iov == NULL || p->cab_iov == NULL || p->headers == NULL ||
+	    (spares > 0 && p->bounce == NULL)) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory writing a cabinet upload");
 		return -1;
 	}
+	if (n == 1) {
+		p->one = iov[0]; /* the caller's list may be gone before the digests are done */
+		iov = &p->one;
+	}
+	p->raw = iov;
+	p->raw_n = n;
+	cur.iov = iov;
 	p->write_off = have > 0 ? cab_single_block_offset(l, first) + CFDATA_HEADER + have
 				: cab_single_block_offset(l, first);
 	for (uint64_t b = first; b <= last; b++) {
@@ -278,9 +338,12 @@ static int piece_build(struct cabupload *c, const uint8_t *data, size_t len, str
 		size_t from = b == first ? have : 0; /* bytes of this block from earlier appends */
 		size_t take =
 		    (size_t)((end < bstart + blen ? end : bstart + blen) - (bstart + from));
-		const uint8_t *src = data + (bstart + from - pos);
-		bool whole = from + take == blen;
+		bool whole = from + take == blen, gathered;
+		const uint8_t *src =
+		    cursor_take(&cur, take, p->bounce + spare * CAB_BLOCK_MAX, &gathered);
 
+		if (gathered)
+			spare++;
 		if (whole) {
 			uint8_t *hdr = p->headers[h++];
 
@@ -324,12 +387,16 @@ static int piece_build(struct cabupload *c, const uint8_t *data, size_t len, str
  * written while the digests of the last one still run (they read neither the piece nor what
  * building it changes: the open block's bytes are copied out for the piece that completes it);
  * the digests are fed in order, so this piece's start once the last one's are done. */
-static int append(struct cabupload *c, int fd, const void *data, size_t len,
+static int append(struct cabupload *c, int fd, const struct iovec *iov, size_t n,
 		  cabupload_release_fn release, void *release_ctx, struct pp_error *err)
 {
 	const struct cab_single *l = &c->layout;
 	unsigned slot = c->in_flight ? c->flight ^ 1u : c->flight;
 	struct piece *p = &c->pieces[slot];
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++)
+		len += iov[i].iov_len;
 
 	if (c->failed) {
 		pp_error_set(err, HR_E_FAIL, "hashing the cabinet upload failed");
@@ -347,7 +414,7 @@ static int append(struct cabupload *c, int fd, const void *data, size_t len,
 			     len);
 		goto fail;
 	}
-	if (piece_build(c, data, len, p, err) != 0)
+	if (piece_build(c, iov, n, len, p, err) != 0)
 		goto fail_piece;
 	if (fd >= 0 &&
 	    ((p->completes_partial &&
@@ -359,10 +426,11 @@ static int append(struct cabupload *c, int fd, const void *data, size_t len,
 	}
 	if (cabupload_wait(c, err) != 0)
 		goto fail_piece;
-	p->raw = (struct iovec){(void *)data, len};
 	memset(c->jobs, 0, sizeof(c->jobs));
-	c->jobs[FILE_SHA1] = (struct hash_job){.ctx = c->md[FILE_SHA1], .iov = &p->raw, .n = 1};
-	c->jobs[FILE_SHA256] = (struct hash_job){.ctx = c->md[FILE_SHA256], .iov = &p->raw, .n = 1};
+	c->jobs[FILE_SHA1] =
+	    (struct hash_job){.ctx = c->md[FILE_SHA1], .iov = p->raw, .n = p->raw_n};
+	c->jobs[FILE_SHA256] =
+	    (struct hash_job){.ctx = c->md[FILE_SHA256], .iov = p->raw, .n = p->raw_n};
 	for (int i = CAB_AUTHENTICODE; i < DIGESTS; i++)
 		c->jobs[i] = (struct hash_job){.ctx = c->md[i], .iov = p->cab_iov, .n = p->cab_n};
 	/* The hash threads only read the piece. */
@@ -383,8 +451,8 @@ fail:
 	return -1;
 }
 
-int cabupload_append(struct cabupload *c, int fd, const void *data, size_t len,
-		     cabupload_release_fn release, void *release_ctx, struct pp_error *err)
+int cabupload_append_pieces(struct cabupload *c, int fd, const struct iovec *iov, size_t n,
+			    cabupload_release_fn release, void *release_ctx, struct pp_error *err)
 {
 	if (fd < 0) {
 		pp_error_set(err, HR_E_INVALIDARG, "no cabinet file to write to");
@@ -392,7 +460,15 @@ int cabupload_append(struct cabupload *c, int fd, const void *data, size_t len,
 			release(release_ctx);
 		return -1;
 	}
-	return append(c, fd, data, len, release, release_ctx, err);
+	return append(c, fd, iov, n, release, release_ctx, err);
+}
+
+int cabupload_append(struct cabupload *c, int fd, const void *data, size_t len,
+		     cabupload_release_fn release, void *release_ctx, struct pp_error *err)
+{
+	struct iovec one = {(void *)data, len};
+
+	return cabupload_append_pieces(c, fd, &one, 1, release, release_ctx, err);
 }
 
 /* ---- reading back ---- */
@@ -469,7 +545,8 @@ struct cabupload *cabupload_rebuild(const struct cab_single *layout, int fd, uin
 
 		n = received - c->received < n ? (size_t)(received - c->received) : n;
 		if (cabupload_read(layout, fd, c->received, block, n, err) != 0 ||
-		    append(c, -1, block, n, NULL, NULL, err) != 0 || cabupload_wait(c, err) != 0)
+		    append(c, -1, &(struct iovec){block, n}, 1, NULL, NULL, err) != 0 ||
+		    cabupload_wait(c, err) != 0)
 			goto fail;
 	}
 	free(block);

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define CABUPLOAD_DIGEST_MAX 64 /* bytes of the Authenticode digest, at most */
 
@@ -49,6 +50,13 @@ typedef void (*cabupload_release_fn)(void *ctx);
 int cabupload_append(struct cabupload *c, int fd, const void *data, size_t len,
 		     cabupload_release_fn release, void *release_ctx,
 		     struct pp_error *err) PP_WARN_UNUSED;
+
+/* As cabupload_append, for bytes in several ranges, iov[0 .. n) (a request body as it lies in
+ * libevent's buffers, not copied): the list, too, must stay readable until release. A block
+ * that lies across two ranges is gathered into one (at most one per boundary). */
+int cabupload_append_pieces(struct cabupload *c, int fd, const struct iovec *iov, size_t n,
+			    cabupload_release_fn release, void *release_ctx,
+			    struct pp_error *err) PP_WARN_UNUSED;
 
 /* Waits for the digests of the last append; -1 when they failed (the state is unusable). */
 int cabupload_wait(struct cabupload *c, struct pp_error *err) PP_WARN_UNUSED;

@@ -768,35 +768,55 @@ int httpd_request_body(struct httpd_request *req, const void **data, size_t *len
 	return 0;
 }
 
+/* A body taken out of its request: its chains, and where they lie. */
+struct taken_body {
+	struct evbuffer *chains;
+	struct iovec iov[];
+};
+
 static void body_release(void *ctx)
 {
-	evbuffer_free(ctx);
+	struct taken_body *t = ctx;
+
+	evbuffer_free(t->chains);
+	free(t);
 }
 
-int httpd_request_take_body(struct httpd_request *req, const void **data, size_t *len,
-			    httpd_release_fn *release, void **release_ctx)
+int httpd_request_take_body(struct httpd_request *req, const struct iovec **iov, size_t *iovcnt,
+			    size_t *len, httpd_release_fn *release, void **release_ctx)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev), *own = evbuffer_new();
-	const unsigned char *p;
+	struct evbuffer_iovec *vec = NULL;
+	struct taken_body *t = NULL;
+	int n;
 
 	*release = NULL;
 	*release_ctx = NULL;
-	/* The chains move to a buffer of the caller's (no copy), then become one block. */
-	if (own == NULL || evbuffer_add_buffer(own, in) != 0) {
-		if (own != NULL)
-			evbuffer_free(own);
-		return -1;
-	}
+	/* The chains move to a buffer of the caller's: no byte is copied. */
+	if (own == NULL || evbuffer_add_buffer(own, in) != 0)
+		goto fail;
+	n = evbuffer_peek(own, -1, NULL, NULL, 0);
+	vec = n > 0 ? calloc((size_t)n, sizeof(*vec)) : NULL;
+	t = malloc(sizeof(*t) + (size_t)(n > 0 ? n : 0) * sizeof(t->iov[0]));
+	if (n < 0 || (n > 0 && vec == NULL) || t == NULL ||
+	    (n > 0 && evbuffer_peek(own, -1, NULL, vec, n) != n))
+		goto fail;
+	for (int i = 0; i < n; i++)
+		t->iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+	free(vec);
+	t->chains = own;
+	*iov = t->iov;
+	*iovcnt = (size_t)n;
 	*len = evbuffer_get_length(own);
-	p = *len > 0 ? evbuffer_pullup(own, -1) : (const unsigned char *)"";
-	if (p == NULL) {
-		evbuffer_free(own);
-		return -1;
-	}
-	*data = p;
 	*release = body_release;
-	*release_ctx = own;
+	*release_ctx = t;
 	return 0;
+fail:
+	free(vec);
+	free(t);
+	if (own != NULL)
+		evbuffer_free(own);
+	return -1;
 }
 
 /* ---- dispatch ---- */

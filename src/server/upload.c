@@ -118,6 +118,19 @@ static int upload_path(char *out, size_t size, const char *dir, const char *id, 
 
 /* ---- I/O helpers ---- */
 
+static int write_all_at(int fd, const void *data, size_t len, uint64_t offset);
+
+/* Writes iov[0 .. n) one after the other from offset. */
+static int write_pieces_at(int fd, const struct iovec *iov, size_t n, uint64_t offset)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write_all_at(fd, iov[i].iov_base, iov[i].iov_len, offset) != 0)
+			return -1;
+		offset += iov[i].iov_len;
+	}
+	return 0;
+}
+
 static int write_all_at(int fd, const void *data, size_t len, uint64_t offset)
 {
 	const unsigned char *p = data;
@@ -363,8 +376,8 @@ void upload_digests_release(void)
 
 struct hash_job {
 	EVP_MD_CTX *ctx;
-	const void *data;
-	size_t len;
+	const struct iovec *iov;
+	size_t n;
 	int ok;
 };
 
@@ -372,7 +385,9 @@ static void *hash_job_run(void *arg)
 {
 	struct hash_job *j = arg;
 
-	j->ok = EVP_DigestUpdate(j->ctx, j->data, j->len) == 1;
+	j->ok = 1;
+	for (size_t i = 0; i < j->n && j->ok; i++)
+		j->ok = EVP_DigestUpdate(j->ctx, j->iov[i].iov_base, j->iov[i].iov_len) == 1;
 	return NULL;
 }
 
@@ -383,11 +398,12 @@ struct chunk_hash {
 	bool started[2];
 };
 
-static void chunk_hash_start(struct chunk_hash *h, struct running *r, const void *data, size_t len)
+static void chunk_hash_start(struct chunk_hash *h, struct running *r, const struct iovec *iov,
+			     size_t n, size_t len)
 {
 	memset(h, 0, sizeof(*h));
-	h->job[0] = (struct hash_job){r->sha1, data, len, 0};
-	h->job[1] = (struct hash_job){r->sha256, data, len, 0};
+	h->job[0] = (struct hash_job){r->sha1, iov, n, 0};
+	h->job[1] = (struct hash_job){r->sha256, iov, n, 0};
 	for (int i = 0; i < 2 && len >= DIGEST_THREAD_MIN; i++)
 		h->started[i] = pthread_create(&h->thread[i], NULL, hash_job_run, &h->job[i]) == 0;
 }
@@ -1074,9 +1090,9 @@ struct chunk_job {
 	int fd; /* locked */
 	struct upload_info info;
 	struct running *r;
-	uint64_t offset, acked; /* where the chunk starts in the file, the data file's length */
-	const void *data;
-	size_t len;
+	uint64_t offset, acked;	 /* where the chunk starts in the file, the data file's length */
+	const struct iovec *iov; /* the chunk, in pieces */
+	size_t iovcnt, len;
 	upload_release_fn release;
 	void *release_ctx;
 };
@@ -1122,8 +1138,8 @@ static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_
 		upload_release_fn release = j->release;
 
 		j->release = NULL; /* the cabinet gives the data back */
-		if (cabupload_append(r->cab, j->fd, j->data, j->len, release, j->release_ctx,
-				     err) != 0 ||
+		if (cabupload_append_pieces(r->cab, j->fd, j->iov, j->iovcnt, release,
+					    j->release_ctx, err) != 0 ||
 		    (release == NULL && cabupload_wait(r->cab, err) != 0) ||
 		    sync_due(j->fd, info, end) != 0) {
 			if (err->code == 0)
@@ -1133,8 +1149,8 @@ static int chunk_write(struct chunk_job *j, struct data_stamp *stamp, struct pp_
 		}
 	} else {
 		/* The digests run on two threads while this one writes the chunk. */
-		chunk_hash_start(&hash, r, j->data, j->len);
-		if (write_all_at(j->fd, j->data, j->len, j->offset) != 0 ||
+		chunk_hash_start(&hash, r, j->iov, j->iovcnt, j->len);
+		if (write_pieces_at(j->fd, j->iov, j->iovcnt, j->offset) != 0 ||
 		    sync_due(j->fd, info, end) != 0) {
 			pp_error_set_errno(err, errno, "cannot write upload %s", info->id);
 			(void)chunk_hash_wait(&hash);
@@ -1226,9 +1242,9 @@ static bool chunk_job_start(struct chunk_job *j)
 }
 
 /* upload_append_lent; *lent tells whether release was passed on (it is called then). */
-static int append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
-		  const char *sha256_hex, upload_release_fn release, void *release_ctx, bool *lent,
-		  struct upload_info *out, struct pp_error *err)
+static int append(const char *dir, const char *id, uint64_t offset, const struct iovec *iov,
+		  size_t iovcnt, const char *sha256_hex, upload_release_fn release,
+		  void *release_ctx, bool *lent, struct upload_info *out, struct pp_error *err)
 {
 	char declared[UPLOAD_SHA256_HEX_LEN + 1] = "", failure[PP_ERROR_MESSAGE_MAX];
 	struct chunk_job *j = NULL;
@@ -1237,7 +1253,11 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 	struct running *r = NULL;
 	off_t data_len;
 	uint64_t acked = 0;
+	size_t len = 0;
 	int fd = -1, rc = -1;
+
+	for (size_t i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
 
 	if (check_id(id, err) != 0)
 		return -1;
@@ -1309,7 +1329,8 @@ static int append(const char *dir, const char *id, uint64_t offset, const void *
 				.r = r,
 				.offset = offset,
 				.acked = acked,
-				.data = data,
+				.iov = iov,
+				.iovcnt = iovcnt,
 				.len = len,
 				.release = release,
 				.release_ctx = release_ctx};
@@ -1338,13 +1359,13 @@ out:
 	return rc;
 }
 
-int upload_append_lent(const char *dir, const char *id, uint64_t offset, const void *data,
-		       size_t len, const char *sha256_hex, upload_release_fn release,
+int upload_append_lent(const char *dir, const char *id, uint64_t offset, const struct iovec *iov,
+		       size_t iovcnt, const char *sha256_hex, upload_release_fn release,
 		       void *release_ctx, struct upload_info *out, struct pp_error *err)
 {
 	bool lent = false;
 	int rc =
-	    append(dir, id, offset, data, len, sha256_hex, release, release_ctx, &lent, out, err);
+	    append(dir, id, offset, iov, iovcnt, sha256_hex, release, release_ctx, &lent, out, err);
 
 	if (!lent && release != NULL)
 		release(release_ctx);
@@ -1354,7 +1375,9 @@ int upload_append_lent(const char *dir, const char *id, uint64_t offset, const v
 int upload_append(const char *dir, const char *id, uint64_t offset, const void *data, size_t len,
 		  const char *sha256_hex, struct upload_info *out, struct pp_error *err)
 {
-	return upload_append_lent(dir, id, offset, data, len, sha256_hex, NULL, NULL, out, err);
+	struct iovec one = {(void *)data, len};
+
+	return upload_append_lent(dir, id, offset, &one, 1, sha256_hex, NULL, NULL, out, err);
 }
 
 int upload_get(const char *dir, const char *id, struct upload_info *out, struct pp_error *err)

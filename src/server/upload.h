@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define UPLOAD_ID_LEN	       32
 #define UPLOAD_SHA256_HEX_LEN  64
@@ -145,12 +146,14 @@ int upload_append(const char *dir, const char *id, uint64_t offset, const void *
 /* Called once an upload is done with the bytes of a chunk lent to it. */
 typedef void (*upload_release_fn)(void *ctx);
 
-/* As upload_append, for data that stays readable until release(release_ctx) is called (exactly
- * once, on failure too, maybe from another thread, maybe after this returns): the digests of a
- * cabinet upload's chunk then go on while the next one arrives. The chunk is on disk when this
- * returns either way. */
-int upload_append_lent(const char *dir, const char *id, uint64_t offset, const void *data,
-		       size_t len, const char *sha256_hex, upload_release_fn release,
+/* As upload_append, for a chunk in pieces, iov[0 .. iovcnt) (as a request body lies in
+ * libevent's buffers): the list and the bytes stay readable until release(release_ctx) is
+ * called (exactly once, on
+ * failure too, maybe from another thread, maybe after this returns): a chunk that is not the
+ * last is then answered at once and written and hashed while the next one arrives; the last is
+ * on disk when this returns. */
+int upload_append_lent(const char *dir, const char *id, uint64_t offset, const struct iovec *iov,
+		       size_t iovcnt, const char *sha256_hex, upload_release_fn release,
 		       void *release_ctx, struct upload_info *out,
 		       struct pp_error *err) PP_WARN_UNUSED;
 

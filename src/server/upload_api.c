@@ -239,9 +239,9 @@ static void on_append(struct httpd_request *req, void *ctx)
 	struct pp_error err;
 	httpd_release_fn release;
 	void *release_ctx;
-	const void *data;
+	const struct iovec *iov;
 	uint64_t offset;
-	size_t len;
+	size_t iovcnt, len;
 
 	pp_error_clear(&err);
 	if (httpd_request_query(req, "offset", offset_text, sizeof(offset_text)) != 0 ||
@@ -260,11 +260,11 @@ static void on_append(struct httpd_request *req, void *ctx)
 		return;
 	}
 	/* The chunk is lent to the upload: a cabinet upload's digests go on after the reply. */
-	if (httpd_request_take_body(req, &data, &len, &release, &release_ctx) != 0) {
+	if (httpd_request_take_body(req, &iov, &iovcnt, &len, &release, &release_ctx) != 0) {
 		httpd_reply_error(req, 503, "out_of_memory", "the server is out of memory");
 		return;
 	}
-	if (upload_append_lent(dir, id, offset, data, len, sha256, release, release_ctx, &u,
+	if (upload_append_lent(dir, id, offset, iov, iovcnt, sha256, release, release_ctx, &u,
 			       &err) != 0) {
 		reply_failure(req, &err);
 		return;

@@ -1274,6 +1274,32 @@ static void count_release(void *ctx)
 	released++;
 }
 
+/* A chunk lent as a request body lies in libevent's buffers: a copy of src in pieces of the
+ * given lengths (0 ends the list; what is left goes in a last piece), the pieces and their
+ * list in one allocation that count_release frees. */
+struct lent_chunk {
+	struct iovec iov[8];
+	uint8_t bytes[];
+};
+
+static int lend(const struct fx *f, const char *id, uint64_t off, const uint8_t *src, size_t len,
+		const size_t *cuts, struct upload_info *out, struct pp_error *err)
+{
+	struct lent_chunk *c = malloc(sizeof(*c) + len);
+	size_t n = 0, at = 0;
+
+	assert_non_null(c);
+	memcpy(c->bytes, src, len);
+	for (; cuts != NULL && cuts[n] != 0 && n < 7; n++) {
+		size_t take = cuts[n] < len - at ? cuts[n] : len - at;
+
+		c->iov[n] = (struct iovec){c->bytes + at, take};
+		at += take;
+	}
+	c->iov[n++] = (struct iovec){c->bytes + at, len - at};
+	return upload_append_lent(f->dir, id, off, c->iov, n, NULL, count_release, c, out, err);
+}
+
 static void test_lent_background(void **state)
 {
 	struct fx *f = *state;
@@ -1284,7 +1310,6 @@ static void test_lent_background(void **state)
 	struct pp_error err;
 	struct rlimit old, small;
 	void (*old_sigxfsz)(int);
-	uint8_t *copy;
 	size_t got = 0;
 	char *part;
 
@@ -1295,24 +1320,12 @@ static void test_lent_background(void **state)
 	released = 0;
 	assert_int_equal(upload_create(f->dir, SIZE, sha, "big.bin", &u, &err), 0);
 	/* Chunk 1 is answered at once with the bytes it will make; chunk 2 waits for it. */
-	copy = malloc(CHUNK);
-	memcpy(copy, src, CHUNK);
-	assert_int_equal(
-	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &u, &err),
-	    0);
+	assert_int_equal(lend(f, u.id, 0, src, CHUNK, NULL, &u, &err), 0);
 	assert_int_equal(u.received, CHUNK);
 	assert_false(u.complete);
-	copy = malloc(CHUNK);
-	memcpy(copy, src + CHUNK, CHUNK);
-	assert_int_equal(upload_append_lent(f->dir, u.id, CHUNK, copy, CHUNK, NULL, count_release,
-					    copy, &u, &err),
-			 0);
+	assert_int_equal(lend(f, u.id, CHUNK, src + CHUNK, CHUNK, NULL, &u, &err), 0);
 	/* The last chunk is written before the answer, and with it everything before. */
-	copy = malloc(CHUNK);
-	memcpy(copy, src + 2 * CHUNK, CHUNK);
-	assert_int_equal(upload_append_lent(f->dir, u.id, 2 * CHUNK, copy, CHUNK, NULL,
-					    count_release, copy, &u, &err),
-			 0);
+	assert_int_equal(lend(f, u.id, 2 * CHUNK, src + 2 * CHUNK, CHUNK, NULL, &u, &err), 0);
 	assert_true(u.complete);
 	assert_string_equal(u.sha256, sha);
 	assert_int_equal(released, 3);
@@ -1328,17 +1341,9 @@ static void test_lent_background(void **state)
 	small.rlim_cur = CHUNK / 2;
 	old_sigxfsz = signal(SIGXFSZ, SIG_IGN);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
-	copy = malloc(CHUNK);
-	memcpy(copy, src, CHUNK);
-	assert_int_equal(
-	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &g, &err),
-	    0);
+	assert_int_equal(lend(f, u.id, 0, src, CHUNK, NULL, &g, &err), 0);
 	assert_int_equal(g.received, CHUNK);
-	copy = malloc(CHUNK);
-	memcpy(copy, src + CHUNK, CHUNK);
-	assert_int_equal(upload_append_lent(f->dir, u.id, CHUNK, copy, CHUNK, NULL, count_release,
-					    copy, &g, &err),
-			 -1);
+	assert_int_equal(lend(f, u.id, CHUNK, src + CHUNK, CHUNK, NULL, &g, &err), -1);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	(void)signal(SIGXFSZ, old_sigxfsz);
 	assert_int_equal(err.code, HR_E_FAIL);
@@ -1348,16 +1353,77 @@ static void test_lent_background(void **state)
 	assert_int_equal(released, 5);
 	/* Told once: sending from 0 again works. */
 	pp_error_clear(&err);
-	copy = malloc(CHUNK);
-	memcpy(copy, src, CHUNK);
-	assert_int_equal(
-	    upload_append_lent(f->dir, u.id, 0, copy, CHUNK, NULL, count_release, copy, &g, &err),
-	    0);
+	assert_int_equal(lend(f, u.id, 0, src, CHUNK, NULL, &g, &err), 0);
 	assert_int_equal(upload_append(f->dir, u.id, CHUNK, src + CHUNK, 2 * CHUNK, NULL, &g, &err),
 			 0);
 	assert_true(g.complete);
 	assert_string_equal(g.sha256, sha);
 	assert_int_equal(released, 6);
+	free(src);
+}
+
+/* Chunks lent in uneven pieces (across CFDATA blocks, an empty one at the end) make the same
+ * cabinet, byte for byte, and the same plain file as chunks in one piece; each chunk's release
+ * comes once. */
+static void test_lent_pieces(void **state)
+{
+	struct fx *f = *state;
+	enum { CHUNK = 100000, SIZE = 3 * CHUNK + 1234, SIG = 2048 };
+	static const size_t cuts[][8] = {
+	    {1, 32767, 40000, 0}, {32768, 1, 1, 9999, 0}, {4096, 4096, 4096, 50000, 50000, 0}, {0}};
+	uint8_t *src = malloc(SIZE), *part_bytes, *ref_bytes;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1], *part, *ref;
+	struct upload_info u, plain;
+	struct cab_single l;
+	struct pp_error err;
+	size_t plen = 0, rlen = 0;
+
+	assert_non_null(src);
+	tu_fill(src, SIZE, 29);
+	sha256_hex(src, SIZE, sha);
+	sha1_hex(src, SIZE, sha1);
+	pp_error_clear(&err);
+	released = 0;
+	assert_int_equal(upload_create_cabinet(f->dir, SIZE, sha, CAB_NAME, SIG, &u, &err), 0);
+	assert_int_equal(upload_create(f->dir, SIZE, sha, "plain.bin", &plain, &err), 0);
+	for (size_t i = 0; i * CHUNK < SIZE; i++) {
+		size_t len = SIZE - i * CHUNK < CHUNK ? SIZE - i * CHUNK : CHUNK;
+
+		assert_int_equal(lend(f, u.id, i * CHUNK, src + i * CHUNK, len, cuts[i], &u, &err),
+				 0);
+		assert_int_equal(
+		    lend(f, plain.id, i * CHUNK, src + i * CHUNK, len, cuts[i], &plain, &err), 0);
+	}
+	assert_int_equal(err.code, 0);
+	assert_true(u.complete);
+	assert_true(plain.complete);
+	assert_int_equal(released, 8);
+	assert_string_equal(u.sha1, sha1);
+	assert_string_equal(u.sha256, sha);
+	assert_string_equal(plain.sha1, sha1);
+	assert_string_equal(plain.sha256, sha);
+
+	cabinet_layout(&u, &l);
+	part = file_of(f, u.id, ".part");
+	ref = tu_path(f->top, "ref.cab");
+	cabinet_reference(&l, src, ref);
+	part_bytes = tu_read_file(part, &plen);
+	ref_bytes = tu_read_file(ref, &rlen);
+	assert_non_null(part_bytes);
+	assert_non_null(ref_bytes);
+	assert_int_equal(plen, l.cb_cabinet);
+	assert_int_equal(rlen, plen);
+	assert_memory_equal(part_bytes, ref_bytes, plen);
+	free(part_bytes);
+	free(part);
+	part = file_of(f, plain.id, ".part");
+	part_bytes = tu_read_file(part, &plen);
+	assert_int_equal(plen, SIZE);
+	assert_memory_equal(part_bytes, src, SIZE);
+	free(part_bytes);
+	free(ref_bytes);
+	free(ref);
+	free(part);
 	free(src);
 }
 
@@ -1382,6 +1448,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_cabinet_seal, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_boot_rule, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lent_background, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lent_pieces, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
