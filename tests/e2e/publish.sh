@@ -321,10 +321,17 @@ if command -v script >/dev/null; then
     --product Tools --version 1.0 --program bar.exe --content content/bar.exe" /dev/null | tr '\r' '\n')
   like "publish on a terminal: a bar while the first chunk is acknowledged" "$out" \
     'Uploading \[#{12}\.{18}\]  41% 8/19 MB'
+  # 20,000,000 bytes: 8 MiB, then half of what is left each time, down to 1 MiB, then the rest.
+  like "the last chunks taper: half of the 11.1 MiB left" "$out" 'Uploading \[#{21}\.{9}\]  70% 13/19 MB'
+  is "then half again, twice, then 1 MiB" \
+    "$(printf '%s\n' "$out" | grep -oE '  (85% 16|92% 17|97% 18)/19 MB' | tr -d '\n')" \
+    '  85% 16/19 MB  92% 17/19 MB  97% 18/19 MB'
   like "and one at the end" "$out" 'Uploading \[#{30}\] 100% 19/19 MB'
   like "then the update is printed" "$out" 'Update ID: *[0-9a-f-]{36}'
 else
   skip "publish on a terminal: a bar while the first chunk is acknowledged" "no script(1)"
+  skip "the last chunks taper: half of the 11.1 MiB left" "no script(1)"
+  skip "then half again, twice, then 1 MiB" "no script(1)"
   skip "and one at the end" "no script(1)"
   skip "then the update is printed" "no script(1)"
 fi
