@@ -291,6 +291,26 @@ static void on_body(struct httpd_request *req, void *ctx)
 	json_decref(doc);
 }
 
+/* Reads the answer on fd until the server closes it, into resp (NUL-terminated), and closes fd;
+ * returns its length. */
+static size_t recv_all(int fd, char *resp, size_t cap)
+{
+	size_t got = 0;
+
+	while (got + 1 < cap) {
+		ssize_t k = recv(fd, resp + got, cap - 1 - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	resp[got] = '\0';
+	(void)close(fd);
+	return got;
+}
+
 /* Sends "PUT path" with len bytes of body on a fresh connection to 127.0.0.1:port and reads the
  * whole answer into resp (NUL-terminated); returns the status, -1 when no answer came. */
 static int put_body(int port, const char *path, const unsigned char *body, size_t len, char *resp,
@@ -299,7 +319,7 @@ static int put_body(int port, const char *path, const unsigned char *body, size_
 	struct sockaddr_in sa;
 	struct timeval tv = {30, 0};
 	char head[256];
-	size_t off = 0, got = 0;
+	size_t off = 0;
 	int fd, n, status = -1;
 
 	memset(&sa, 0, sizeof(sa));
@@ -326,17 +346,7 @@ static int put_body(int port, const char *path, const unsigned char *body, size_
 			break; /* the server may stop reading; its answer is what counts */
 		off += (size_t)k;
 	}
-	while (got + 1 < cap) {
-		ssize_t k = recv(fd, resp + got, cap - 1 - got, 0);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	resp[got] = '\0';
-	(void)close(fd);
+	(void)recv_all(fd, resp, cap);
 	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
 		status = -1;
 	return status;
@@ -417,7 +427,7 @@ static size_t exchange(int port, const void *req, size_t len, char *resp, size_t
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	struct timeval tv = {30, 0};
-	size_t off = 0, got = 0;
+	size_t off = 0;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -430,18 +440,7 @@ static size_t exchange(int port, const void *req, size_t len, char *resp, size_t
 		assert_true(k > 0 || errno == EINTR);
 		off += k > 0 ? (size_t)k : 0;
 	}
-	while (got + 1 < cap) {
-		ssize_t k = recv(fd, resp + got, cap - 1 - got, 0);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		got += (size_t)k;
-	}
-	resp[got] = '\0';
-	(void)close(fd);
-	return got;
+	return recv_all(fd, resp, cap);
 }
 
 /* libevent 2.1 reads 4 KiB a time; a plain connection reads what else its socket holds in the

@@ -809,6 +809,29 @@ static void cabinet_reference(const struct cab_single *l, const uint8_t *src, co
 	assert_int_equal(close(fd), 0);
 }
 
+/* The data file at part is the cabinet of layout l that cabupload makes of src in one piece,
+ * byte for byte (header first), waiting for its signature. */
+static void assert_reference_cabinet(const struct fx *f, const struct cab_single *l,
+				     const uint8_t *src, const char *part)
+{
+	char *ref = tu_path(f->top, "ref.cab");
+	uint8_t *part_bytes, *ref_bytes;
+	size_t plen = 0, rlen = 0;
+
+	cabinet_reference(l, src, ref);
+	part_bytes = tu_read_file(part, &plen);
+	ref_bytes = tu_read_file(ref, &rlen);
+	assert_non_null(part_bytes);
+	assert_non_null(ref_bytes);
+	assert_int_equal(plen, l->cb_cabinet);
+	assert_int_equal(rlen, plen);
+	assert_memory_equal(part_bytes, l->header, l->data_start);
+	assert_memory_equal(part_bytes, ref_bytes, plen);
+	free(part_bytes);
+	free(ref_bytes);
+	free(ref);
+}
+
 /* The whole content of a descriptor from offset 0 with read(2), as a consumer reads it. */
 static uint8_t *read_fd(int fd, size_t want)
 {
@@ -832,13 +855,12 @@ static void test_cabinet_append(void **state)
 	struct fx *f = *state;
 	enum { SIZE = 150000, SIG = 2048 };
 	static const size_t chunks[] = {65536, 40000, SIZE - 65536 - 40000};
-	uint8_t *src = malloc(SIZE), *part_bytes, *ref_bytes, *back;
+	uint8_t *src = malloc(SIZE), *back;
 	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1];
-	char id[UPLOAD_ID_LEN + 1], *part, *ref;
+	char id[UPLOAD_ID_LEN + 1], *part;
 	struct upload_info u;
 	struct cab_single l;
 	struct pp_error err;
-	size_t plen = 0, rlen = 0;
 	uint64_t off = 0, size = 0;
 	int fd = -1;
 
@@ -875,16 +897,7 @@ static void test_cabinet_append(void **state)
 	/* The data file is the cabinet of the layout, byte for byte: the one cabupload makes of
 	 * the file in one piece, waiting for its signature. */
 	assert_int_equal(file_size(part), l.cb_cabinet);
-	ref = tu_path(f->top, "ref.cab");
-	cabinet_reference(&l, src, ref);
-	part_bytes = tu_read_file(part, &plen);
-	ref_bytes = tu_read_file(ref, &rlen);
-	assert_non_null(part_bytes);
-	assert_non_null(ref_bytes);
-	assert_int_equal(plen, l.cb_cabinet);
-	assert_int_equal(rlen, plen);
-	assert_memory_equal(part_bytes, l.header, l.data_start);
-	assert_memory_equal(part_bytes, ref_bytes, plen);
+	assert_reference_cabinet(f, &l, src, part);
 
 	/* Read back from the record alone, it is the same. */
 	memset(&u, 0, sizeof(u));
@@ -924,9 +937,6 @@ static void test_cabinet_append(void **state)
 	assert_int_equal(err.code, UPLOAD_E_DIGEST_MISMATCH);
 	assert_int_equal(tu_count_entries(f->dir), 0);
 
-	free(part_bytes);
-	free(ref_bytes);
-	free(ref);
 	free(part);
 	free(src);
 }
@@ -1371,12 +1381,12 @@ static void test_lent_pieces(void **state)
 	enum { CHUNK = 100000, SIZE = 3 * CHUNK + 1234, SIG = 2048 };
 	static const size_t cuts[][8] = {
 	    {1, 32767, 40000, 0}, {32768, 1, 1, 9999, 0}, {4096, 4096, 4096, 50000, 50000, 0}, {0}};
-	uint8_t *src = malloc(SIZE), *part_bytes, *ref_bytes;
-	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1], *part, *ref;
+	uint8_t *src = malloc(SIZE), *part_bytes;
+	char sha[UPLOAD_SHA256_HEX_LEN + 1], sha1[UPLOAD_SHA1_HEX_LEN + 1], *part;
 	struct upload_info u, plain;
 	struct cab_single l;
 	struct pp_error err;
-	size_t plen = 0, rlen = 0;
+	size_t plen = 0;
 
 	assert_non_null(src);
 	tu_fill(src, SIZE, 29);
@@ -1405,24 +1415,13 @@ static void test_lent_pieces(void **state)
 
 	cabinet_layout(&u, &l);
 	part = file_of(f, u.id, ".part");
-	ref = tu_path(f->top, "ref.cab");
-	cabinet_reference(&l, src, ref);
-	part_bytes = tu_read_file(part, &plen);
-	ref_bytes = tu_read_file(ref, &rlen);
-	assert_non_null(part_bytes);
-	assert_non_null(ref_bytes);
-	assert_int_equal(plen, l.cb_cabinet);
-	assert_int_equal(rlen, plen);
-	assert_memory_equal(part_bytes, ref_bytes, plen);
-	free(part_bytes);
+	assert_reference_cabinet(f, &l, src, part);
 	free(part);
 	part = file_of(f, plain.id, ".part");
 	part_bytes = tu_read_file(part, &plen);
 	assert_int_equal(plen, SIZE);
 	assert_memory_equal(part_bytes, src, SIZE);
 	free(part_bytes);
-	free(ref_bytes);
-	free(ref);
 	free(part);
 	free(src);
 }
