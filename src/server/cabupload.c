@@ -383,7 +383,8 @@ static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, s
 }
 
 /* Appends and starts the digests; fd < 0 hashes only (a rebuild from bytes already in place).
- * data must stay readable until release(release_ctx) (may be NULL) is called. The piece is
+ * The ranges (and, for more than one, their list) must stay readable until release(release_ctx)
+ * (may be NULL) is called. The piece is
  * written while the digests of the last one still run (they read neither the piece nor what
  * building it changes: the open block's bytes are copied out for the piece that completes it);
  * the digests are fed in order, so this piece's start once the last one's are done. */

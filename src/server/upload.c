@@ -118,19 +118,6 @@ static int upload_path(char *out, size_t size, const char *dir, const char *id, 
 
 /* ---- I/O helpers ---- */
 
-static int write_all_at(int fd, const void *data, size_t len, uint64_t offset);
-
-/* Writes iov[0 .. n) one after the other from offset. */
-static int write_pieces_at(int fd, const struct iovec *iov, size_t n, uint64_t offset)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (write_all_at(fd, iov[i].iov_base, iov[i].iov_len, offset) != 0)
-			return -1;
-		offset += iov[i].iov_len;
-	}
-	return 0;
-}
-
 static int write_all_at(int fd, const void *data, size_t len, uint64_t offset)
 {
 	const unsigned char *p = data;
@@ -148,6 +135,17 @@ static int write_all_at(int fd, const void *data, size_t len, uint64_t offset)
 		p += n;
 		len -= (size_t)n;
 		offset += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Writes iov[0 .. n) one after the other from offset. */
+static int write_pieces_at(int fd, const struct iovec *iov, size_t n, uint64_t offset)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (write_all_at(fd, iov[i].iov_base, iov[i].iov_len, offset) != 0)
+			return -1;
+		offset += iov[i].iov_len;
 	}
 	return 0;
 }
