@@ -265,7 +265,8 @@ struct cursor {
 };
 
 /* The next len bytes as one range: in place when one piece holds them, else gathered into
- * spare (CAB_BLOCK_MAX bytes at least, len <= CAB_BLOCK_MAX), *used set then. */
+ * spare (CAB_BLOCK_MAX bytes at least, len <= CAB_BLOCK_MAX), *used set then; NULL when they
+ * had to be gathered and there is no spare (piece_build counts them: not reached). */
 static const uint8_t *cursor_take(struct cursor *cur, size_t len, uint8_t *spare, bool *used)
 {
 	size_t done = 0;
@@ -283,6 +284,8 @@ static const uint8_t *cursor_take(struct cursor *cur, size_t len, uint8_t *spare
 		return p;
 	}
 	*used = true;
+	if (spare == NULL)
+		return NULL;
 	while (done < len) {
 		size_t take = cur->iov->iov_len - cur->at;
 
@@ -314,6 +317,10 @@ static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, s
 	struct cursor cur = {iov, n, 0};
 
 	memset(p, 0, sizeof(*p));
+	if (len == 0 || n == 0 || blocks == 0 || end < pos) {
+		pp_error_set(err, HR_E_UNEXPECTED, "an empty piece for a cabinet upload");
+		return -1;
+	}
 	p->write_iov = calloc(2 * blocks, sizeof(*p->write_iov));
 	p->cab_iov = calloc(2 * blocks, sizeof(*p->cab_iov));
 	p->headers = calloc(blocks, sizeof(*p->headers));
@@ -339,9 +346,15 @@ static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, s
 		size_t take =
 		    (size_t)((end < bstart + blen ? end : bstart + blen) - (bstart + from));
 		bool whole = from + take == blen, gathered;
-		const uint8_t *src =
-		    cursor_take(&cur, take, p->bounce + spare * CAB_BLOCK_MAX, &gathered);
+		const uint8_t *src = cursor_take(
+		    &cur, take, spare < spares ? p->bounce + spare * CAB_BLOCK_MAX : NULL,
+		    &gathered);
 
+		if (src == NULL) {
+			pp_error_set(err, HR_E_UNEXPECTED,
+				     "a cabinet upload's piece crosses more ranges than it has");
+			return -1;
+		}
 		if (gathered)
 			spare++;
 		if (whole) {
