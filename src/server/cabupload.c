@@ -43,11 +43,10 @@ struct piece {
 	uint8_t (*headers)[CFDATA_HEADER];
 	uint8_t first_header[CFDATA_HEADER]; /* of the block the piece completes, written apart */
 	bool completes_partial;
-	uint8_t *joined;	 /* that block whole, for the cabinet's digests */
-	uint8_t *bounce;	 /* blocks that lay across the caller's pieces, made whole */
-	const struct iovec *raw; /* the bytes as given, for the file's digests */
+	uint8_t *joined;   /* that block whole, for the cabinet's digests */
+	uint8_t *bounce;   /* blocks that lay across the caller's pieces, made whole */
+	struct iovec *raw; /* the ranges as given (a copy of the list), for the file's digests */
 	size_t raw_n;
-	struct iovec one; /* raw, for bytes given in one range */
 };
 
 struct cabupload {
@@ -232,6 +231,7 @@ static void piece_free(struct piece *p)
 	free(p->headers);
 	free(p->joined);
 	free(p->bounce);
+	free(p->raw);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -264,6 +264,16 @@ struct cursor {
 	size_t n, at; /* the piece, the offset in it */
 };
 
+/* Past the ranges the cursor has used up (never past the last one). */
+static void cursor_skip(struct cursor *cur)
+{
+	while (cur->n > 1 && cur->at == cur->iov->iov_len) {
+		cur->iov++;
+		cur->n--;
+		cur->at = 0;
+	}
+}
+
 /* The next len bytes as one range: in place when one piece holds them, else gathered into
  * spare (CAB_BLOCK_MAX bytes at least, len <= CAB_BLOCK_MAX), *used set then; NULL when they
  * had to be gathered and there is no spare (piece_build counts them: not reached). */
@@ -271,11 +281,7 @@ static const uint8_t *cursor_take(struct cursor *cur, size_t len, uint8_t *spare
 {
 	size_t done = 0;
 
-	while (cur->n > 0 && cur->at == cur->iov->iov_len) {
-		cur->iov++;
-		cur->n--;
-		cur->at = 0;
-	}
+	cursor_skip(cur);
 	*used = false;
 	if (cur->iov->iov_len - cur->at >= len) {
 		const uint8_t *p = (const uint8_t *)cur->iov->iov_base + cur->at;
@@ -296,11 +302,7 @@ static const uint8_t *cursor_take(struct cursor *cur, size_t len, uint8_t *spare
 		memcpy(spare + done, (const uint8_t *)cur->iov->iov_base + cur->at, take);
 		done += take;
 		cur->at += take;
-		if (cur->at == cur->iov->iov_len && cur->n > 1) {
-			cur->iov++;
-			cur->n--;
-			cur->at = 0;
-		}
+		cursor_skip(cur);
 	}
 	return spare;
 }
@@ -325,18 +327,15 @@ static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, s
 	p->cab_iov = calloc(2 * blocks, sizeof(*p->cab_iov));
 	p->headers = calloc(blocks, sizeof(*p->headers));
 	p->bounce = spares > 0 ? malloc(spares * CAB_BLOCK_MAX) : NULL;
+	p->raw = malloc(n * sizeof(*p->raw));
 	if (p->write_iov == NULL || p->cab_iov == NULL || p->headers == NULL ||
-	    (spares > 0 && p->bounce == NULL)) {
+	    (spares > 0 && p->bounce == NULL) || p->raw == NULL) {
 		pp_error_set(err, HR_E_OUTOFMEMORY, "out of memory writing a cabinet upload");
 		return -1;
 	}
-	if (n == 1) {
-		p->one = iov[0]; /* the caller's list may be gone before the digests are done */
-		iov = &p->one;
-	}
-	p->raw = iov;
+	/* The digests outlive the caller's list, not its bytes. */
+	memcpy(p->raw, iov, n * sizeof(*p->raw));
 	p->raw_n = n;
-	cur.iov = iov;
 	p->write_off = have > 0 ? cab_single_block_offset(l, first) + CFDATA_HEADER + have
 				: cab_single_block_offset(l, first);
 	for (uint64_t b = first; b <= last; b++) {
@@ -396,10 +395,9 @@ static int piece_build(struct cabupload *c, const struct iovec *iov, size_t n, s
 }
 
 /* Appends and starts the digests; fd < 0 hashes only (a rebuild from bytes already in place).
- * The ranges (and, for more than one, their list) must stay readable until release(release_ctx)
- * (may be NULL) is called. The piece is
- * written while the digests of the last one still run (they read neither the piece nor what
- * building it changes: the open block's bytes are copied out for the piece that completes it);
+ * The ranges' bytes must stay readable until release(release_ctx) (may be NULL) is called. The
+ * piece is written while the digests of the last one still run (they read neither the piece nor
+ * what building it changes: the open block's bytes are copied out for the piece that completes it);
  * the digests are fed in order, so this piece's start once the last one's are done. */
 static int append(struct cabupload *c, int fd, const struct iovec *iov, size_t n,
 		  cabupload_release_fn release, void *release_ctx, struct pp_error *err)

@@ -52,8 +52,8 @@ int cabupload_append(struct cabupload *c, int fd, const void *data, size_t len,
 		     struct pp_error *err) PP_WARN_UNUSED;
 
 /* As cabupload_append, for bytes in several ranges, iov[0 .. n) (a request body as it lies in
- * libevent's buffers, not copied): the list, too, must stay readable until release. A block
- * that lies across two ranges is gathered into one (at most one per boundary). */
+ * libevent's buffers, not copied; the list itself is copied). A block that lies across two
+ * ranges is gathered into one (at most one per boundary). */
 int cabupload_append_pieces(struct cabupload *c, int fd, const struct iovec *iov, size_t n,
 			    cabupload_release_fn release, void *release_ctx,
 			    struct pp_error *err) PP_WARN_UNUSED;

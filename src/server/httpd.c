@@ -768,6 +768,13 @@ int httpd_request_body(struct httpd_request *req, const void **data, size_t *len
 	return 0;
 }
 
+/* evbuffer_iovec as the struct iovec of readv and pwritev (the same fields, another type). */
+static void iov_from_evbuffer(struct iovec *out, const struct evbuffer_iovec *in, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = (struct iovec){in[i].iov_base, in[i].iov_len};
+}
+
 /* A body taken out of its request: its chains, and where they lie. */
 struct taken_body {
 	struct evbuffer *chains;
@@ -783,7 +790,7 @@ static void body_release(void *ctx)
 }
 
 int httpd_request_take_body(struct httpd_request *req, const struct iovec **iov, size_t *iovcnt,
-			    size_t *len, httpd_release_fn *release, void **release_ctx)
+			    httpd_release_fn *release, void **release_ctx)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req->ev), *own = evbuffer_new();
 	struct evbuffer_iovec *vec = NULL;
@@ -801,13 +808,11 @@ int httpd_request_take_body(struct httpd_request *req, const struct iovec **iov,
 	if (n < 0 || (n > 0 && vec == NULL) || t == NULL ||
 	    (n > 0 && evbuffer_peek(own, -1, NULL, vec, n) != n))
 		goto fail;
-	for (int i = 0; i < n; i++)
-		t->iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+	iov_from_evbuffer(t->iov, vec, n);
 	free(vec);
 	t->chains = own;
 	*iov = t->iov;
 	*iovcnt = (size_t)n;
-	*len = evbuffer_get_length(own);
 	*release = body_release;
 	*release_ctx = t;
 	return 0;
@@ -967,8 +972,7 @@ static void read_more(struct evbuffer *in, const struct evbuffer_cb_info *info, 
 
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n; i++)
-			iov[i] = (struct iovec){vec[i].iov_base, vec[i].iov_len};
+		iov_from_evbuffer(iov, vec, n);
 		got = readv(fd, iov, n);
 		if (got <= 0) {
 			(void)evbuffer_commit_space(in, vec, 0);

@@ -137,12 +137,11 @@ int httpd_request_body(struct httpd_request *req, const void **data, size_t *len
 typedef void (*httpd_release_fn)(void *ctx);
 
 /* Takes the body out of the request as it lies in libevent's buffers, without copying it:
- * *iov[0 .. *iovcnt) (none when empty), *len bytes in all. They stay valid, after the reply too,
+ * *iov[0 .. *iovcnt) (none when empty). They stay valid, after the reply too,
  * until (*release)(*release_ctx) is called, which the caller must do once (from any thread). The
  * request's body is empty afterwards. -1 when out of memory (nothing replied yet). */
 int httpd_request_take_body(struct httpd_request *req, const struct iovec **iov, size_t *iovcnt,
-			    size_t *len, httpd_release_fn *release,
-			    void **release_ctx) PP_WARN_UNUSED;
+			    httpd_release_fn *release, void **release_ctx) PP_WARN_UNUSED;
 
 /* Replies status with body as compact JSON. body is borrowed (the caller keeps its reference). */
 void httpd_reply_json(struct httpd_request *req, int status, json_t *body);

@@ -241,7 +241,7 @@ static void on_append(struct httpd_request *req, void *ctx)
 	void *release_ctx;
 	const struct iovec *iov;
 	uint64_t offset;
-	size_t iovcnt, len;
+	size_t iovcnt;
 
 	pp_error_clear(&err);
 	if (httpd_request_query(req, "offset", offset_text, sizeof(offset_text)) != 0 ||
@@ -260,7 +260,7 @@ static void on_append(struct httpd_request *req, void *ctx)
 		return;
 	}
 	/* The chunk is lent to the upload: a cabinet upload's digests go on after the reply. */
-	if (httpd_request_take_body(req, &iov, &iovcnt, &len, &release, &release_ctx) != 0) {
+	if (httpd_request_take_body(req, &iov, &iovcnt, &release, &release_ctx) != 0) {
 		httpd_reply_error(req, 503, "out_of_memory", "the server is out of memory");
 		return;
 	}
